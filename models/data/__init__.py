@@ -1,0 +1,1 @@
+from .jets import generate_jets

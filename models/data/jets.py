@@ -1,0 +1,307 @@
+"""Generate the five classes of the hls4ml LHC jet dataset with Pythia 8 and FastJet.
+
+13 TeV pp; anti-kT R = 0.8 on visible final-state particles with pT > 1 GeV; jets with 800 < pT < 1200 GeV and
+|eta| < 2 matched within dR < 0.8 to their truth object (last copy of W/Z/top; the outgoing hard
+parton for gluons and light quarks). Work is cut into fixed chunks with seeds derived from the
+user's seed, so the output is byte-identical for the same arguments whatever the core count.
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from compiler.errors import L1ForgeError
+
+from .jet_features import COMPUTED_JET_FEATURES, R0, constituent_features, jet_features, kinematics, pad_constituents, wrap_phi
+from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
+
+GENERATOR_VERSION = "1"  # bump when the physics or the file layout changes: it invalidates caches
+CHUNK_JETS = 200  # jets per work unit: small enough to balance cores, large enough to amortise Pythia init
+EVENTS_PER_BATCH = 50
+PT_RANGE = (800.0, 1200.0)
+ABS_ETA_MAX = 2.0
+MATCH_DR = 0.8
+# Visible particles below 1 GeV are dropped, a stand-in for the tracking and calorimeter thresholds
+# of the Delphes simulation behind the public files: it gives their mean multiplicity (about 50 vs
+# 49.4 public) and puts the ungroomed W/Z/top mass peaks at 81/91/173 GeV (without it the
+# underlying event pushes them to 88/99/181 and the multiplicity to about 72).
+MIN_PARTICLE_PT = 1.0
+
+_COMMON = ["Beams:eCM = 13000.", "PhaseSpace:pTHatMin = 900.", "PhaseSpace:pTHatMax = 1300.",
+           "Print:quiet = on", "Next:numberCount = 0"]
+_HADRONIC = "onIfAny = 1 2 3 4 5"
+PROCESS_SETTINGS = {
+    "gluon": ["HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"],
+    "quark": ["HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on"],
+    "W": ["WeakDoubleBoson:ffbar2WW = on", "24:onMode = off", f"24:{_HADRONIC}"],
+    "Z": ["WeakDoubleBoson:ffbar2gmZgmZ = on", "WeakZ0:gmZmode = 2", "23:onMode = off", f"23:{_HADRONIC}"],
+    "top": ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off", f"24:{_HADRONIC}"],
+}
+
+
+@dataclass
+class Chunk:
+    """What one worker produced: padded constituents, jet 4-vectors and jet-level inputs."""
+    features: np.ndarray  # (n, 150, 16) float32
+    jets: np.ndarray  # (n, 59) float32
+    events: int
+    seconds: float
+
+
+def chunk_seed(seed: int, cls: str, index: int) -> int:
+    """A Pythia seed (1..900,000,000) derived from the user's seed, the class and the chunk index."""
+    digest = hashlib.sha256(f"{seed}:{cls}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") % 900_000_000 + 1
+
+
+def _flat(array, ak) -> tuple[np.ndarray, np.ndarray]:
+    """(values, offsets) of a jagged awkward array of 4-momenta records with px, py, pz, E|e fields."""
+    e = "E" if "E" in array.fields else "e"
+    counts = ak.to_numpy(ak.num(array, axis=1))
+    flat = ak.flatten(array, axis=1)
+    p4 = np.stack([ak.to_numpy(flat[f]) for f in ("px", "py", "pz", e)], axis=-1)
+    return p4, np.concatenate([[0], np.cumsum(counts)])
+
+
+def _truth_mask(prt, cls: str, ak):
+    """Mask of the truth objects of a class in a batch of Pythia event records."""
+    ids = prt.id
+    if cls in ("gluon", "quark"):
+        wanted = (ids == 21) if cls == "gluon" else (np.abs(ids) <= 3)
+        return (prt.status == -23) & wanted
+    pdg = {"W": 24, "Z": 23, "top": 6}[cls]
+    last = np.abs(ids[ak.where(prt.daughter1 > 0, prt.daughter1, 0)]) != pdg
+    return (np.abs(ids) == pdg) & last
+
+
+def _match_jets(batch, cls: str, fastjet, ak):
+    """Cluster a Pythia batch and yield (constituent momenta (k, 4), jet (4,), truth pT) per matched jet."""
+    prt = batch.prt
+    aid = np.abs(prt.id)
+    pt = np.hypot(prt.p.px, prt.p.py)
+    visible = prt[(prt.status > 0) & (aid != 12) & (aid != 14) & (aid != 16) & (pt > MIN_PARTICLE_PT)]
+    particles = ak.zip({"px": visible.p.px, "py": visible.p.py, "pz": visible.p.pz, "E": visible.p.e})
+    cluster = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, R0))
+    jets, jet_off = _flat(cluster.inclusive_jets(min_pt=PT_RANGE[0]), ak)
+    cons = ak.flatten(cluster.constituents(min_pt=PT_RANGE[0]), axis=1)  # one list per jet
+    cons4, cons_off = _flat(cons, ak)
+    truth4, truth_off = _flat(prt.p[_truth_mask(prt, cls, ak)], ak)
+    jk, tk = kinematics(jets), kinematics(truth4)
+    ok = (jk["pt"] < PT_RANGE[1]) & (np.abs(jk["eta"]) < ABS_ETA_MAX)
+    for ev in range(len(batch)):
+        j0, j1 = jet_off[ev], jet_off[ev + 1]
+        if j0 == j1:
+            continue
+        used = set()
+        for t in range(truth_off[ev], truth_off[ev + 1]):
+            dr = np.hypot(jk["eta"][j0:j1] - tk["eta"][t], wrap_phi(jk["phi"][j0:j1] - tk["phi"][t]))
+            dr[~ok[j0:j1]] = np.inf
+            best = j0 + int(np.argmin(dr))
+            if dr[best - j0] < MATCH_DR and best not in used:
+                used.add(best)
+                c4 = cons4[cons_off[best]:cons_off[best + 1]]
+                if len(c4) >= 3:  # N-subjettiness needs three exclusive subjets
+                    yield c4, jets[best], tk["pt"][t]
+
+
+def generate_chunk(cls: str, seed: int, n_jets: int) -> Chunk:
+    """Generate n_jets matched jets of one class with one Pythia instance (one core)."""
+    import awkward as ak
+    import fastjet
+    import pythia8mc
+
+    start = time.perf_counter()
+    pythia = pythia8mc.Pythia("", False)
+    for s in _COMMON + PROCESS_SETTINGS[cls] + ["Random:setSeed = on", f"Random:seed = {seed}"]:
+        if not pythia.readString(s):
+            raise L1ForgeError(f"Pythia rejected setting {s!r}")
+    if not pythia.init():
+        raise L1ForgeError(f"Pythia failed to initialise for class {cls}")
+    found, events = [], 0
+    while len(found) < n_jets:
+        batch = pythia.nextBatch(EVENTS_PER_BATCH)
+        events += len(batch)
+        found.extend(_match_jets(batch, cls, fastjet, ak))
+    found = found[:n_jets]
+    label = CLASSES.index(cls)
+    feats, jet_rows = [], []
+    for lo in range(0, n_jets, 100):  # bounded memory for the O(k^2) correlations
+        part = found[lo:lo + 100]
+        cons = pad_constituents([c for c, _, _ in part])
+        jet4 = np.stack([j for _, j, _ in part])
+        axes = _exclusive_kt_axes(cons, ak, fastjet)
+        mmdt = _soft_drop_mass(cons, ak, fastjet)
+        feats.append(constituent_features(cons, jet4))
+        jet_rows.append(jet_features(cons, jet4, np.array([len(c) for c, _, _ in part]),
+                                     np.array([t for _, _, t in part]), np.full(len(part), label), axes, mmdt))
+    return Chunk(np.concatenate(feats).astype(np.float32), np.concatenate(jet_rows).astype(np.float32),
+                 events, time.perf_counter() - start)
+
+
+@contextmanager
+def _no_exclusive_warning():
+    """fastjet 3.5.2 compares a JetDefinition with an algorithm enum, so it warns about every
+    exclusive clustering, kt and C/A included; the warning does not apply to ours."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="dcut and exclusive jets", category=UserWarning)
+        yield
+
+
+def _as_awkward(cons: np.ndarray, ak):
+    real = cons[..., 3] > 0
+    rows = [dict(px=c[m, 0], py=c[m, 1], pz=c[m, 2], E=c[m, 3]) for c, m in zip(cons, real)]
+    return ak.zip({k: ak.Array([r[k] for r in rows]) for k in ("px", "py", "pz", "E")})
+
+
+def _exclusive_kt_axes(cons, ak, fastjet) -> list[np.ndarray]:
+    cluster = fastjet.ClusterSequence(_as_awkward(cons, ak), fastjet.JetDefinition(fastjet.kt_algorithm, R0))
+    axes = []
+    for n in (1, 2, 3):
+        with _no_exclusive_warning():
+            sub = cluster.exclusive_jets(n_jets=n)
+        axes.append(np.stack([ak.to_numpy(sub[f]) for f in ("px", "py", "pz", "E")], axis=-1))
+    return axes
+
+
+def _soft_drop_mass(cons, ak, fastjet) -> np.ndarray:
+    """Modified mass-drop (soft drop, beta = 0, z_cut = 0.1) groomed mass on a C/A reclustering."""
+    cluster = fastjet.ClusterSequence(_as_awkward(cons, ak), fastjet.JetDefinition(fastjet.cambridge_algorithm, R0))
+    with _no_exclusive_warning():
+        return ak.to_numpy(cluster.exclusive_jets_softdrop_grooming(1, 0, 0.1, R0=R0).msoftdrop)
+
+
+def _chunk_plan(n_per_class: int, seed: int) -> list[tuple[str, int, int]]:
+    plan = []
+    for cls in CLASSES:
+        for index, lo in enumerate(range(0, n_per_class, CHUNK_JETS)):
+            plan.append((cls, chunk_seed(seed, cls, index), min(CHUNK_JETS, n_per_class - lo)))
+    return plan
+
+
+@contextmanager
+def _silenced_stdout():
+    """Send C-level stdout (FastJet's banner) of a worker process to /dev/null."""
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _run_chunk(args):
+    with _silenced_stdout():
+        return args, generate_chunk(*args)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("L1FORGE_CACHE", Path.home() / ".cache" / "l1forge"))
+
+
+def cache_key(n_per_class: int, seed: int) -> str:
+    return hashlib.sha256(f"jets:{GENERATOR_VERSION}:{n_per_class}:{seed}".encode()).hexdigest()[:16]
+
+
+def generate_jets(n_per_class: int, seed: int, out: Path, workers: int | None = None,
+                  progress: bool = True) -> dict:
+    """Write n_per_class jets of each class to `out` (HDF5, public layout); reuse the cache.
+
+    Returns a summary dict: path, whether it came from the cache, and per-class timing.
+    """
+    if n_per_class < 1:
+        raise L1ForgeError(f"--n-per-class must be >= 1, got {n_per_class}")
+    out = Path(out)
+    key = cache_key(n_per_class, seed)
+    cached = cache_dir() / "jets" / f"{key}.h5"
+    stats: dict = {"path": str(out), "cache": str(cached), "cached": cached.exists(), "per_class": {}}
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        stats["per_class"] = _generate_to(cached, n_per_class, seed, workers, progress)
+    if out.resolve() != cached.resolve():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_copy(cached, out)
+    return stats
+
+
+def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, progress: bool) -> dict:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    plan = _chunk_plan(n_per_class, seed)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(plan)))
+    results: dict[tuple, Chunk] = {}
+    columns = [TextColumn("generating jets"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("jets", total=n_per_class * len(CLASSES))
+        if workers == 1:
+            for args in plan:
+                results[args] = _run_chunk(args)[1]
+                bar.advance(task, args[2])
+        else:
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                for args, chunk in pool.imap_unordered(_run_chunk, plan):
+                    results[args] = chunk
+                    bar.advance(task, args[2])
+    chunks = [results[args] for args in plan]  # plan order: independent of scheduling
+    features = np.concatenate([c.features for c in chunks])
+    jets = np.concatenate([c.jets for c in chunks])
+    order = np.random.default_rng(seed).permutation(len(jets))
+    _write_h5(path, features[order], jets[order], {"n_per_class": n_per_class, "seed": seed})
+    per_class = {}
+    for cls in CLASSES:
+        mine = [c for args, c in zip(plan, chunks) if args[0] == cls]
+        per_class[cls] = {"jets": n_per_class, "events": sum(c.events for c in mine),
+                          "core_seconds": sum(c.seconds for c in mine)}
+    return per_class
+
+
+def _write_h5(path: Path, features: np.ndarray, jets: np.ndarray, attrs: dict) -> None:
+    """Write the public layout atomically (temporary file, then rename)."""
+    fd, tmp = tempfile.mkstemp(suffix=".h5.part", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w", track_order=False) as f:
+            opts = dict(compression="gzip", compression_opts=4, shuffle=True, track_times=False)
+            f.create_dataset(CONSTITUENTS_KEY, data=features, chunks=(min(len(features), 256), 150, 16), **opts)
+            f.create_dataset(JETS_KEY, data=jets, **opts)
+            f.create_dataset(PARTICLE_NAMES_KEY, data=np.array(PARTICLE_FEATURE_NAMES, dtype="S"), track_times=False)
+            f.create_dataset(JET_NAMES_KEY, data=np.array(JET_FEATURES, dtype="S"), track_times=False)
+            f.attrs["generator"] = f"l1forge jets v{GENERATOR_VERSION} (Pythia 8, FastJet anti-kT R=0.8)"
+            f.attrs["computed_jet_features"] = np.array(COMPUTED_JET_FEATURES, dtype="S")
+            for k, v in attrs.items():
+                f.attrs[k] = v
+        _publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give a finished temporary file normal permissions (mkstemp makes it 0600) and rename it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(suffix=".part", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        _publish(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,31 @@
+"""Shared fixtures: a generated jet sample (cached per test session) and an isolated cache."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PHYSICS_JETS_PER_CLASS = 400
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("l1forge-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(session_cache, monkeypatch):
+    """Every test uses the session's cache folder, never the user's ~/.cache."""
+    monkeypatch.setenv("L1FORGE_CACHE", str(session_cache))
+
+
+@pytest.fixture(scope="session")
+def jet_sample(session_cache, tmp_path_factory) -> Path:
+    """400 jets per class, generated once per session with all cores."""
+    from models.data.jets import generate_jets
+
+    os.environ["L1FORGE_CACHE"] = str(session_cache)
+    out = tmp_path_factory.mktemp("jets") / "sample.h5"
+    generate_jets(PHYSICS_JETS_PER_CLASS, seed=2026, out=out, progress=False)
+    return out
