@@ -94,7 +94,10 @@ def test_constituent_features_are_consistent(sample):
     np.testing.assert_allclose(x["ptrel"], x["pt"] / jet_pt[real], rtol=1e-4)
     assert np.all(np.abs(x["phirel"]) <= np.pi)
     assert np.all(x["deltaR"] < 1.2)  # anti-kT R = 0.8 jets; slack for the recombined axis
-    assert np.all((x["costhetarel"] > 0.5) & (x["costhetarel"] <= 1.0))
+    # The 3D opening angle never exceeds deltaR (the (eta, phi) metric is the sphere's scaled by
+    # cosh(eta) >= 1), so cos theta_rel >= cos(deltaR).
+    assert np.all(x["costhetarel"] >= np.cos(x["deltaR"]) - 1e-5)
+    assert np.all(x["costhetarel"] <= 1.0)
     # Most pT sits close to the axis.
     assert np.average(x["deltaR"], weights=x["pt"]) < 0.2
 
