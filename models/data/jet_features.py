@@ -97,19 +97,21 @@ def n_subjettiness(cons: np.ndarray, axes: list[np.ndarray], beta: float) -> lis
     return taus
 
 
-def energy_correlations(cons: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised e2^beta and e3^beta over all pairs and triples (padded slots carry z = 0)."""
+def energy_correlations(cons: np.ndarray, betas: tuple[float, ...]) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Normalised (e2, e3) per beta over all pairs and triples (padded slots carry z = 0)."""
     c = kinematics(cons)
     z = c["pt"] / c["pt"].sum(1, keepdims=True)
     dr = np.hypot(c["eta"][:, :, None] - c["eta"][:, None, :],
                   wrap_phi(c["phi"][:, :, None] - c["phi"][:, None, :]))
-    a = dr**beta if beta != 0 else np.ones_like(dr)
-    idx = np.arange(a.shape[1])
-    a[:, idx, idx] = 0.0
-    az = a * z[:, None, :]
-    e2 = 0.5 * np.einsum("ni,nij,nj->n", z, a, z)
-    e3 = np.einsum("ni,nij,nj,nij->n", z, a, z, az @ a) / 6.0
-    return e2, e3
+    idx = np.arange(dr.shape[1])
+    out = {}
+    for beta in betas:
+        a = dr**beta if beta != 0 else np.ones_like(dr)
+        a[:, idx, idx] = 0.0
+        e2 = 0.5 * np.einsum("ni,nij,nj->n", z, a, z)
+        e3 = np.einsum("ni,nij,nj,nij->n", z, a, z, (a * z[:, None, :]) @ a) / 6.0
+        out[beta] = (e2, e3)
+    return out
 
 
 def jet_features(cons: np.ndarray, jet: np.ndarray, multiplicity: np.ndarray, truth_pt: np.ndarray,
@@ -131,8 +133,9 @@ def jet_features(cons: np.ndarray, jet: np.ndarray, multiplicity: np.ndarray, tr
     pt = kinematics(cons)["pt"]
     z = pt / pt.sum(1, keepdims=True)
     out[:, J["j_zlogz"]] = np.where(z > 0, z * np.log(np.where(z > 0, z, 1.0)), 0.0).sum(1)
+    ecf = energy_correlations(cons, (0.0, 1.0, 2.0))
     for beta, tag in ((0.0, "b0"), (1.0, "b1"), (2.0, "b2")):
-        e2, e3 = energy_correlations(cons, beta)
+        e2, e3 = ecf[beta]
         out[:, J[f"j_c1_{tag}"]] = e2
         if beta > 0:
             out[:, J[f"j_c2_{tag}"]] = e3 / e2**2

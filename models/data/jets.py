@@ -202,6 +202,25 @@ def _silenced_stdout():
         os.close(saved)
 
 
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _single_threaded_children():
+    """One BLAS thread per worker: the workers already fill the cores (2-3x faster than letting
+    each worker's numpy start a thread per core)."""
+    saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in BLAS_THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _run_chunk(args):
     with _silenced_stdout():
         return args, generate_chunk(*args)
@@ -250,7 +269,7 @@ def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, p
                 results[args] = _run_chunk(args)[1]
                 bar.advance(task, args[2])
         else:
-            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            with _single_threaded_children(), multiprocessing.get_context("spawn").Pool(workers) as pool:
                 for args, chunk in pool.imap_unordered(_run_chunk, plan):
                     results[args] = chunk
                     bar.advance(task, args[2])
