@@ -1,0 +1,178 @@
+"""Lower a canonical model into hls4ml layers with explicit, exact precisions."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+
+from ...errors import L1ForgeError
+from ...ir.fixed import FixedType
+from ...ir.integer import NotExact, check_quant, const_mantissa
+from ...ir.model import attr, consumers
+from ...passes.fixed_point_types import infer_fixed_point_types
+
+ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND", "ROUND_TO_ZERO": "AP_TRN_ZERO",
+            "CEIL": None}
+# A default the layer list never relies on: check_types fails if any layer ends up with it.
+SENTINEL_DEFAULT = "ap_fixed<3,2>"
+
+
+@dataclass
+class HlsLayer:
+    """One hls4ml layer dict plus the precisions l1forge sets for it."""
+    spec: dict
+    precision: dict[str, str]
+    sources: list[str] = field(default_factory=list)  # canonical nodes it implements
+
+
+def _quant_type(p: dict) -> FixedType:
+    b = int(p["bit_width"])
+    return FixedType(bool(p["signed"]), b, p["frac"])
+
+
+def _quant_precision(node, p: dict) -> str:
+    rnd = ROUNDING.get(p["rounding_mode"])
+    if rnd is None or p["narrow"]:
+        raise NotExact(node, "quantizer not expressible as an ap_fixed cast",
+                       f"rounding {p['rounding_mode']} narrow={p['narrow']} has no ap_fixed equivalent")
+    return _quant_type(p).hls(rnd, "AP_SAT")
+
+
+def _const_type(values, node, what) -> tuple[FixedType, np.ndarray]:
+    m, f = const_mantissa(values, node, what)
+    return FixedType.covering(min(int(m.min()), 0), max(int(m.max()), 0), f) if m.size else FixedType(False, 1, 0), m
+
+
+def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
+    """The hls4ml layers computing the canonical model exactly (NotExact names what cannot be)."""
+    types = infer_fixed_point_types(model)
+    layers: list[HlsLayer] = []
+    nodes = list(model.graph.node)
+    done: set[str] = set()
+    inp = model.graph.input[0].name
+    first = nodes[0]
+    if first.op_type != "Quant" or first.input[0] != inp:
+        raise NotExact(first, "float tensor in the datapath", f"graph input {inp} must feed a Quant first")
+    p = check_quant(model, first)
+    shape = list(model.get_tensor_shape(inp)[1:])
+    layers.append(HlsLayer({"class_name": "InputLayer", "name": "x_in", "input_shape": shape},
+                           {"result": _quant_precision(first, p)}, [first.name]))
+    done.add(first.name)
+    current = {first.output[0]: "x_in"}  # canonical tensor -> hls4ml layer producing it
+
+    def source_of(tensor, node):
+        if tensor not in current:
+            raise NotExact(node, "unsupported graph shape", f"{tensor} is not produced by a previous layer")
+        return current[tensor]
+
+    for i, node in enumerate(nodes):
+        if node.name in done:
+            continue
+        op, name = node.op_type, _safe(node.name)
+        out = node.output[0]
+        if op == "MatMul":
+            w = model.get_initializer(node.input[1])
+            wtype, _ = _const_type(w, node, f"weight {node.input[1]}")
+            nxt = consumers(model, out)
+            bias, btype, srcs = np.zeros(w.shape[1], np.float32), FixedType(False, 1, 0), [node.name]
+            if len(nxt) == 1 and nxt[0].op_type == "Add" and model.get_initializer(nxt[0].input[1]) is not None:
+                b = model.get_initializer(nxt[0].input[1]).reshape(-1)
+                if b.size == w.shape[1]:
+                    bias = b
+                    btype, _ = _const_type(b, nxt[0], f"bias {nxt[0].input[1]}")
+                    srcs.append(nxt[0].name)
+                    done.add(nxt[0].name)
+                    out = nxt[0].output[0]
+            t = types[out].hls()
+            layers.append(HlsLayer({"class_name": "Dense", "name": name, "inputs": [source_of(node.input[0], node)],
+                                    "weight_data": w.astype(np.float64), "bias_data": bias.astype(np.float64),
+                                    "n_in": int(w.shape[0]), "n_out": int(w.shape[1])},
+                                   {"weight": wtype.hls(), "bias": btype.hls(), "accum": t, "result": t}, srcs))
+        elif op == "Relu":
+            nxt = consumers(model, out)
+            srcs, precision = [node.name], types[out].hls()
+            if len(nxt) == 1 and nxt[0].op_type == "Quant":
+                qp = check_quant(model, nxt[0])
+                precision = _quant_precision(nxt[0], qp)
+                srcs.append(nxt[0].name)
+                done.add(nxt[0].name)
+                out = nxt[0].output[0]
+            layers.append(HlsLayer({"class_name": "Activation", "activation": "relu", "name": name,
+                                    "inputs": [source_of(node.input[0], node)]}, {"result": precision}, srcs))
+        elif op == "Quant":
+            qp = check_quant(model, node)
+            layers.append(HlsLayer({"class_name": "Activation", "activation": "linear", "name": name,
+                                    "inputs": [source_of(node.input[0], node)]},
+                                   {"result": _quant_precision(node, qp)}, [node.name]))
+        elif op in ("ReduceMean", "ReduceMax", "ReduceSum"):
+            in_shape = model.get_tensor_shape(node.input[0])
+            axes = attr(node, "axes")
+            if axes is None:
+                axes = model.get_initializer(node.input[1])
+            axes = sorted(int(a) % len(in_shape) for a in np.asarray(axes).ravel())
+            if len(in_shape) != 3 or axes != [1] or attr(node, "keepdims", 1) != 0:
+                raise NotExact(node, "pooling not over the particle axis",
+                               f"hls4ml pools (batch, particles, features) over axis 1; got shape {in_shape}, axes {axes}")
+            if op == "ReduceSum":
+                raise NotExact(node, "sum pooling", "not yet lowered for the hls4ml backend")
+            t = types[out]
+            # hls4ml's average accumulates the sum in accum_t, then divides by N (exact: the mean
+            # type has log2(N) more fractional bits), so accum_t holds N times the mean's range.
+            k = int(in_shape[1]).bit_length() - 1
+            accum = FixedType(t.signed, t.width + k, t.frac) if op == "ReduceMean" else t
+            cls = "GlobalAveragePooling1D" if op == "ReduceMean" else "GlobalMaxPooling1D"
+            layers.append(HlsLayer({"class_name": cls, "name": name, "inputs": [source_of(node.input[0], node)],
+                                    "n_in": int(in_shape[1]), "n_filt": int(in_shape[2])},
+                                   {"accum": accum.hls(), "result": t.hls()}, [node.name]))
+        elif op in ("Reshape", "Flatten"):
+            target = list(model.get_tensor_shape(out)[1:])
+            layers.append(HlsLayer({"class_name": "Reshape", "name": name, "inputs": [source_of(node.input[0], node)],
+                                    "target_shape": target}, {"result": types[out].hls()}, [node.name]))
+        else:
+            raise NotExact(node, "unsupported op for the hls4ml backend", f"{op} has no exact hls4ml layer here")
+        done.add(node.name)
+        current[out] = layers[-1].spec["name"]
+    return layers
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+@dataclass
+class HlsProject:
+    """An hls4ml model graph plus what l1forge set, for checks and reports."""
+    hls_model: object
+    layers: list[HlsLayer]
+    output_dir: Path
+
+    def check_types(self) -> None:
+        """Every precision of every layer is the one l1forge set: nothing took a default."""
+        for layer in self.hls_model.get_layers():
+            for var in list(layer.variables.values()) + list(layer.weights.values()):
+                prec = str(var.type.precision)
+                if prec.replace(" ", "") == SENTINEL_DEFAULT.replace("ap_", ""):
+                    raise L1ForgeError(f"hls4ml layer {layer.name}: {var.name} fell back to the default precision")
+
+
+def build_hls_model(model: ModelWrapper, output_dir: Path, part: str = "xcvu13p-flga2577-2-e",
+                    clock_ns: float = 5.0, backend: str = "Vitis", reuse_factor: int = 1) -> HlsProject:
+    """An hls4ml ModelGraph (io_parallel, Latency) for the canonical model, written to output_dir."""
+    from hls4ml.model.graph import ModelGraph
+
+    layers = hls_layer_list(model)
+    config = {
+        "OutputDir": str(output_dir), "ProjectName": "l1forge_model", "Backend": backend, "Part": part,
+        "ClockPeriod": clock_ns, "IOType": "io_parallel",
+        "HLSConfig": {
+            "Model": {"Precision": SENTINEL_DEFAULT, "ReuseFactor": reuse_factor, "Strategy": "Latency"},
+            "LayerName": {l.spec["name"]: {"Precision": l.precision, "ReuseFactor": reuse_factor, "Trace": True}
+                          for l in layers},
+        },
+    }
+    hls_model = ModelGraph.from_layer_list(config, [l.spec for l in layers])
+    project = HlsProject(hls_model, layers, Path(output_dir))
+    project.check_types()
+    return project

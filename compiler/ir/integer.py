@@ -1,0 +1,240 @@
+"""The integer meaning of the canonical IR: each tensor is an int64 mantissa array with a
+fractional bit count (value = mantissa * 2**-frac). One table of op rules serves two walks:
+on data (the emulator) and on per-element bounds (exact fixed-point type inference).
+
+Canonical ops: Quant (power-of-two scale, zero point 0), MatMul with a constant right operand,
+Add, Relu, ReduceSum/ReduceMean/ReduceMax over non-batch axes, Mul by a power-of-two scalar,
+Reshape/Flatten and Transpose that keep the batch axis first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+
+from ..errors import L1ForgeError
+from .fixed import log2_exact, shift_round
+from .model import attr, const, quant_params
+
+SUPPORTED_OPS = ("Quant", "MatMul", "Add", "Relu", "ReduceSum", "ReduceMean", "ReduceMax", "Mul",
+                 "Reshape", "Flatten", "Transpose")
+MAX_MANTISSA_BITS = 62
+
+
+class NotExact(L1ForgeError):
+    """A node whose result cannot be represented exactly in fixed point."""
+
+    def __init__(self, node, rule: str, detail: str):
+        self.node, self.rule = node.name, rule
+        super().__init__(f"node {node.name} ({node.op_type}): {rule}: {detail}")
+
+
+@dataclass
+class Fx:
+    """Mantissas with a common fractional bit count. `lo`/`hi` are element-wise bounds (type
+    inference) or the same array twice (emulation: lo is hi)."""
+    lo: np.ndarray
+    hi: np.ndarray
+    frac: int
+
+    @classmethod
+    def exact(cls, m: np.ndarray, frac: int) -> "Fx":
+        return cls(m, m, frac)
+
+    def shifted_to(self, frac: int) -> "Fx":
+        s = frac - self.frac
+        assert s >= 0
+        return Fx(self.lo << s, self.hi << s, frac) if self.lo is not self.hi else Fx.exact(self.lo << s, frac)
+
+    def map(self, fn) -> "Fx":
+        lo = fn(self.lo)
+        return Fx.exact(lo, self.frac) if self.lo is self.hi else Fx(lo, fn(self.hi), self.frac)
+
+
+def const_mantissa(values: np.ndarray, node, what: str) -> tuple[np.ndarray, int]:
+    """Integers m and frac with values == m * 2**-frac exactly, frac as small as possible."""
+    v = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(v)):
+        raise NotExact(node, "non-finite constant", f"{what} holds inf or NaN")
+    nz = v[v != 0]
+    if nz.size == 0:
+        return np.zeros(v.shape, np.int64), 0
+    mant, exp = np.frexp(nz)  # nz = mant * 2**exp, mant in [0.5, 1)
+    # mant has at most 53 significant bits; the lowest set bit fixes the needed fraction.
+    m53 = (mant * 2.0**53).astype(np.int64)
+    tz = np.array([(int(x) & -int(x)).bit_length() - 1 for x in np.abs(m53).ravel()]).reshape(m53.shape)
+    frac = int(np.max(53 - exp - tz))
+    ints = v * 2.0**frac
+    if np.max(np.abs(ints)) >= 2.0**MAX_MANTISSA_BITS:
+        raise NotExact(node, "constant not on a power-of-two grid",
+                       f"{what} needs more than {MAX_MANTISSA_BITS} bits (a float, not a fixed-point constant)")
+    return ints.astype(np.int64), frac
+
+
+def quant_bounds(p: dict) -> tuple[int, int]:
+    b = int(p["bit_width"])
+    if p["signed"]:
+        return -(1 << (b - 1)) + int(p["narrow"]), (1 << (b - 1)) - 1
+    return 0, (1 << b) - 1 - int(p["narrow"])
+
+
+def check_quant(model: ModelWrapper, node) -> dict:
+    """Quant parameters, or NotExact if they break the canonical rules."""
+    p = quant_params(model, node)
+    if p["scale"] is None or p["zero_point"] is None or p["bit_width"] is None:
+        raise NotExact(node, "dynamic quantizer", "scale, zero point and bit width must be constants")
+    scales = np.unique(np.asarray(p["scale"], dtype=np.float64))
+    if scales.size != 1:
+        raise NotExact(node, "per-channel scale", f"{scales.size} different scales; use a per-tensor quantizer")
+    k = log2_exact(scales[0])
+    if k is None:
+        raise NotExact(node, "non power-of-two scale",
+                       f"scale {scales[0]:.9g} is not 2**k; use a fixed-point quantizer "
+                       "(e.g. Brevitas Int8ActPerTensorFixedPoint)")
+    if np.any(np.asarray(p["zero_point"]) != 0):
+        raise NotExact(node, "non-zero zero point", "only symmetric (zero point 0) quantizers are exact")
+    bits = np.asarray(p["bit_width"]).ravel()
+    if bits.size != 1 or bits[0] != int(bits[0]) or not 1 <= bits[0] <= 32:
+        raise NotExact(node, "bit width", f"bit width {bits} must be one integer in 1..32")
+    if p["rounding_mode"] not in ("ROUND", "FLOOR", "CEIL", "ROUND_TO_ZERO", "HALF_UP"):
+        raise NotExact(node, "rounding mode", f"{p['rounding_mode']} is not supported")
+    p["frac"] = -k
+    return p
+
+
+def quant_float_input(x: np.ndarray, p: dict) -> np.ndarray:
+    """Mantissas of a Quant applied to float data (the firmware's input conversion)."""
+    scaled = np.asarray(x, dtype=np.float64) * 2.0 ** p["frac"]  # exact: power-of-two scaling
+    mode = p["rounding_mode"]
+    r = {"ROUND": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND_TO_ZERO": np.trunc,
+         "HALF_UP": lambda a: np.floor(a + 0.5)}[mode](scaled)
+    lo, hi = quant_bounds(p)
+    return np.clip(r, lo, hi).astype(np.int64)
+
+
+def _reduce_axes(model, node, rank: int) -> list[int]:
+    axes = attr(node, "axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = const(model, node.input[1])
+        if axes is None:
+            raise NotExact(node, "dynamic axes", "reduction axes must be constant")
+    if axes is None:
+        axes = list(range(1, rank))
+    axes = sorted(int(a) % rank for a in np.asarray(axes).ravel())
+    if 0 in axes:
+        raise NotExact(node, "reduction over the batch axis", "reduce over particle or feature axes only")
+    return axes
+
+
+def apply_node(model: ModelWrapper, node, ins: list, batch_shape_of) -> Fx:
+    """The rule of one canonical node on Fx operands (None for constant inputs)."""
+    op = node.op_type
+    if op == "Quant":
+        p = check_quant(model, node)
+        lo, hi = quant_bounds(p)
+        x = ins[0]
+        out = x.map(lambda m: np.clip(shift_round(m, x.frac - p["frac"], p["rounding_mode"]), lo, hi))
+        return Fx(out.lo, out.hi, p["frac"]) if out.lo is not out.hi else Fx.exact(out.lo, p["frac"])
+    if op == "MatMul":
+        w = const(model, node.input[1])
+        if w is None or ins[0] is None:
+            raise NotExact(node, "MatMul operands", "needs a computed left operand and a constant right operand")
+        wm, wf = const_mantissa(w, node, f"weight {node.input[1]}")
+        x = ins[0]
+        if x.lo is x.hi:
+            return Fx.exact(x.lo @ wm, x.frac + wf)
+        pos, neg = np.maximum(wm, 0), np.minimum(wm, 0)
+        return Fx(x.lo @ pos + x.hi @ neg, x.hi @ pos + x.lo @ neg, x.frac + wf)
+    if op == "Add":
+        a, b = (_operand(model, node, i, ins[i]) for i in range(2))
+        f = max(a.frac, b.frac)
+        a, b = a.shifted_to(f), b.shifted_to(f)
+        if a.lo is a.hi and b.lo is b.hi:
+            return Fx.exact(a.lo + b.lo, f)
+        return Fx(a.lo + b.lo, a.hi + b.hi, f)
+    if op == "Relu":
+        return ins[0].map(lambda m: np.maximum(m, 0))
+    if op in ("ReduceSum", "ReduceMean", "ReduceMax"):
+        x = ins[0]
+        axes = _reduce_axes(model, node, x.lo.ndim)
+        keep = bool(attr(node, "keepdims", 1))
+        fn = np.max if op == "ReduceMax" else np.sum
+        out = x.map(lambda m: fn(m, axis=tuple(axes), keepdims=keep))
+        if op == "ReduceMean":
+            count = int(np.prod([x.lo.shape[a] for a in axes]))
+            k = log2_exact(count)
+            if k is None:
+                raise NotExact(node, "mean over a non power-of-two count",
+                               f"mean over {count} elements is a division by {count}; use sum pooling or pad to 2**k")
+            out = Fx(out.lo, out.hi, out.frac + k) if out.lo is not out.hi else Fx.exact(out.lo, out.frac + k)
+        return out
+    if op == "Mul":
+        x, c = (ins[0], node.input[1]) if ins[0] is not None else (ins[1], node.input[0])
+        cv = const(model, c)
+        if cv is None or np.unique(cv).size != 1:
+            raise NotExact(node, "Mul operands", "only a multiplication by one constant scalar is supported")
+        k = log2_exact(abs(float(np.unique(cv)[0])))
+        if k is None or float(np.unique(cv)[0]) < 0:
+            raise NotExact(node, "non power-of-two scale", f"multiplier {float(np.unique(cv)[0]):.9g} is not 2**k")
+        return Fx(x.lo, x.hi, x.frac - k) if x.lo is not x.hi else Fx.exact(x.lo, x.frac - k)
+    if op in ("Reshape", "Flatten"):
+        out_shape = batch_shape_of(node.output[0])
+        return ins[0].map(lambda m: m.reshape((m.shape[0],) + tuple(out_shape[1:])))
+    if op == "Transpose":
+        perm = list(attr(node, "perm"))
+        if perm[0] != 0:
+            raise NotExact(node, "transpose of the batch axis", f"perm {perm} moves the batch axis")
+        return ins[0].map(lambda m: np.transpose(m, perm))
+    raise NotExact(node, "unsupported op", f"{op} is not in the canonical op set ({', '.join(SUPPORTED_OPS)})")
+
+
+def _operand(model, node, i: int, value: Fx | None) -> Fx:
+    if value is not None:
+        return value
+    c = const(model, node.input[i])
+    if c is None:
+        raise NotExact(node, "missing operand", f"input {node.input[i]} is neither computed nor constant")
+    m, f = const_mantissa(c, node, f"constant {node.input[i]}")
+    m = m[None] if m.ndim else m
+    return Fx.exact(m, f)
+
+
+def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None]) -> dict[str, Fx]:
+    """Apply the rules node by node (graph order is topological after cleanup).
+
+    float_inputs maps each graph input to its float data (emulation) or None (bounds: the input
+    quantizer's full range). A graph input must go straight into a Quant (the firmware input type).
+    """
+    env: dict[str, Fx] = {}
+    shapes = {}
+
+    def batch_shape_of(name):
+        if name not in shapes:
+            shapes[name] = model.get_tensor_shape(name)
+        return shapes[name]
+
+    for node in model.graph.node:
+        if node.input[0] in float_inputs:
+            if node.op_type != "Quant":
+                raise NotExact(node, "float tensor in the datapath",
+                               f"graph input {node.input[0]} reaches {node.op_type} without a Quant")
+            p = check_quant(model, node)
+            data = float_inputs[node.input[0]]
+            if data is None:
+                lo, hi = quant_bounds(p)
+                shape = [1] + list(batch_shape_of(node.input[0])[1:])
+                env[node.output[0]] = Fx(np.full(shape, lo, np.int64), np.full(shape, hi, np.int64), p["frac"])
+            else:
+                env[node.output[0]] = Fx.exact(quant_float_input(data, p), p["frac"])
+            continue
+        ins = [env.get(i) if i else None for i in node.input]
+        if all(v is None for v in ins):
+            raise NotExact(node, "float tensor in the datapath",
+                           f"no input of {node.name} has a fixed-point type (constant subgraph or float input)")
+        out = apply_node(model, node, ins, batch_shape_of)
+        for m in (out.lo, out.hi):
+            if m.size and max(abs(int(m.max())), abs(int(m.min()))) >= 1 << MAX_MANTISSA_BITS:
+                raise NotExact(node, "accumulator overflow", f"values need more than {MAX_MANTISSA_BITS} bits")
+        env[node.output[0]] = out
+    return env
