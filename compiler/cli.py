@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import typer
 
@@ -14,6 +15,53 @@ from .errors import L1ForgeError
 
 app = typer.Typer(name="l1forge", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Compile quantized physics networks into bit-exact FPGA firmware.")
+
+
+@app.command("compile")
+def compile_command(
+    model: Path = typer.Argument(..., help="QONNX/ONNX model file (e.g. from `l1forge train`)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
+    backend: str = typer.Option("hls4ml", "--backend", help="Firmware backend: hls4ml."),
+    part: str = typer.Option("xcvu13p-flga2577-2-e", "--part", help="FPGA part."),
+    clock_ns: float = typer.Option(5.0, "--clock-ns", help="Target clock period in ns."),
+    reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml reuse factor."),
+    hls_tool: str = typer.Option("Vitis", "--hls-tool", help="HLS flavour of the project: Vitis or Vivado."),
+    data: Path = typer.Option(None, "--data", help="Inputs for verification: .npz with x (and y labels)."),
+    n_data: int = typer.Option(0, "-n", help="Use at most this many rows of --data (0: all)."),
+    n_random: int = typer.Option(2000, "--n-random", help="Random inputs on the input grid (extremes included)."),
+    skip_verify: bool = typer.Option(False, "--skip-verify", help="Do not co-simulate (report says unverified)."),
+) -> None:
+    """Compile a quantized model into firmware and prove it bit-exact by co-simulation."""
+    import numpy as np
+
+    from .pipeline import compile_model
+
+    x = y = None
+    if data is not None:
+        x, y = _load_inputs(data)
+        if n_data:
+            x, y = x[:n_data], (None if y is None else y[:n_data])
+    report = compile_model(model, out, backend=backend, part=part, clock_ns=clock_ns, reuse_factor=reuse_factor,
+                           hls_tool=hls_tool, data=x, labels=y, n_random=n_random, verify_firmware=not skip_verify,
+                           log=lambda msg: typer.echo(f"  {msg}"))
+    v = report["verification"]
+    typer.echo(f"compiled {model} -> {out}/ ({backend}, {part}, {clock_ns} ns): {v['status']}"
+               + (f" on {v['samples']} inputs" if "samples" in v else "")
+               + (f", accuracy {report['accuracy']['accuracy']:.4f}" if "accuracy" in report else ""))
+
+
+def _load_inputs(path: Path):
+    import numpy as np
+
+    if not path.is_file():
+        raise L1ForgeError(f"{path}: no such data file")
+    try:
+        with np.load(path) as f:
+            if "x" not in f:
+                raise L1ForgeError(f"{path}: missing array 'x' (expected an .npz with x and optional y)")
+            return f["x"], (f["y"] if "y" in f else None)
+    except (OSError, ValueError) as exc:
+        raise L1ForgeError(f"{path}: not an .npz file ({exc})") from None
 
 
 def _register_plugins() -> None:

@@ -26,7 +26,7 @@ class NotExact(L1ForgeError):
     """A node whose result cannot be represented exactly in fixed point."""
 
     def __init__(self, node, rule: str, detail: str):
-        self.node, self.rule = node.name, rule
+        self.node, self.rule, self.detail = node.name, rule, detail
         super().__init__(f"node {node.name} ({node.op_type}): {rule}: {detail}")
 
 

@@ -35,6 +35,19 @@ def fold_constant_quants(model: ModelWrapper) -> ModelWrapper:
     return model.transform(RemoveUnusedTensors())
 
 
+def batch_free_reshapes(model: ModelWrapper) -> ModelWrapper:
+    """Reshape targets with the exported batch size baked in get -1 there, so the same graph
+    runs on any batch (QONNX execution of thousands of inputs at once)."""
+    for node in model.graph.node:
+        if node.op_type == "Reshape":
+            shape = const(model, node.input[1])
+            if shape is not None and shape.size and shape[0] > 0:
+                shape = shape.copy()
+                shape[0] = -1
+                model.set_initializer(node.input[1], shape)
+    return model
+
+
 def canonicalize(model: ModelWrapper) -> ModelWrapper:
     """The canonical form of an exported model (see the module docstring)."""
     model = cleanup_model(model)
@@ -43,5 +56,6 @@ def canonicalize(model: ModelWrapper) -> ModelWrapper:
     if model.get_tensor_shape(model.graph.input[0].name)[0] != 1:
         model = with_batch_size(model, 1)
     model = fold_constant_quants(model)
+    model = batch_free_reshapes(model)
     model = lower_set_pooling(model)
     return cleanup_model(model)

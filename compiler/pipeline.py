@@ -1,0 +1,129 @@
+"""compile = frontend + passes + backend + verification, written atomically to one folder."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import L1ForgeError
+from .ir import load_model, verify
+from .passes.canonicalize import canonicalize
+from .passes.fixed_point_types import infer_fixed_point_types
+
+BACKENDS = ("hls4ml",)
+DEFAULT_PART = "xcvu13p-flga2577-2-e"
+
+
+def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = DEFAULT_PART,
+                  clock_ns: float = 5.0, reuse_factor: int = 1, hls_tool: str = "Vitis",
+                  data: np.ndarray | None = None, labels: np.ndarray | None = None, n_random: int = 2000,
+                  verify_firmware: bool = True, seed: int = 0, log=print) -> dict:
+    """Compile a QONNX model (path or ModelWrapper) into `out`; returns the report dict.
+
+    With verification (the default) the firmware simulation must equal the emulator and QONNX
+    execution on `data` plus n_random grid inputs, or the compile fails naming the first
+    diverging layer and leaves no output folder.
+    """
+    if backend not in BACKENDS:
+        raise L1ForgeError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    if hls_tool not in ("Vitis", "Vivado"):
+        raise L1ForgeError(f"--hls-tool must be Vitis or Vivado, got {hls_tool!r}")
+    if reuse_factor < 1:
+        raise L1ForgeError(f"--reuse-factor must be >= 1, got {reuse_factor}")
+    out = Path(out)
+    timings = {}
+    t0 = time.perf_counter()
+    model = canonicalize(load_model(source))
+    verify(model)
+    types = infer_fixed_point_types(model)
+    timings["frontend_and_passes_s"] = time.perf_counter() - t0
+    in_shape = list(model.get_tensor_shape(model.graph.input[0].name)[1:])
+    if data is not None and list(np.shape(data)[1:]) != in_shape:
+        raise L1ForgeError(f"data shape {list(np.shape(data)[1:])} (per sample) does not match the model "
+                           f"input {in_shape}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        report = _build(model, types, staging, backend, part, clock_ns, reuse_factor, hls_tool, data, labels,
+                        n_random, verify_firmware, seed, timings, log)
+        report["source"] = str(source) if isinstance(source, (str, Path)) else "in-memory model"
+        _write_reports(staging, report)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report
+
+
+def _build(model, types, staging, backend, part, clock_ns, reuse_factor, hls_tool, data, labels, n_random,
+           verify_firmware, seed, timings, log) -> dict:
+    from hw.cosim import cosimulate
+    from hw.hls_csim import HlsCSimulator
+
+    from .backends.hls4ml import build_hls_model
+
+    staging.mkdir(parents=True)
+    model.save(str(staging / "canonical.onnx"))
+    t = time.perf_counter()
+    project = build_hls_model(model, staging / "hls4ml_prj", part=part, clock_ns=clock_ns, backend=hls_tool,
+                              reuse_factor=reuse_factor)
+    project.hls_model.write()
+    timings["hls_project_s"] = time.perf_counter() - t
+    log(f"hls4ml project written ({len(project.layers)} layers, {hls_tool}, {part}, {clock_ns} ns)")
+    report = {
+        "model": model.graph.name or "model", "backend": backend, "hls_tool": hls_tool, "part": part,
+        "clock_ns": clock_ns, "reuse_factor": reuse_factor, "io_type": "io_parallel", "strategy": "Latency",
+        "layers": [{"name": l.spec["name"], "class": l.spec["class_name"], "implements": l.sources,
+                    "precision": l.precision} for l in project.layers],
+        "tensor_types": {k: str(v) for k, v in types.items()},
+        "latency": None, "resources": None,
+        "notes": ["latency and resources: not estimated by this backend yet (no vendor tools here)"],
+    }
+    if verify_firmware:
+        sim = HlsCSimulator(project)
+        log("building the C simulation (g++) ...")
+        timings["csim_build_s"] = sim.build()
+        t = time.perf_counter()
+        result = cosimulate(model, sim, data=data, n_random=n_random, seed=seed)
+        timings["cosim_s"] = time.perf_counter() - t
+        report["verification"] = {"status": "bit-exact" if result.bit_exact else "MISMATCH", **result.to_dict()}
+        if not result.bit_exact:
+            raise L1ForgeError(f"firmware differs from the model on {result.mismatches} rows; first divergent "
+                               f"layer: {result.first_divergent_layer} ({result.detail})")
+        log(f"verified: bit-exact on {result.samples} inputs ({result.data_samples} data, "
+            f"{result.random_samples} random on the input grid)")
+    else:
+        report["verification"] = {"status": "unverified"}
+    if labels is not None and data is not None:
+        from .ir.emulator import emulate
+        pred = emulate(model, np.asarray(data, dtype=np.float32)).reshape(len(data), -1).argmax(axis=1)
+        report["accuracy"] = {"samples": int(len(labels)), "accuracy": float((pred == np.asarray(labels)).mean()),
+                              "source": "emulator (bit-exact with the firmware)"}
+    report["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    return report
+
+
+def _write_reports(folder: Path, report: dict) -> None:
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    v = report["verification"]
+    lines = [f"# l1forge compile report: {report['model']}", "",
+             f"- backend: {report['backend']} ({report['hls_tool']}, {report['io_type']}, {report['strategy']}, "
+             f"reuse factor {report['reuse_factor']})",
+             f"- part: {report['part']}, clock {report['clock_ns']} ns",
+             f"- verification: {v['status']}" + (f" on {v['samples']} inputs" if "samples" in v else ""),
+             ]
+    if "accuracy" in report:
+        lines.append(f"- accuracy: {report['accuracy']['accuracy']:.4f} on {report['accuracy']['samples']} labelled inputs")
+    lines += ["", "| layer | class | precision |", "|---|---|---|"]
+    for layer in report["layers"]:
+        prec = ", ".join(f"{k}={v}" for k, v in layer["precision"].items())
+        lines.append(f"| {layer['name']} | {layer['class']} | {prec} |")
+    lines += ["", *[f"- {n}" for n in report["notes"]], ""]
+    (folder / "report.md").write_text("\n".join(lines))

@@ -1,0 +1,145 @@
+"""Brevitas QAT deep-set and MLP taggers with power-of-two scales and quantized biases, the form
+l1forge compiles bit-exactly (FACTS.md: fixed-point quantizers, Int bias, explicit widths).
+
+The input quantizer is the paper's ap_fixed<12,4> by default (constant scale 2**-8); weights,
+biases and activations use learned power-of-two scales.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from reference.ultrafast_jet_classification import PAPER_DEEPSET, PAPER_MLP, DeepSetTagger, MLPTagger
+from reference.ultrafast_jet_classification.models import POOLS, pool_particles
+
+
+@dataclass
+class TaggerConfig:
+    model: str = "deepsets"  # deepsets | mlp
+    n_constituents: int = 8
+    n_features: int = 3
+    pool: str = "mean"
+    phi: tuple[int, ...] = PAPER_DEEPSET["phi"]
+    rho: tuple[int, ...] = PAPER_DEEPSET["rho"]
+    widths: tuple[int, ...] = PAPER_MLP["widths"]
+    w_bits: int = 8
+    a_bits: int = 8
+    input_bits: int = 12
+    input_int_bits: int = 4  # ap_fixed<input_bits, input_int_bits>
+    n_classes: int = 5
+
+    def __post_init__(self):
+        for name in ("w_bits", "a_bits"):
+            if not 2 <= getattr(self, name) <= 16:
+                raise ValueError(f"{name} must be in 2..16, got {getattr(self, name)}")
+        if self.model not in ("deepsets", "mlp"):
+            raise ValueError(f"model must be deepsets or mlp, got {self.model!r}")
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {self.pool!r}")
+        self.phi, self.rho, self.widths = tuple(self.phi), tuple(self.rho), tuple(self.widths)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _quantizers(cfg: TaggerConfig):
+    from brevitas.core.scaling import ScalingImplType
+    from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias, \
+        Uint8ActPerTensorFixedPoint
+
+    class InputQuant(Int8ActPerTensorFixedPoint):
+        """ap_fixed<input_bits, input_int_bits>: constant scale 2**-(bits - int)."""
+        scaling_impl_type = ScalingImplType.CONST
+        bit_width = cfg.input_bits
+        max_val = 2.0 ** (cfg.input_int_bits - 1)
+        min_val = -(2.0 ** (cfg.input_int_bits - 1))
+
+    class Weight(Int8WeightPerTensorFixedPoint):
+        bit_width = cfg.w_bits
+
+    class Bias(Int16Bias):
+        bit_width = min(32, cfg.w_bits + cfg.a_bits + 8)
+
+    class Act(Uint8ActPerTensorFixedPoint):
+        bit_width = cfg.a_bits
+
+    return InputQuant, Weight, Bias, Act
+
+
+def _value(x):
+    """The plain tensor of a QuantTensor (training) or a tensor (export)."""
+    return x.value if hasattr(x, "value") else x
+
+
+class _QuantMLP(nn.Module):
+    def __init__(self, widths, n_in, q):
+        from brevitas.nn import QuantLinear, QuantReLU
+
+        super().__init__()
+        _, weight, bias, act = q
+        self.layers = nn.ModuleList()
+        prev = n_in
+        for w in widths:
+            self.layers.append(QuantLinear(prev, w, bias=True, weight_quant=weight, bias_quant=bias,
+                                           return_quant_tensor=True))
+            self.layers.append(QuantReLU(act_quant=act, return_quant_tensor=True))
+            prev = w
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class QuantDeepSetTagger(nn.Module):
+    def __init__(self, cfg: TaggerConfig):
+        from brevitas.nn import QuantIdentity, QuantLinear
+
+        super().__init__()
+        self.cfg = cfg
+        q = _quantizers(cfg)
+        inp, weight, bias, act = q
+        self.input_quant = QuantIdentity(act_quant=inp, return_quant_tensor=True)
+        self.phi = _QuantMLP(cfg.phi, cfg.n_features, q)
+        self.pool_quant = QuantIdentity(act_quant=act, return_quant_tensor=True)
+        self.rho = _QuantMLP(cfg.rho, cfg.phi[-1], q)
+        self.out = QuantLinear(cfg.rho[-1] if cfg.rho else cfg.phi[-1], cfg.n_classes, bias=True,
+                               weight_quant=weight, bias_quant=bias, return_quant_tensor=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = _value(self.phi(self.input_quant(x)))
+        return self.out(self.rho(self.pool_quant(pool_particles(h, self.cfg.pool))))
+
+
+class QuantMLPTagger(nn.Module):
+    def __init__(self, cfg: TaggerConfig):
+        from brevitas.nn import QuantIdentity, QuantLinear
+
+        super().__init__()
+        self.cfg = cfg
+        q = _quantizers(cfg)
+        inp, weight, bias, _ = q
+        self.input_quant = QuantIdentity(act_quant=inp, return_quant_tensor=True)
+        # Same grid as the input (flattening moves no value): a no-op in the exported graph's
+        # integers, it hands the first layer a QuantTensor for its bias quantizer.
+        self.flat_quant = QuantIdentity(act_quant=inp, return_quant_tensor=True)
+        self.body = _QuantMLP(cfg.widths, cfg.n_constituents * cfg.n_features, q)
+        self.out = QuantLinear(cfg.widths[-1], cfg.n_classes, bias=True, weight_quant=weight, bias_quant=bias,
+                               return_quant_tensor=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _value(self.input_quant(x)).flatten(1)
+        return self.out(self.body(self.flat_quant(x)))
+
+
+def build_tagger(cfg: TaggerConfig) -> nn.Module:
+    return QuantDeepSetTagger(cfg) if cfg.model == "deepsets" else QuantMLPTagger(cfg)
+
+
+def float_twin(cfg: TaggerConfig) -> nn.Module:
+    """The full-precision model of the same architecture (reference/)."""
+    if cfg.model == "deepsets":
+        return DeepSetTagger(cfg.n_features, cfg.phi, cfg.rho, cfg.pool, cfg.n_classes)
+    return MLPTagger(cfg.n_constituents, cfg.n_features, cfg.widths, cfg.n_classes)
