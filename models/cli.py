@@ -58,3 +58,64 @@ def print_summary(file: Path, plot: bool = True, as_json: bool = False) -> dict:
     if plot:
         console.print(f"jet-mass plot: {summary['mass_plot']}")
     return summary
+
+
+def train(
+    data: list[Path] = typer.Option(..., "--data", help="Jet file(s): generated or the public hls4ml files."),
+    out: Path = typer.Option(..., "--out", help="Folder for model.onnx, checkpoints, metrics, roc.png."),
+    model: str = typer.Option("deepsets", "--model", help="deepsets or mlp."),
+    n_constituents: int = typer.Option(8, "--n-constituents", "-N", help="Leading constituents: 8, 16 or 32."),
+    features: str = typer.Option("3", "--features", help="3 (pT, eta_rel, phi_rel), 3rel (pT_rel, ...) or 16."),
+    pool: str = typer.Option("mean", "--pool", help="Deep-set aggregation: mean, sum or max."),
+    phi: str = typer.Option("32,32,32", "--phi", help="Deep-set phi widths."),
+    rho: str = typer.Option("32", "--rho", help="Deep-set rho widths."),
+    widths: str = typer.Option("120,60,32,64,64,64,32,44", "--widths", help="MLP widths."),
+    w_bits: int = typer.Option(8, "--w-bits", help="Weight bits (2-16)."),
+    a_bits: int = typer.Option(8, "--a-bits", help="Activation bits (2-16)."),
+    epochs: int = typer.Option(20, "--epochs"),
+    batch_size: int = typer.Option(256, "--batch-size"),
+    lr: float = typer.Option(2e-3, "--lr"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Quantization-aware training (Brevitas) with the float twin beside it; exports QONNX."""
+    from compiler.errors import L1ForgeError
+
+    from .data.loader import load_jets
+    from .taggers import TaggerConfig
+    from .train import TrainSettings, train_and_export
+
+    n_features = {"3": 3, "3rel": 3, "16": 16}.get(features)
+    if n_features is None:
+        raise L1ForgeError(f"--features must be 3, 3rel or 16, got {features!r}")
+    try:
+        cfg = TaggerConfig(model=model, n_constituents=n_constituents, n_features=n_features, pool=pool,
+                           phi=_widths(phi), rho=_widths(rho), widths=_widths(widths), w_bits=w_bits, a_bits=a_bits)
+    except ValueError as exc:
+        raise L1ForgeError(str(exc)) from None
+    jets = load_jets(data, n_constituents=n_constituents, features=features, seed=seed)
+    res = train_and_export(cfg, jets, TrainSettings(epochs, batch_size, lr, seed), out, log=console.print)
+    table = Table(title=f"{model} N={n_constituents} {features} features, {w_bits}/{a_bits} bits: test split "
+                        f"({res['splits']['test']} jets)")
+    table.add_column("model")
+    table.add_column("accuracy", justify="right")
+    for cls in jets.classes:
+        table.add_column(f"AUC {cls}", justify="right")
+    for label in ("quantized", "float"):
+        r = res[label]
+        table.add_row(label, f"{r['accuracy']:.4f}", *[f"{r['auc'][c]:.4f}" for c in jets.classes])
+    console.print(table)
+    bq = res["brevitas_vs_qonnx"]
+    console.print(f"Brevitas vs exported QONNX: {bq['rows_differing']} of {bq['samples']} test rows differ")
+    console.print(f"wrote {out}/model.onnx, checkpoint.pt, metrics.json, roc.png, test_inputs.npz")
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    from compiler.errors import L1ForgeError
+
+    try:
+        w = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise L1ForgeError(f"layer widths must be comma-separated integers, got {text!r}") from None
+    if not w or min(w) < 1:
+        raise L1ForgeError(f"layer widths must be positive, got {text!r}")
+    return w

@@ -8,7 +8,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ...errors import L1ForgeError
-from ...ir.fixed import FixedType
+from ...ir.fixed import FixedType, log2_exact
 from ...ir.integer import NotExact, check_quant, const_mantissa
 from ...ir.model import attr, consumers
 from ...passes.fixed_point_types import infer_fixed_point_types
@@ -115,17 +115,32 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
             if len(in_shape) != 3 or axes != [1] or attr(node, "keepdims", 1) != 0:
                 raise NotExact(node, "pooling not over the particle axis",
                                f"hls4ml pools (batch, particles, features) over axis 1; got shape {in_shape}, axes {axes}")
-            if op == "ReduceSum":
-                raise NotExact(node, "sum pooling", "not yet lowered for the hls4ml backend")
+            n, c = int(in_shape[1]), int(in_shape[2])
             t = types[out]
-            # hls4ml's average accumulates the sum in accum_t, then divides by N (exact: the mean
-            # type has log2(N) more fractional bits), so accum_t holds N times the mean's range.
-            k = int(in_shape[1]).bit_length() - 1
-            accum = FixedType(t.signed, t.width + k, t.frac) if op == "ReduceMean" else t
-            cls = "GlobalAveragePooling1D" if op == "ReduceMean" else "GlobalMaxPooling1D"
-            layers.append(HlsLayer({"class_name": cls, "name": name, "inputs": [source_of(node.input[0], node)],
-                                    "n_in": int(in_shape[1]), "n_filt": int(in_shape[2])},
-                                   {"accum": accum.hls(), "result": t.hls()}, [node.name]))
+            spec = {"name": name, "inputs": [source_of(node.input[0], node)], "n_in": n, "n_filt": c}
+            if op == "ReduceMax":
+                layers.append(HlsLayer({"class_name": "GlobalMaxPooling1D", **spec},
+                                       {"accum": t.hls(), "result": t.hls()}, [node.name]))
+            else:
+                # hls4ml's average accumulates the sum in accum_t and divides by N: exact when
+                # N = 2**k and the mean type has k more fractional bits than the sum.
+                k = log2_exact(n)
+                if k is None:
+                    raise NotExact(node, "pooling over a non power-of-two count",
+                                   f"hls4ml divides by {n}; pad the particle axis to a power of two")
+                total = t if op == "ReduceSum" else FixedType(t.signed, t.width, t.frac - k)
+                accum = FixedType(total.signed, total.width + k, total.frac + k)
+                mean = FixedType(total.signed, total.width, total.frac + k)  # same mantissas as the sum
+                layers.append(HlsLayer({"class_name": "GlobalAveragePooling1D", **spec},
+                                       {"accum": accum.hls(), "result": mean.hls()}, [node.name]))
+                if op == "ReduceSum":
+                    # The sum is the mean times 2**k: a scale layer with an exact power-of-two scale.
+                    layers.append(HlsLayer({"class_name": "ApplyAlpha", "name": name + "_times_n",
+                                            "inputs": [name], "n_in": c, "n_filt": -1,
+                                            "scale_data": np.full(c, float(n)), "bias_data": np.zeros(c)},
+                                           {"scale": FixedType(False, k + 1, 0).hls(),
+                                            "bias": FixedType(False, 1, 0).hls(), "result": total.hls()},
+                                           [node.name]))
         elif op in ("Reshape", "Flatten"):
             target = list(model.get_tensor_shape(out)[1:])
             layers.append(HlsLayer({"class_name": "Reshape", "name": name, "inputs": [source_of(node.input[0], node)],

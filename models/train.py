@@ -1,0 +1,153 @@
+"""Quantization-aware training of the taggers next to their float twins, QONNX export, metrics."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from compiler.errors import L1ForgeError
+
+from .data.loader import JetData
+from .metrics import classification_metrics, roc_curve
+from .taggers import TaggerConfig, build_tagger, float_twin
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 2e-3
+    seed: int = 0
+
+
+def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress: bool = True) -> list[dict]:
+    """Adam + cross-entropy; keeps the weights of the best validation accuracy."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    torch.manual_seed(s.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, s.epochs))
+    x, y = torch.from_numpy(data.train.x), torch.from_numpy(data.train.y).long()
+    gen = torch.Generator().manual_seed(s.seed)
+    history, best, best_state = [], -1.0, None
+    cols = [TextColumn(f"training {label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[msg]}"),
+            TimeElapsedColumn()]
+    with Progress(*cols, disable=not progress) as bar:
+        task = bar.add_task(label, total=s.epochs, msg="")
+        for epoch in range(s.epochs):
+            model.train()
+            perm = torch.randperm(len(y), generator=gen)
+            total = 0.0
+            for lo in range(0, len(y), s.batch_size):
+                idx = perm[lo:lo + s.batch_size]
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            sched.step()
+            val_acc = float((predict(model, data.val.x).argmax(1) == data.val.y).mean())
+            history.append({"epoch": epoch + 1, "loss": total / len(y), "val_accuracy": val_acc})
+            if val_acc > best:
+                best, best_state = val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}
+            bar.update(task, advance=1, msg=f"loss {total / len(y):.3f} val acc {val_acc:.3f}")
+    model.load_state_dict(best_state)
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: np.ndarray, batch: int = 8192) -> np.ndarray:
+    model.eval()
+    return np.concatenate([model(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)])
+
+
+def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path) -> Path:
+    """Brevitas -> QONNX (the dynamo exporter of torch 2.13), stderr chatter silenced."""
+    import contextlib
+    import io
+    import logging
+
+    from brevitas.export import export_qonnx
+
+    model.eval()
+    example = torch.zeros(1, cfg.n_constituents, cfg.n_features)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        export_qonnx(model, example, str(path))
+    return path
+
+
+def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, out: Path,
+                     progress: bool = True, log=print) -> dict:
+    """Train the QAT tagger and its float twin, export QONNX, write metrics, ROC plot and test inputs."""
+    torch.set_num_threads(os.cpu_count() or 1)
+    if data.train.x.shape[1:] != (cfg.n_constituents, cfg.n_features):
+        raise L1ForgeError(f"data has shape {data.train.x.shape[1:]} per jet, model expects "
+                           f"({cfg.n_constituents}, {cfg.n_features})")
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"config": cfg.to_dict(), "settings": settings.__dict__,
+               "splits": {k: int(len(getattr(data, k).y)) for k in ("train", "val", "test")}}
+    models = {}
+    for label, model in (("quantized", build_tagger(cfg)), ("float", float_twin(cfg))):
+        torch.manual_seed(settings.seed)
+        t = time.perf_counter()
+        history = fit(model, data, settings, f"{label} {cfg.model}", progress)
+        logits = predict(model, data.test.x)
+        results[label] = {**classification_metrics(logits, data.test.y, data.classes),
+                          "train_seconds": round(time.perf_counter() - t, 1), "history": history}
+        models[label] = (model, logits)
+        log(f"{label:9s} test accuracy {results[label]['accuracy']:.4f}")
+    qmodel = models["quantized"][0]
+    torch.save({"config": cfg.to_dict(), "state_dict": qmodel.state_dict(),
+                "standardizer": {"mean": data.standardizer.mean.tolist(), "std": data.standardizer.std.tolist()}},
+               out / "checkpoint.pt")
+    torch.save({"config": cfg.to_dict(), "state_dict": models["float"][0].state_dict()}, out / "float_checkpoint.pt")
+    export_qonnx_model(qmodel, cfg, out / "model.onnx")
+    np.savez_compressed(out / "test_inputs.npz", x=data.test.x, y=data.test.y)
+    results["brevitas_vs_qonnx"] = compare_with_qonnx(out / "model.onnx", models["quantized"][1], data.test.x)
+    plot_roc(models, data, out / "roc.png")
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def compare_with_qonnx(onnx_path: Path, brevitas_logits: np.ndarray, x: np.ndarray) -> dict:
+    """Brevitas' own forward pass against the exported graph's exact integer meaning."""
+    from compiler.ir import load_model
+    from compiler.ir.emulator import emulate
+    from compiler.passes.canonicalize import canonicalize
+
+    exact = emulate(canonicalize(load_model(onnx_path)), x).reshape(brevitas_logits.shape)
+    differ = np.any(exact != brevitas_logits.astype(np.float64), axis=1)
+    return {"samples": int(len(x)), "rows_differing": int(differ.sum()),
+            "max_abs_difference": float(np.abs(exact - brevitas_logits).max())}
+
+
+def plot_roc(models: dict, data: JetData, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .metrics import softmax
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for label, style in (("quantized", "-"), ("float", "--")):
+        probs = softmax(models[label][1].astype(np.float64))
+        for i, cls in enumerate(data.classes):
+            fpr, tpr = roc_curve(probs[:, i], data.test.y == i)
+            ax.plot(tpr, np.maximum(fpr, 1e-5), style, color=colors[i], lw=1.4,
+                    label=f"{cls}" if label == "quantized" else None)
+    ax.set_yscale("log")
+    ax.set_xlabel("signal efficiency (TPR)")
+    ax.set_ylabel("background efficiency (FPR)")
+    ax.set_title("ROC per class: quantized (solid) vs float (dashed)")
+    ax.legend(frameon=False, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
