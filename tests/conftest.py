@@ -29,3 +29,14 @@ def jet_sample(session_cache, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("jets") / "sample.h5"
     generate_jets(PHYSICS_JETS_PER_CLASS, seed=2026, out=out, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def jets_10k(session_cache, tmp_path_factory) -> Path:
+    """10,000 generated jets (2,000 per class) for co-simulation."""
+    from models.data.jets import generate_jets
+
+    os.environ["L1FORGE_CACHE"] = str(session_cache)
+    out = tmp_path_factory.mktemp("jets10k") / "jets.h5"
+    generate_jets(2000, seed=77, out=out, progress=False)
+    return out

@@ -50,6 +50,9 @@ def batch_free_reshapes(model: ModelWrapper) -> ModelWrapper:
 
 def canonicalize(model: ModelWrapper) -> ModelWrapper:
     """The canonical form of an exported model (see the module docstring)."""
+    for node in model.graph.node:  # checked under the user's node names, before cleanup renames them
+        if node.op_type == "Quant" and all(const(model, i) is not None for i in node.input[1:4]):
+            check_quant(model, node)
     model = cleanup_model(model)
     model = model.transform(GemmToMatMul())
     model = cleanup_model(model)

@@ -1,0 +1,69 @@
+"""Small hand-built QONNX graphs for pass and backend tests."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.util.basic import qonnx_make_model
+
+
+def quant_node(model_inits, name, inp, out, scale, bits, signed=1, narrow=0):
+    model_inits += [helper.make_tensor(f"{name}_s", TensorProto.FLOAT, [], [scale]),
+                    helper.make_tensor(f"{name}_z", TensorProto.FLOAT, [], [0.0]),
+                    helper.make_tensor(f"{name}_b", TensorProto.FLOAT, [], [float(bits)])]
+    return helper.make_node("Quant", [inp, f"{name}_s", f"{name}_z", f"{name}_b"], [out], name=name,
+                            domain="qonnx.custom_op.general", rounding_mode="ROUND", signed=signed, narrow=narrow)
+
+
+def make_model(nodes, inits, in_shape, out_shape, opset=13) -> ModelWrapper:
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], initializer=inits)
+    model = qonnx_make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return ModelWrapper(model)
+
+
+def channels_first_pooling(kind: str, n: int = 8, c: int = 4, opset: int = 13) -> ModelWrapper:
+    """x (1, n, c) -> Quant -> Transpose(0,2,1) -> Global{Average,Max}Pool -> Flatten -> y (1, c):
+    the pattern exporters make of a channels-first deep set."""
+    inits = []
+    nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-4, 8),
+             helper.make_node("Transpose", ["xq"], ["xt"], name="tr", perm=[0, 2, 1]),
+             helper.make_node(kind, ["xt"], ["p"], name="pool"),
+             helper.make_node("Flatten", ["p"], ["y"], name="flat", axis=1)]
+    return make_model(nodes, inits, [1, n, c], [1, c], opset)
+
+
+def unsqueeze_reduce_squeeze(n: int = 8, c: int = 4) -> ModelWrapper:
+    """The dynamo exporter's adaptive pooling: Unsqueeze -> ReduceMean(keepdims=1) -> Squeeze."""
+    inits = [helper.make_tensor("ax_u", TensorProto.INT64, [1], [3]),
+             helper.make_tensor("ax_r", TensorProto.INT64, [2], [1, 3]),
+             helper.make_tensor("ax_s", TensorProto.INT64, [2], [1, 3])]
+    nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-4, 8),
+             helper.make_node("Unsqueeze", ["xq", "ax_u"], ["xu"], name="unsq"),
+             helper.make_node("ReduceMean", ["xu", "ax_r"], ["r"], name="mean", keepdims=1),
+             helper.make_node("Squeeze", ["r", "ax_s"], ["y"], name="sq")]
+    return make_model(nodes, inits, [1, n, c], [1, c], opset=18)
+
+
+def float_scale_dense(scale: float = 0.1) -> ModelWrapper:
+    """Quant with a non power-of-two scale feeding a MatMul."""
+    inits = [helper.make_tensor("w", TensorProto.FLOAT, [4, 3], np.linspace(-1, 1, 12).tolist())]
+    nodes = [quant_node(inits, "q_in", "x", "xq", scale, 8),
+             helper.make_node("MatMul", ["xq", "w"], ["y"], name="mm")]
+    return make_model(nodes, inits, [1, 4], [1, 3])
+
+
+def per_particle_dense(n: int = 8, f: int = 3, c: int = 4, seed: int = 0) -> ModelWrapper:
+    """x (1, n, f) -> Quant -> MatMul (f, c) + bias -> Relu -> Quant -> y (1, n, c): a deep set's
+    phi layer, the MatMul-with-constant-on-(particles, features) pattern."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-127, 128, (f, c)) / 64.0
+    b = rng.integers(-512, 512, c) / 256.0
+    inits = [helper.make_tensor("w", TensorProto.FLOAT, [f, c], w.ravel().tolist()),
+             helper.make_tensor("b", TensorProto.FLOAT, [c], b.tolist())]
+    nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-8, 12),
+             helper.make_node("MatMul", ["xq", "w"], ["h"], name="mm"),
+             helper.make_node("Add", ["h", "b"], ["hb"], name="bias"),
+             helper.make_node("Relu", ["hb"], ["r"], name="relu"),
+             quant_node(inits, "q_act", "r", "y", 2.0**-5, 8, signed=0)]
+    return make_model(nodes, inits, [1, n, f], [1, n, c])
