@@ -26,8 +26,17 @@ class NotExact(L1ForgeError):
     """A node whose result cannot be represented exactly in fixed point."""
 
     def __init__(self, node, rule: str, detail: str):
-        self.node, self.rule, self.detail = node.name, rule, detail
-        super().__init__(f"node {node.name} ({node.op_type}): {rule}: {detail}")
+        self.node, self.rule, self.detail = node_label(node), rule, detail
+        super().__init__(f"node {self.node} ({node.op_type}): {rule}: {detail}")
+
+
+SOURCE_NAME_PREFIX = "l1forge-source-name:"
+
+
+def node_label(node) -> str:
+    """The node's name, with the name it had in the user's file when cleanup renamed it."""
+    src = node.doc_string[len(SOURCE_NAME_PREFIX):] if node.doc_string.startswith(SOURCE_NAME_PREFIX) else ""
+    return f"{node.name} ('{src}' in the source model)" if src and src != node.name else node.name
 
 
 @dataclass

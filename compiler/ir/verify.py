@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import L1ForgeError
-from .integer import SUPPORTED_OPS, NotExact, check_quant, walk
+from .integer import SUPPORTED_OPS, NotExact, check_quant, node_label, walk
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ def verify(model: ModelWrapper, raise_on_error: bool = True) -> list[Violation]:
     found: list[Violation] = []
     for node in model.graph.node:
         if node.op_type not in SUPPORTED_OPS:
-            found.append(Violation(node.name, "unsupported op",
+            found.append(Violation(node_label(node), "unsupported op",
                                    f"{node.op_type} is not in the canonical op set ({', '.join(SUPPORTED_OPS)})"))
         elif node.op_type == "Quant":
             try:
@@ -37,7 +37,7 @@ def verify(model: ModelWrapper, raise_on_error: bool = True) -> list[Violation]:
         for out in node.output:
             shape = model.get_tensor_shape(out)
             if shape is None or any((not isinstance(d, int)) or d <= 0 for d in shape):
-                found.append(Violation(node.name, "unknown shape", f"output {out} has shape {shape}"))
+                found.append(Violation(node_label(node), "unknown shape", f"output {out} has shape {shape}"))
     if not found:
         try:
             walk(model, {inp.name: None for inp in model.graph.input})

@@ -3,6 +3,8 @@ form of DESIGN.md: cleaned and shape-inferred, batch size 1, Gemm as MatMul + Ad
 bias quantizers folded into on-grid constants, set pooling lowered, every quantizer checked."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.quant import quant
@@ -10,7 +12,7 @@ from qonnx.transformation.gemm_to_matmul import GemmToMatMul
 from qonnx.transformation.general import RemoveUnusedTensors
 from qonnx.util.cleanup import cleanup_model
 
-from ..ir.integer import check_quant
+from ..ir.integer import SOURCE_NAME_PREFIX, check_quant
 from ..ir.model import const, with_batch_size
 from .pooling import lower_set_pooling
 
@@ -51,10 +53,14 @@ def batch_free_reshapes(model: ModelWrapper) -> ModelWrapper:
 def canonicalize(model: ModelWrapper) -> ModelWrapper:
     """The canonical form of an exported model (see the module docstring)."""
     for node in model.graph.node:  # checked under the user's node names, before cleanup renames them
+        if node.name and not node.doc_string:
+            node.doc_string = SOURCE_NAME_PREFIX + node.name  # kept through renaming, for error messages
         if node.op_type == "Quant" and all(const(model, i) is not None for i in node.input[1:4]):
             check_quant(model, node)
     model = cleanup_model(model)
-    model = model.transform(GemmToMatMul())
+    with warnings.catch_warnings():  # it warns about the opset of the qonnx domain, not of Gemm
+        warnings.filterwarnings("ignore", message="The GemmToMatMul transformation only offers")
+        model = model.transform(GemmToMatMul())
     model = cleanup_model(model)
     if model.get_tensor_shape(model.graph.input[0].name)[0] != 1:
         model = with_batch_size(model, 1)
