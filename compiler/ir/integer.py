@@ -81,6 +81,14 @@ def const_mantissa(values: np.ndarray, node, what: str) -> tuple[np.ndarray, int
     return ints.astype(np.int64), frac
 
 
+def _int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact integer a @ b. Through float64 BLAS when every partial sum stays below 2**53 (then
+    each is an exactly representable integer, whatever the summation order), else int64."""
+    if a.size and b.size and float(np.abs(a).max()) * float(np.abs(b).sum(axis=0).max()) < 2.0**53:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a @ b
+
+
 def quant_bounds(p: dict) -> tuple[int, int]:
     b = int(p["bit_width"])
     if p["signed"]:
@@ -152,7 +160,7 @@ def apply_node(model: ModelWrapper, node, ins: list, batch_shape_of) -> Fx:
         wm, wf = const_mantissa(w, node, f"weight {node.input[1]}")
         x = ins[0]
         if x.lo is x.hi:
-            return Fx.exact(x.lo @ wm, x.frac + wf)
+            return Fx.exact(_int_matmul(x.lo, wm), x.frac + wf)
         pos, neg = np.maximum(wm, 0), np.minimum(wm, 0)
         return Fx(x.lo @ pos + x.hi @ neg, x.hi @ pos + x.lo @ neg, x.frac + wf)
     if op == "Add":
