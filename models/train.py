@@ -67,8 +67,9 @@ def predict(model: nn.Module, x: np.ndarray, batch: int = 8192) -> np.ndarray:
     return np.concatenate([model(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)])
 
 
-def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path) -> Path:
-    """Brevitas -> QONNX (the dynamo exporter of torch 2.13), stderr chatter silenced."""
+def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path, dynamo: bool = True) -> Path:
+    """Brevitas -> QONNX with torch's dynamo exporter (default) or the TorchScript one; their
+    chatter silenced. l1forge canonicalizes both graph forms to the same IR."""
     import contextlib
     import io
     import logging
@@ -79,7 +80,7 @@ def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path) -> Path:
     example = torch.zeros(1, cfg.n_constituents, cfg.n_features)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        export_qonnx(model, example, str(path))
+        export_qonnx(model, example, str(path), dynamo=dynamo)
     return path
 
 

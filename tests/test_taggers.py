@@ -65,3 +65,23 @@ def test_deepset_bit_exact_full_matrix(pool, n, f, bits, jets_10k, tmp_path):
 
 def test_mlp_bit_exact(jets_10k, tmp_path):
     _check(TaggerConfig(model="mlp", n_constituents=8, n_features=3, w_bits=8, a_bits=8), jets_10k, tmp_path)
+
+
+@pytest.mark.parametrize("pool", ["mean", "sum", "max"])
+def test_dynamo_and_torchscript_exports_mean_the_same_integers(pool, tmp_path):
+    """torch's dynamo and TorchScript exporters, canonicalized, compute identical integers."""
+    from compiler.ir import load_model
+    from compiler.ir.emulator import emulate
+    from compiler.passes.canonicalize import canonicalize
+    from hw.cosim import grid_inputs
+
+    cfg = TaggerConfig(model="deepsets", pool=pool)
+    model = _quick_fit(build_tagger(cfg), np.random.default_rng(0).normal(0, 1, (2000, 8, 3)).astype(np.float32))
+    graphs = {}
+    for dynamo in (True, False):
+        raw = load_model(export_qonnx_model(model, cfg, tmp_path / f"m{dynamo}.onnx", dynamo=dynamo))
+        graphs[dynamo] = canonicalize(raw)
+    x = grid_inputs(graphs[True], 5000, seed=9)
+    np.testing.assert_array_equal(emulate(graphs[True], x), emulate(graphs[False], x))
+    report = compile_model(graphs[False], tmp_path / "fw", n_random=3000, log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact"
