@@ -68,20 +68,11 @@ def predict(model: nn.Module, x: np.ndarray, batch: int = 8192) -> np.ndarray:
 
 
 def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path, dynamo: bool = True) -> Path:
-    """Brevitas -> QONNX with torch's dynamo exporter (default) or the TorchScript one; their
-    chatter silenced. l1forge canonicalizes both graph forms to the same IR."""
-    import contextlib
-    import io
-    import logging
+    """QONNX file of a tagger through the Brevitas frontend (dynamo or TorchScript exporter)."""
+    from compiler.frontends.brevitas import export_brevitas
 
-    from brevitas.export import export_qonnx
-
-    model.eval()
-    example = torch.zeros(1, cfg.n_constituents, cfg.n_features)
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        export_qonnx(model, example, str(path), dynamo=dynamo)
-    return path
+    export_brevitas(model, torch.zeros(1, cfg.n_constituents, cfg.n_features), path, dynamo=dynamo)
+    return Path(path)
 
 
 def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, out: Path,
