@@ -94,9 +94,14 @@ def _build(model, types, staging, backend, part, clock_ns, reuse_factor, hls_too
         result = cosimulate(model, sim, data=data, n_random=n_random, seed=seed)
         timings["cosim_s"] = time.perf_counter() - t
         report["verification"] = {"status": "bit-exact" if result.bit_exact else "MISMATCH", **result.to_dict()}
+        if result.mismatches["firmware_vs_emulator"]:
+            raise L1ForgeError(f"firmware differs from the model on {result.mismatches['firmware_vs_emulator']} "
+                               f"of {result.samples} inputs; first divergent layer: {result.first_divergent_layer} "
+                               f"({result.detail})")
         if not result.bit_exact:
-            raise L1ForgeError(f"firmware differs from the model on {result.mismatches} rows; first divergent "
-                               f"layer: {result.first_divergent_layer} ({result.detail})")
+            raise L1ForgeError(f"the integer emulator differs from QONNX execution ({result.qonnx_precision}) on "
+                               f"{result.mismatches['emulator_vs_qonnx']} of {result.samples} inputs: an l1forge "
+                               "bug, please report it with the model")
         log(f"verified: bit-exact on {result.samples} inputs ({result.data_samples} data, "
             f"{result.random_samples} random on the input grid)")
     else:

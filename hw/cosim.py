@@ -22,6 +22,7 @@ class CosimResult:
     random_samples: int
     bit_exact: bool
     mismatches: dict[str, int] = field(default_factory=dict)  # comparison -> rows that differ
+    qonnx_precision: str = "float32"
     first_divergent_layer: str | None = None
     detail: str = ""
 
@@ -44,15 +45,32 @@ def grid_inputs(model: ModelWrapper, n: int, seed: int = 0) -> np.ndarray:
     return (m * 2.0 ** -p["frac"]).astype(np.float32)
 
 
-def qonnx_execute(model: ModelWrapper, x: np.ndarray, batch: int = 4096) -> np.ndarray:
-    """The IR's meaning: qonnx's execute_onnx, batched."""
+FLOAT32_EXACT_BITS = 24
+
+
+def qonnx_reference_precision(model: ModelWrapper) -> str:
+    """float32 when every tensor's mantissa fits float32's 24 bits (QONNX execution is then
+    integer-exact), else float64 (the same graph executed in double, exact to 53 bits)."""
+    from compiler.passes.fixed_point_types import infer_fixed_point_types
+
+    widest = max(t.width for t in infer_fixed_point_types(model).values())
+    return "float32" if widest <= FLOAT32_EXACT_BITS else "float64"
+
+
+def qonnx_execute(model: ModelWrapper, x: np.ndarray, batch: int = 4096, precision: str = "float32") -> np.ndarray:
+    """The IR's meaning: qonnx's execute_onnx, batched; precision float64 runs a double copy."""
     from qonnx.core.onnx_exec import execute_onnx
 
+    from compiler.ir.model import as_float64
+
+    dtype = np.float32 if precision == "float32" else np.float64
     outs = []
     for lo in range(0, len(x), batch):
         part = x[lo:lo + batch]
         mb = with_batch_size(model, len(part))
-        res = execute_onnx(mb, {mb.graph.input[0].name: part.astype(np.float32)})
+        if precision == "float64":
+            mb = as_float64(mb)
+        res = execute_onnx(mb, {mb.graph.input[0].name: part.astype(dtype)})
         outs.append(np.asarray(res[mb.graph.output[0].name], dtype=np.float64).reshape(len(part), -1))
     return np.concatenate(outs)
 
@@ -70,10 +88,11 @@ def cosimulate(model: ModelWrapper, simulator, data: np.ndarray | None = None, n
     emu = emulate(model, x).reshape(len(x), -1)
     firmware = simulator.predict(x)
     mismatches = {"firmware_vs_emulator": int(_rows_differ(firmware, emu).sum())}
+    precision = qonnx_reference_precision(model)
     if compare_qonnx:
-        mismatches["emulator_vs_qonnx"] = int(_rows_differ(emu, qonnx_execute(model, x)).sum())
+        mismatches["emulator_vs_qonnx"] = int(_rows_differ(emu, qonnx_execute(model, x, precision=precision)).sum())
     result = CosimResult(len(x), 0 if data is None else len(data), n_random,
-                         all(v == 0 for v in mismatches.values()), mismatches)
+                         all(v == 0 for v in mismatches.values()), mismatches, qonnx_precision=precision)
     if mismatches["firmware_vs_emulator"]:
         bad = np.flatnonzero(_rows_differ(firmware, emu))[:64]
         result.first_divergent_layer, result.detail = first_divergent_layer(model, simulator, x[bad])

@@ -85,3 +85,16 @@ def test_dynamo_and_torchscript_exports_mean_the_same_integers(pool, tmp_path):
     np.testing.assert_array_equal(emulate(graphs[True], x), emulate(graphs[False], x))
     report = compile_model(graphs[False], tmp_path / "fw", n_random=3000, log=lambda m: None)
     assert report["verification"]["status"] == "bit-exact"
+
+
+def test_sixteen_bit_deepset_verifies_against_float64_qonnx(tmp_path):
+    """16-bit weights and activations give accumulators beyond float32's 24 bits: the float32
+    graph rounds, so the QONNX reference runs the same graph in double, and the firmware is
+    bit-exact with it (a 2-bit model still uses the float32 graph)."""
+    x = np.random.default_rng(0).normal(0, 1, (3000, 8, 3)).astype(np.float32)
+    for bits, precision in ((16, "float64"), (2, "float32")):
+        cfg = TaggerConfig(model="deepsets", pool="mean", w_bits=bits, a_bits=bits)
+        path = export_qonnx_model(_quick_fit(build_tagger(cfg), x), cfg, tmp_path / f"m{bits}.onnx")
+        v = compile_model(path, tmp_path / f"fw{bits}", data=x, n_random=2000, log=lambda m: None)["verification"]
+        assert v["status"] == "bit-exact" and v["qonnx_precision"] == precision, v
+        assert v["mismatches"] == {"firmware_vs_emulator": 0, "emulator_vs_qonnx": 0}

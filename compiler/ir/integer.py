@@ -149,6 +149,9 @@ def apply_node(model: ModelWrapper, node, ins: list, batch_shape_of) -> Fx:
     op = node.op_type
     if op == "Quant":
         p = check_quant(model, node)
+        if int(p["bit_width"]) > 24:
+            raise NotExact(node, "activation quantizer wider than 24 bits",
+                           f"{int(p['bit_width'])} bits: qonnx computes Quant in float32, exact to 24 bits only")
         lo, hi = quant_bounds(p)
         x = ins[0]
         out = x.map(lambda m: np.clip(shift_round(m, x.frac - p["frac"], p["rounding_mode"]), lo, hi))

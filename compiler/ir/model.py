@@ -69,3 +69,29 @@ def with_batch_size(model: ModelWrapper, batch: int) -> ModelWrapper:
         vi.type.tensor_type.shape.dim[0].dim_value = batch
     del m.graph.value_info[:]
     return m.transform(InferShapes())
+
+
+def as_float64(model: ModelWrapper) -> ModelWrapper:
+    """A copy computing in float64: the same graph, exact for integers up to 53 bits where the
+    float32 original rounds (accumulators wider than 24 bits). qonnx's Quant always returns
+    float32 (exact, as activation quantizers are at most 24 bits wide, see verify), so each
+    Quant output is cast to double before the standard ops read it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    for init in m.graph.initializer:
+        if init.data_type == TensorProto.FLOAT:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float64), init.name))
+    for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
+        if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
+            vi.type.tensor_type.elem_type = TensorProto.DOUBLE
+    for node in list(m.graph.node):
+        if node.op_type == "Quant":
+            out = node.output[0]
+            node.output[0] = out + "_float32"
+            shape = m.get_tensor_shape(out)
+            m.graph.value_info.append(helper.make_tensor_value_info(node.output[0], TensorProto.FLOAT, shape))
+            idx = list(m.graph.node).index(node)
+            m.graph.node.insert(idx + 1, helper.make_node("Cast", [node.output[0]], [out], to=TensorProto.DOUBLE,
+                                                          name=node.name + "_to_double"))
+    return m
