@@ -1,12 +1,11 @@
 """hls4ml C simulation: build the project's bit-accurate C++ model with g++ and run it."""
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import time
 
 import numpy as np
+
+from compiler.quiet import silenced_stdout
 
 
 class HlsCSimulator:
@@ -18,7 +17,7 @@ class HlsCSimulator:
 
     def build(self) -> float:
         start = time.perf_counter()
-        with _quiet():
+        with silenced_stdout():
             self.project.hls_model.compile()
         self.build_seconds = time.perf_counter() - start
         return self.build_seconds
@@ -27,28 +26,13 @@ class HlsCSimulator:
         if self.build_seconds is None:
             self.build()
         flat = np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float64)
-        with _quiet():
+        with silenced_stdout():
             y = self.project.hls_model.predict(flat)
         return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
 
     def trace(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Per-layer outputs (hls4ml recompiles with tracing on first use)."""
         flat = np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float64)
-        with _quiet():
+        with silenced_stdout():
             _, trace = self.project.hls_model.trace(flat)
         return {k: np.asarray(v, dtype=np.float64) for k, v in trace.items()}
-
-
-@contextlib.contextmanager
-def _quiet():
-    """hls4ml prints progress on stdout (Python and g++); keep the user's terminal for ours."""
-    buf = io.StringIO()
-    saved = os.dup(1)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-    try:
-        with contextlib.redirect_stdout(buf):
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)

@@ -15,7 +15,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import L1ForgeError
 from .fixed import log2_exact, shift_round
-from .model import attr, const, quant_params
+from .model import attr, const, quant_params, reduce_axes
 
 SUPPORTED_OPS = ("Quant", "MatMul", "Add", "Relu", "ReduceSum", "ReduceMean", "ReduceMax", "Mul",
                  "Reshape", "Flatten", "Transpose")
@@ -131,14 +131,9 @@ def quant_float_input(x: np.ndarray, p: dict) -> np.ndarray:
 
 
 def _reduce_axes(model, node, rank: int) -> list[int]:
-    axes = attr(node, "axes")
-    if axes is None and len(node.input) > 1 and node.input[1]:
-        axes = const(model, node.input[1])
-        if axes is None:
-            raise NotExact(node, "dynamic axes", "reduction axes must be constant")
+    axes = reduce_axes(model, node, rank)
     if axes is None:
-        axes = list(range(1, rank))
-    axes = sorted(int(a) % rank for a in np.asarray(axes).ravel())
+        raise NotExact(node, "dynamic axes", "reduction axes must be constant")
     if 0 in axes:
         raise NotExact(node, "reduction over the batch axis", "reduce over particle or feature axes only")
     return axes

@@ -49,6 +49,19 @@ def attr(node, name: str, default=None):
     return default
 
 
+def reduce_axes(model: ModelWrapper, node, rank: int) -> list[int] | None:
+    """Sorted non-negative axes of a Reduce node (attribute or constant input); None when the
+    axes are a non-constant input; all axes when none are given."""
+    axes = attr(node, "axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = const(model, node.input[1])
+        if axes is None:
+            return None
+    if axes is None:
+        return list(range(rank))
+    return sorted(int(a) % rank for a in np.asarray(axes).ravel())
+
+
 def quant_params(model: ModelWrapper, node) -> dict:
     """Scale, zero point, bit width, signed, narrow and rounding mode of a QONNX Quant node."""
     scale, zero, bits = (const(model, i) for i in node.input[1:4])

@@ -15,19 +15,10 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
-from ..ir.model import attr, const, consumers, producer
+from ..ir.model import attr, const, consumers, producer, reduce_axes
 
 REDUCE = ("ReduceMean", "ReduceSum", "ReduceMax")
 GLOBAL_POOL = {"GlobalAveragePool": "ReduceMean", "GlobalMaxPool": "ReduceMax"}
-
-
-def _axes(model, node, rank):
-    axes = attr(node, "axes")
-    if axes is None and len(node.input) > 1 and node.input[1]:
-        axes = const(model, node.input[1])
-    if axes is None:
-        return list(range(rank))
-    return sorted(int(a) % rank for a in np.asarray(axes).ravel())
 
 
 def _make_reduce(model, op, name, inp, out, axes, keepdims):
@@ -62,7 +53,9 @@ def _step(model: ModelWrapper) -> bool:
         if node.op_type not in REDUCE:
             continue
         rank = _rank(model, node.input[0])
-        axes = _axes(model, node, rank)
+        axes = reduce_axes(model, node, rank)
+        if axes is None:
+            continue
         keep = int(attr(node, "keepdims", 1))
         prev = producer(model, node.input[0])
         single_use = prev is not None and len(consumers(model, prev.output[0])) == 1

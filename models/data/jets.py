@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from compiler.errors import L1ForgeError
+from compiler.quiet import silenced_stdout
 
 from .jet_features import COMPUTED_JET_FEATURES, R0, constituent_features, jet_features, kinematics, pad_constituents, wrap_phi
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
@@ -189,19 +190,6 @@ def _chunk_plan(n_per_class: int, seed: int) -> list[tuple[str, int, int]]:
     return plan
 
 
-@contextmanager
-def _silenced_stdout():
-    """Send C-level stdout (FastJet's banner) of a worker process to /dev/null."""
-    saved = os.dup(1)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -222,7 +210,7 @@ def _single_threaded_children():
 
 
 def _run_chunk(args):
-    with _silenced_stdout():
+    with silenced_stdout():
         return args, generate_chunk(*args)
 
 

@@ -10,7 +10,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from ...errors import L1ForgeError
 from ...ir.fixed import FixedType, log2_exact
 from ...ir.integer import NotExact, check_quant, const_mantissa
-from ...ir.model import attr, consumers
+from ...ir.model import attr, consumers, reduce_axes
 from ...passes.fixed_point_types import infer_fixed_point_types
 
 ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND", "ROUND_TO_ZERO": "AP_TRN_ZERO",
@@ -108,10 +108,7 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
                                    {"result": _quant_precision(node, qp)}, [node.name]))
         elif op in ("ReduceMean", "ReduceMax", "ReduceSum"):
             in_shape = model.get_tensor_shape(node.input[0])
-            axes = attr(node, "axes")
-            if axes is None:
-                axes = model.get_initializer(node.input[1])
-            axes = sorted(int(a) % len(in_shape) for a in np.asarray(axes).ravel())
+            axes = reduce_axes(model, node, len(in_shape))
             if len(in_shape) != 3 or axes != [1] or attr(node, "keepdims", 1) != 0:
                 raise NotExact(node, "pooling not over the particle axis",
                                f"hls4ml pools (batch, particles, features) over axis 1; got shape {in_shape}, axes {axes}")
