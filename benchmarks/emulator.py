@@ -37,6 +37,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             model = canonicalize(load_model(export_qonnx_model(build_tagger(cfg), cfg, Path(tmp) / "m.onnx")))
         x = grid_inputs(model, args.n, seed=1)
+        emulate(model, x[:16]), qonnx_execute(model, x[:16])  # warm-up: imports, BLAS, sessions
         t = time.perf_counter()
         emu = emulate(model, x).reshape(len(x), -1)
         t_emu = time.perf_counter() - t

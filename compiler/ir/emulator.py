@@ -9,8 +9,9 @@ from .integer import Fx, walk
 
 
 def emulate(model: ModelWrapper, x: np.ndarray, all_tensors: bool = False) -> dict[str, Fx] | np.ndarray:
-    """Run a batch through the canonical model. Returns the output values (float64, exact) or,
-    with all_tensors, every tensor's mantissas and fractional bits."""
+    """Run a batch through a canonical, verified model (compiler.ir.verify proves its int64
+    arithmetic cannot overflow). Returns the output values (float64, exact) or, with
+    all_tensors, every tensor's mantissas and fractional bits."""
     name = model.graph.input[0].name
     env = walk(model, {name: np.asarray(x)})
     if all_tensors:
