@@ -42,3 +42,35 @@ def test_float_scale_is_refused_not_silently_wrong():
     computes wrong numbers; l1forge names the quantizer and stops."""
     with pytest.raises(L1ForgeError, match="q_in.*non power-of-two scale"):
         compile_model(float_scale_dense(0.1), "/nonexistent/never-written", log=lambda m: None)
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_conv1d_deepset_with_global_average_pool(dynamo, tmp_path):
+    """Trap: GlobalAveragePool after a channels-first Conv1d. The naive conversion pools over
+    the wrong axis (TorchScript export) or cannot convert the pooling (dynamo export);
+    l1forge lowers the convolutions to per-particle Dense layers and is bit-exact."""
+    from compiler.frontends.brevitas import export_brevitas
+
+    from .user_models import ChannelsFirstConvDeepSet, calibrated
+
+    torch = pytest.importorskip("torch")
+    model = calibrated(ChannelsFirstConvDeepSet(), (8, 3))
+    path = tmp_path / "conv.onnx"
+    raw = export_brevitas(model, torch.zeros(1, 8, 3), path, dynamo=dynamo)
+    ops = [n.op_type for n in raw.graph.node]
+    assert "Conv" in ops and ("GlobalAveragePool" in ops) != dynamo
+    canonical = canonicalize(export_brevitas(model, torch.zeros(1, 8, 3), dynamo=dynamo))
+    assert "Conv" not in [n.op_type for n in canonical.graph.node]
+    x = grid_inputs(canonical, 1000, seed=5)
+    ref = qonnx_execute(canonical, x)
+    from qonnx.core.modelwrapper import ModelWrapper
+    if dynamo:
+        with pytest.raises(Exception, match="Unsupported operation type: Unsqueeze"):
+            naive_hls4ml_predict(ModelWrapper(str(path)), x, tmp_path / "naive")
+    else:
+        naive = naive_hls4ml_predict(ModelWrapper(str(path)), x, tmp_path / "naive")
+        wrong = int(np.any(naive != ref, axis=1).sum())
+        assert wrong > 900, f"the naive conversion was expected to pool over the wrong axis ({wrong} rows wrong)"
+    report = compile_model(path, tmp_path / "l1forge", n_random=5000, log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact"
+    assert report["verification"]["mismatches"] == {"firmware_vs_emulator": 0, "emulator_vs_qonnx": 0}

@@ -1,6 +1,7 @@
 """canonicalize: bring an exported QONNX graph (dynamo or TorchScript exporter) to the canonical
 form of DESIGN.md: cleaned and shape-inferred, batch size 1, Gemm as MatMul + Add, weight and
-bias quantizers folded into on-grid constants, set pooling lowered, every quantizer checked."""
+bias quantizers folded into on-grid constants, kernel-1 convolutions as MatMuls with their
+Transposes sunk and cancelled, set pooling lowered, every quantizer checked."""
 from __future__ import annotations
 
 import warnings
@@ -14,6 +15,7 @@ from qonnx.util.cleanup import cleanup_model
 
 from ..ir.integer import SOURCE_NAME_PREFIX, check_quant
 from ..ir.model import const, with_batch_size
+from .layout import conv1x1_to_matmul, sink_transposes
 from .pooling import lower_set_pooling
 
 
@@ -66,5 +68,7 @@ def canonicalize(model: ModelWrapper) -> ModelWrapper:
         model = with_batch_size(model, 1)
     model = fold_constant_quants(model)
     model = batch_free_reshapes(model)
+    model = sink_transposes(conv1x1_to_matmul(model))
     model = lower_set_pooling(model)
+    model = sink_transposes(model)
     return cleanup_model(model)

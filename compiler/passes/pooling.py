@@ -43,50 +43,96 @@ def _rank(model, name):
     return len(model.get_tensor_shape(name))
 
 
+def _reshape_to(model, name, inp, out, shape):
+    """A Reshape to `shape` with the batch axis as -1."""
+    target = model.make_new_valueinfo_name()
+    model.set_initializer(target, np.asarray([-1] + list(shape[1:]), dtype=np.int64))
+    return helper.make_node("Reshape", [inp, target], [out], name=name)
+
+
+def _unit_dims_inserted(src: list[int], dst: list[int]) -> list[int] | None:
+    """Positions in dst of src's axes when dst is src with size-1 axes inserted, else None."""
+    pos, j = [], 0
+    for i, d in enumerate(dst):
+        if j < len(src) and d == src[j]:
+            pos.append(i)
+            j += 1
+        elif d != 1:
+            return None
+    return pos if j == len(src) else None
+
+
+def _bypass(model, node) -> bool:
+    """Remove a single-input node whose output equals its input. Its consumers read the input
+    instead; if its output is a graph output, the input's producer writes that name."""
+    src, out = node.input[0], node.output[0]
+    if out in {o.name for o in model.graph.output}:
+        prev = producer(model, src)
+        if prev is None or len(consumers(model, src)) != 1:
+            return False
+        prev.output[list(prev.output).index(src)] = out
+    else:
+        for n in model.graph.node:
+            n.input[:] = [src if i == out else i for i in n.input]
+    _replace(model, node, [])
+    return True
+
+
 def _step(model: ModelWrapper) -> bool:
     for node in list(model.graph.node):
-        if node.op_type in GLOBAL_POOL:
+        op = node.op_type
+        if op in GLOBAL_POOL:
             rank = _rank(model, node.input[0])
-            _replace(model, node, [_make_reduce(model, GLOBAL_POOL[node.op_type], node.name, node.input[0],
-                                                node.output[0], list(range(2, rank)), 1)])
+            _replace(model, node, [_make_reduce(model, GLOBAL_POOL[op], node.name, node.input[0], node.output[0],
+                                                list(range(2, rank)), 1)])
             return True
-        if node.op_type not in REDUCE:
+        if op in ("Squeeze", "Unsqueeze", "Flatten"):  # they only reshape: one form for the rules below
+            shape = model.get_tensor_shape(node.output[0])
+            if shape is not None:
+                _replace(model, node, [_reshape_to(model, node.name, node.input[0], node.output[0], shape)])
+                return True
+        if op == "Reshape":
+            src, dst = model.get_tensor_shape(node.input[0]), model.get_tensor_shape(node.output[0])
+            if src is not None and list(src) == list(dst) and _bypass(model, node):
+                return True
+            prev = producer(model, node.input[0])
+            if prev is not None and prev.op_type == "Reshape" and len(consumers(model, prev.output[0])) == 1:
+                node.input[0] = prev.input[0]
+                _replace(model, prev, [])
+                return True
+        if op not in REDUCE:
             continue
         rank = _rank(model, node.input[0])
         axes = reduce_axes(model, node, rank)
         if axes is None:
             continue
-        keep = int(attr(node, "keepdims", 1))
+        if int(attr(node, "keepdims", 1)) == 1:  # = Reduce(keepdims=0) + Reshape
+            mid = model.make_new_valueinfo_name()
+            _replace(model, node, [_make_reduce(model, op, node.name, node.input[0], mid, axes, 0),
+                                   _reshape_to(model, node.name + "_keepdims", mid, node.output[0],
+                                               model.get_tensor_shape(node.output[0]))])
+            return True
         prev = producer(model, node.input[0])
-        single_use = prev is not None and len(consumers(model, prev.output[0])) == 1
-        # Reduce(keepdims=1) -> Squeeze/Flatten/Reshape that only drops the reduced unit axes.
-        nxt = consumers(model, node.output[0])
-        if keep == 1 and len(nxt) == 1 and nxt[0].op_type in ("Squeeze", "Flatten", "Reshape"):
-            in_shape = model.get_tensor_shape(node.input[0])
-            kept = [d for i, d in enumerate(in_shape) if i not in axes]
-            if list(model.get_tensor_shape(nxt[0].output[0])) == kept and 0 not in axes:
-                _replace(model, nxt[0], [])
-                _replace(model, node, [_make_reduce(model, node.op_type, node.name, node.input[0],
-                                                    nxt[0].output[0], axes, 0)])
-                return True
-        if keep == 0 and single_use and prev.op_type == "Unsqueeze":
-            src_rank = _rank(model, prev.input[0])
-            added = [i for i, d in enumerate(model.get_tensor_shape(prev.output[0]))
-                     if i not in _unsqueeze_kept_positions(model, prev, src_rank)]
-            if set(added) <= set(axes):
-                kept_pos = _unsqueeze_kept_positions(model, prev, src_rank)
-                new_axes = [kept_pos.index(a) for a in axes if a not in added]
+        if prev is None or len(consumers(model, prev.output[0])) != 1:
+            continue
+        if prev.op_type == "Reshape":  # Reduce after inserted unit axes: reduce the source instead
+            pos = _unit_dims_inserted(list(model.get_tensor_shape(prev.input[0])),
+                                      list(model.get_tensor_shape(prev.output[0])))
+            if pos is not None and pos[0] == 0:
+                new_axes = [pos.index(a) for a in axes if a in pos]
+                mid = model.make_new_valueinfo_name()
+                shape = model.get_tensor_shape(node.output[0])
                 _replace(model, prev, [])
-                _replace(model, node, [_make_reduce(model, node.op_type, node.name, prev.input[0],
-                                                    node.output[0], new_axes, 0)])
+                _replace(model, node, [_make_reduce(model, op, node.name, prev.input[0], mid, new_axes, 0),
+                                       _reshape_to(model, node.name + "_shape", mid, node.output[0], shape)])
                 return True
-        if keep == 0 and single_use and prev.op_type == "Transpose":
+        if prev.op_type == "Transpose":  # Reduce after a Transpose: reduce the source's axes
             perm = list(attr(prev, "perm"))
             new_axes = sorted(perm[a] for a in axes)
             remaining = [perm[i] for i in range(rank) if i not in axes]
             order = list(np.argsort(np.argsort(remaining)))  # residual layout of the kept axes
             mid = node.output[0] if order == sorted(order) else model.make_new_valueinfo_name()
-            new = [_make_reduce(model, node.op_type, node.name, prev.input[0], mid, new_axes, 0)]
+            new = [_make_reduce(model, op, node.name, prev.input[0], mid, new_axes, 0)]
             if mid != node.output[0]:
                 new.append(helper.make_node("Transpose", [mid], [node.output[0]], name=node.name + "_layout",
                                             perm=[int(i) for i in order]))
@@ -94,16 +140,6 @@ def _step(model: ModelWrapper) -> bool:
             _replace(model, node, new)
             return True
     return False
-
-
-def _unsqueeze_kept_positions(model, node, src_rank):
-    """Positions in the Unsqueeze output of the source axes."""
-    axes = attr(node, "axes")
-    if axes is None:
-        axes = const(model, node.input[1])
-    out_rank = src_rank + len(np.asarray(axes).ravel())
-    added = {int(a) % out_rank for a in np.asarray(axes).ravel()}
-    return [i for i in range(out_rank) if i not in added]
 
 
 def lower_set_pooling(model: ModelWrapper) -> ModelWrapper:

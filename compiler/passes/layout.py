@@ -1,0 +1,110 @@
+"""Layout passes for channels-first exports (e.g. Conv1d deep sets):
+
+- conv1x1_to_matmul: a 1D convolution with kernel 1 (a per-particle Dense on a channels-first
+  tensor) becomes Transpose -> MatMul -> Add -> Transpose.
+- sink_transposes: Transposes move past elementwise ops (Relu, per-tensor Quant, scalar Mul/Add)
+  and adjacent ones compose; inverse pairs vanish. What is left sits where the data layout
+  really changes (before a pooling, which lower_set_pooling then absorbs).
+Both keep the graph's meaning exactly: they only move data, never recompute it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.infer_shapes import InferShapes
+
+from ..ir.model import attr, const, consumers
+
+ELEMENTWISE = ("Relu", "Quant", "Mul", "Add")
+
+
+def _is_conv1x1(model, node) -> bool:
+    if node.op_type != "Conv" or len(model.get_tensor_shape(node.input[0]) or []) != 3:
+        return False
+    w = const(model, node.input[1])
+    bias_ok = len(node.input) < 3 or not node.input[2] or const(model, node.input[2]) is not None
+    return (w is not None and w.ndim == 3 and w.shape[2] == 1 and bias_ok and attr(node, "group", 1) == 1
+            and list(attr(node, "strides", [1])) == [1] and list(attr(node, "dilations", [1])) == [1]
+            and not any(attr(node, "pads", [0, 0])))
+
+
+def conv1x1_to_matmul(model: ModelWrapper) -> ModelWrapper:
+    """Rewrite every kernel-1 Conv on (batch, channels, particles) as a Dense on particles."""
+    for node in list(model.graph.node):
+        if not _is_conv1x1(model, node):
+            continue
+        w = const(model, node.input[1])[:, :, 0]  # (out, in)
+        names = [model.make_new_valueinfo_name() for _ in range(4)]
+        t_in, mm, wt, biased = names
+        model.set_initializer(wt, np.ascontiguousarray(w.T).astype(np.float32))
+        new = [helper.make_node("Transpose", [node.input[0]], [t_in], name=node.name + "_to_cl", perm=[0, 2, 1]),
+               helper.make_node("MatMul", [t_in, wt], [mm], name=node.name + "_matmul")]
+        last = mm
+        if len(node.input) > 2 and node.input[2]:
+            new.append(helper.make_node("Add", [mm, node.input[2]], [biased], name=node.name + "_bias"))
+            last = biased
+        new.append(helper.make_node("Transpose", [last], [node.output[0]], name=node.name + "_to_cf", perm=[0, 2, 1]))
+        idx = list(model.graph.node).index(node)
+        model.graph.node.remove(node)
+        for i, n in enumerate(new):
+            model.graph.node.insert(idx + i, n)
+    return _reshaped(model)
+
+
+def _elementwise_scalar(model, node) -> bool:
+    if node.op_type == "Relu":
+        return True
+    if node.op_type == "Quant":
+        return all(const(model, i) is not None and const(model, i).size == 1 for i in node.input[1:4])
+    if node.op_type in ("Mul", "Add"):
+        other = [const(model, i) for i in node.input[1:]]
+        return all(o is not None and o.size == 1 for o in other)
+    return False
+
+
+def _step(model: ModelWrapper) -> bool:
+    for node in list(model.graph.node):
+        if node.op_type != "Transpose":
+            continue
+        nxt = consumers(model, node.output[0])
+        if len(nxt) != 1 or node.output[0] in [o.name for o in model.graph.output]:
+            continue
+        nxt = nxt[0]
+        perm = list(attr(node, "perm"))
+        if nxt.op_type == "Transpose":
+            combined = [perm[p] for p in attr(nxt, "perm")]
+            if combined == sorted(combined):  # inverse pair: both vanish
+                if nxt.output[0] in [o.name for o in model.graph.output]:
+                    continue
+                for n in model.graph.node:
+                    n.input[:] = [node.input[0] if i == nxt.output[0] else i for i in n.input]
+                model.graph.node.remove(nxt)
+            else:
+                nxt.input[0] = node.input[0]
+                del nxt.attribute[:]
+                nxt.attribute.append(helper.make_attribute("perm", combined))
+            model.graph.node.remove(node)
+            return True
+        if nxt.op_type in ELEMENTWISE and nxt.input[0] == node.output[0] and _elementwise_scalar(model, nxt):
+            # x -> T -> E -> y   becomes   x -> E -> T -> y
+            mid = model.make_new_valueinfo_name()
+            y = nxt.output[0]
+            nxt.input[0], nxt.output[0] = node.input[0], mid
+            node.input[0], node.output[0] = mid, y
+            model.graph.node.remove(node)
+            model.graph.node.insert(list(model.graph.node).index(nxt) + 1, node)
+            return True
+    return False
+
+
+def _reshaped(model: ModelWrapper) -> ModelWrapper:
+    del model.graph.value_info[:]
+    return model.transform(InferShapes())
+
+
+def sink_transposes(model: ModelWrapper) -> ModelWrapper:
+    """Apply the Transpose rules until none matches (see the module docstring)."""
+    while _step(model):
+        model = _reshaped(model)
+    return model
