@@ -77,3 +77,21 @@ def test_non_power_of_two_scale_is_named_by_canonicalize_and_verify():
 def test_power_of_two_version_of_the_same_graph_verifies():
     model = canonicalize(float_scale_dense(0.125))
     assert verify(model) == []
+
+
+def test_emulator_int64_and_float64_mantissas_agree():
+    """The emulator carries mantissas as float64 for speed when types are narrow; the int64 path
+    (used for wide models) must give the same integers."""
+    from compiler.ir.integer import walk
+
+    from .graphs import per_particle_dense
+
+    for model in (canonicalize(per_particle_dense()), canonicalize(channels_first_pooling("GlobalAveragePool"))):
+        x = grid_inputs(model, 3000, seed=11)
+        name = model.graph.input[0].name
+        a = walk(model, {name: x}, float_mantissas=False)
+        b = walk(model, {name: x}, float_mantissas=True)
+        for t in a:
+            assert a[t].lo.dtype == np.int64 and b[t].lo.dtype in (np.float64, np.int64)
+            assert a[t].frac == b[t].frac
+            np.testing.assert_array_equal(a[t].lo, b[t].lo.astype(np.int64))

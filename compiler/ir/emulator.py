@@ -7,13 +7,21 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from .integer import Fx, walk
 
+# Mantissas are carried as float64 (fast BLAS and vector units) when every tensor type is at
+# most this wide: all values and partial sums then stay far below 2**53, where float64 holds
+# integers exactly. Wider models run in int64.
+FLOAT64_SAFE_BITS = 45
+
 
 def emulate(model: ModelWrapper, x: np.ndarray, all_tensors: bool = False) -> dict[str, Fx] | np.ndarray:
     """Run a batch through a canonical, verified model (compiler.ir.verify proves its int64
     arithmetic cannot overflow). Returns the output values (float64, exact) or, with
     all_tensors, every tensor's mantissas and fractional bits."""
+    from ..passes.fixed_point_types import infer_fixed_point_types
+
     name = model.graph.input[0].name
-    env = walk(model, {name: np.asarray(x)})
+    as_float = max(t.width for t in infer_fixed_point_types(model).values()) <= FLOAT64_SAFE_BITS
+    env = walk(model, {name: np.asarray(x)}, float_mantissas=as_float)
     if all_tensors:
         return env
     out = env[model.graph.output[0].name]

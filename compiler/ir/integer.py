@@ -54,7 +54,9 @@ class Fx:
     def shifted_to(self, frac: int) -> "Fx":
         s = frac - self.frac
         assert s >= 0
-        return Fx(self.lo << s, self.hi << s, frac) if self.lo is not self.hi else Fx.exact(self.lo << s, frac)
+        if self.lo is self.hi:
+            return Fx.exact(_shift_left(self.lo, s), frac)
+        return Fx(self.lo << s, self.hi << s, frac)
 
     def map(self, fn) -> "Fx":
         lo = fn(self.lo)
@@ -81,12 +83,31 @@ def const_mantissa(values: np.ndarray, node, what: str) -> tuple[np.ndarray, int
     return ints.astype(np.int64), frac
 
 
+def _shift_left(m: np.ndarray, s: int) -> np.ndarray:
+    return m * 2.0**s if m.dtype == np.float64 else m << s
+
+
 def _int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer a @ b. Through float64 BLAS when every partial sum stays below 2**53 (then
-    each is an exactly representable integer, whatever the summation order), else int64."""
+    """Exact integer a @ b in a's representation (int64, or float64 holding integers). Through
+    float64 BLAS when every partial sum stays below 2**53 (each is then an exactly representable
+    integer, whatever the summation order), else in int64."""
     if a.size and b.size and float(np.abs(a).max()) * float(np.abs(b).sum(axis=0).max()) < 2.0**53:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    return a @ b
+        out = a.astype(np.float64, copy=False) @ b.astype(np.float64)
+        return out if a.dtype == np.float64 else out.astype(np.int64)
+    out = a.astype(np.int64) @ b
+    return out.astype(np.float64) if a.dtype == np.float64 else out
+
+
+_FLOAT_ROUND = {"ROUND": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND_TO_ZERO": np.trunc,
+                "HALF_UP": lambda v: np.floor(v + 0.5)}
+
+
+def requantize(m: np.ndarray, shift: int, mode: str, lo: int, hi: int) -> np.ndarray:
+    """clip(round(m * 2**-shift)) for int64 mantissas, or for float64 ones holding integers below
+    2**53 (scaling by a power of two and rounding are then exact in float64)."""
+    if m.dtype == np.float64:
+        return np.clip(_FLOAT_ROUND[mode](m * 2.0**-shift), lo, hi)
+    return np.clip(shift_round(m, shift, mode), lo, hi)
 
 
 def quant_bounds(p: dict) -> tuple[int, int]:
@@ -123,9 +144,7 @@ def check_quant(model: ModelWrapper, node) -> dict:
 def quant_float_input(x: np.ndarray, p: dict) -> np.ndarray:
     """Mantissas of a Quant applied to float data (the firmware's input conversion)."""
     scaled = np.asarray(x, dtype=np.float64) * 2.0 ** p["frac"]  # exact: power-of-two scaling
-    mode = p["rounding_mode"]
-    r = {"ROUND": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND_TO_ZERO": np.trunc,
-         "HALF_UP": lambda a: np.floor(a + 0.5)}[mode](scaled)
+    r = _FLOAT_ROUND[p["rounding_mode"]](scaled)
     lo, hi = quant_bounds(p)
     return np.clip(r, lo, hi).astype(np.int64)
 
@@ -149,7 +168,7 @@ def apply_node(model: ModelWrapper, node, ins: list, batch_shape_of) -> Fx:
                            f"{int(p['bit_width'])} bits: qonnx computes Quant in float32, exact to 24 bits only")
         lo, hi = quant_bounds(p)
         x = ins[0]
-        out = x.map(lambda m: np.clip(shift_round(m, x.frac - p["frac"], p["rounding_mode"]), lo, hi))
+        out = x.map(lambda m: requantize(m, x.frac - p["frac"], p["rounding_mode"], lo, hi))
         return Fx(out.lo, out.hi, p["frac"]) if out.lo is not out.hi else Fx.exact(out.lo, p["frac"])
     if op == "MatMul":
         w = const(model, node.input[1])
@@ -215,11 +234,12 @@ def _operand(model, node, i: int, value: Fx | None) -> Fx:
     return Fx.exact(m, f)
 
 
-def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None]) -> dict[str, Fx]:
+def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None], float_mantissas: bool = False) -> dict[str, Fx]:
     """Apply the rules node by node (graph order is topological after cleanup).
 
     float_inputs maps each graph input to its float data (emulation) or None (bounds: the input
     quantizer's full range). A graph input must go straight into a Quant (the firmware input type).
+    float_mantissas carries emulated mantissas as float64 (exact integers; see emulator).
     """
     env: dict[str, Fx] = {}
     shapes = {}
@@ -241,7 +261,8 @@ def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None]) -> dic
                 shape = [1] + list(batch_shape_of(node.input[0])[1:])
                 env[node.output[0]] = Fx(np.full(shape, lo, np.int64), np.full(shape, hi, np.int64), p["frac"])
             else:
-                env[node.output[0]] = Fx.exact(quant_float_input(data, p), p["frac"])
+                m = quant_float_input(data, p)
+                env[node.output[0]] = Fx.exact(m.astype(np.float64) if float_mantissas else m, p["frac"])
             continue
         ins = [env.get(i) if i else None for i in node.input]
         if all(v is None for v in ins):
