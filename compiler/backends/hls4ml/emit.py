@@ -16,7 +16,8 @@ from ...passes.fixed_point_types import infer_fixed_point_types
 ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND", "ROUND_TO_ZERO": "AP_TRN_ZERO",
             "CEIL": None}
 # A default the layer list never relies on: check_types fails if any layer ends up with it.
-SENTINEL_DEFAULT = "ap_fixed<3,2>"
+SENTINEL_WIDTH, SENTINEL_INTEGER = 3, 2
+SENTINEL_DEFAULT = f"ap_fixed<{SENTINEL_WIDTH},{SENTINEL_INTEGER}>"
 
 
 @dataclass
@@ -33,16 +34,19 @@ def _quant_type(p: dict) -> FixedType:
 
 
 def _quant_precision(node, p: dict) -> str:
+    """The ap_fixed cast equal to a Quant: same grid, rounding and saturation (narrow signed
+    quantizers saturate symmetrically, AP_SAT_SYM)."""
     rnd = ROUNDING.get(p["rounding_mode"])
-    if rnd is None or p["narrow"]:
+    if rnd is None or (p["narrow"] and not p["signed"]):
         raise NotExact(node, "quantizer not expressible as an ap_fixed cast",
-                       f"rounding {p['rounding_mode']} narrow={p['narrow']} has no ap_fixed equivalent")
-    return _quant_type(p).hls(rnd, "AP_SAT")
+                       f"rounding {p['rounding_mode']}, narrow={p['narrow']}, signed={p['signed']} "
+                       "has no ap_fixed equivalent")
+    return _quant_type(p).hls(rnd, "AP_SAT_SYM" if p["narrow"] else "AP_SAT")
 
 
-def _const_type(values, node, what) -> tuple[FixedType, np.ndarray]:
+def _const_type(values, node, what) -> FixedType:
     m, f = const_mantissa(values, node, what)
-    return FixedType.covering(min(int(m.min()), 0), max(int(m.max()), 0), f) if m.size else FixedType(False, 1, 0), m
+    return FixedType.covering(min(int(m.min()), 0), max(int(m.max()), 0), f)
 
 
 def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
@@ -67,21 +71,21 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
             raise NotExact(node, "unsupported graph shape", f"{tensor} is not produced by a previous layer")
         return current[tensor]
 
-    for i, node in enumerate(nodes):
+    for node in nodes:
         if node.name in done:
             continue
         op, name = node.op_type, _safe(node.name)
         out = node.output[0]
         if op == "MatMul":
             w = model.get_initializer(node.input[1])
-            wtype, _ = _const_type(w, node, f"weight {node.input[1]}")
+            wtype = _const_type(w, node, f"weight {node.input[1]}")
             nxt = consumers(model, out)
             bias, btype, srcs = np.zeros(w.shape[1], np.float32), FixedType(False, 1, 0), [node.name]
             if len(nxt) == 1 and nxt[0].op_type == "Add" and model.get_initializer(nxt[0].input[1]) is not None:
                 b = model.get_initializer(nxt[0].input[1]).reshape(-1)
                 if b.size == w.shape[1]:
                     bias = b
-                    btype, _ = _const_type(b, nxt[0], f"bias {nxt[0].input[1]}")
+                    btype = _const_type(b, nxt[0], f"bias {nxt[0].input[1]}")
                     srcs.append(nxt[0].name)
                     done.add(nxt[0].name)
                     out = nxt[0].output[0]
@@ -161,21 +165,19 @@ class HlsProject:
     output_dir: Path
 
     def check_types(self) -> None:
-        """Every precision of every layer is the one l1forge set: nothing took a default."""
+        """Every type of every layer is one l1forge set: none is hls4ml's default (the sentinel)."""
         for layer in self.hls_model.get_layers():
             for var in list(layer.variables.values()) + list(layer.weights.values()):
-                prec = str(var.type.precision)
-                if prec.replace(" ", "") == SENTINEL_DEFAULT.replace("ap_", ""):
+                p = var.type.precision
+                if (getattr(p, "width", None), getattr(p, "integer", None), getattr(p, "signed", None)) == \
+                        (SENTINEL_WIDTH, SENTINEL_INTEGER, True):
                     raise L1ForgeError(f"hls4ml layer {layer.name}: {var.name} fell back to the default precision")
 
 
-def build_hls_model(model: ModelWrapper, output_dir: Path, part: str = "xcvu13p-flga2577-2-e",
-                    clock_ns: float = 5.0, backend: str = "Vitis", reuse_factor: int = 1) -> HlsProject:
-    """An hls4ml ModelGraph (io_parallel, Latency) for the canonical model, written to output_dir."""
-    from hls4ml.model.graph import ModelGraph
-
-    layers = hls_layer_list(model)
-    config = {
+def hls_config(layers: list[HlsLayer], output_dir: Path, part: str, clock_ns: float, backend: str,
+               reuse_factor: int) -> dict:
+    """hls4ml's configuration: io_parallel, Latency, every layer's precision explicit."""
+    return {
         "OutputDir": str(output_dir), "ProjectName": "l1forge_model", "Backend": backend, "Part": part,
         "ClockPeriod": clock_ns, "IOType": "io_parallel",
         "HLSConfig": {
@@ -184,7 +186,15 @@ def build_hls_model(model: ModelWrapper, output_dir: Path, part: str = "xcvu13p-
                           for l in layers},
         },
     }
-    hls_model = ModelGraph.from_layer_list(config, [l.spec for l in layers])
-    project = HlsProject(hls_model, layers, Path(output_dir))
+
+
+def build_hls_model(model: ModelWrapper, output_dir: Path, part: str = "xcvu13p-flga2577-2-e",
+                    clock_ns: float = 5.0, backend: str = "Vitis", reuse_factor: int = 1) -> HlsProject:
+    """An hls4ml ModelGraph (io_parallel, Latency) for the canonical model, written to output_dir."""
+    from hls4ml.model.graph import ModelGraph
+
+    layers = hls_layer_list(model)
+    config = hls_config(layers, output_dir, part, clock_ns, backend, reuse_factor)
+    project = HlsProject(ModelGraph.from_layer_list(config, [l.spec for l in layers]), layers, Path(output_dir))
     project.check_types()
     return project

@@ -1,0 +1,47 @@
+"""hls4ml backend details: explicit types, the default-precision check, narrow quantizers."""
+import pytest
+
+from compiler.backends.hls4ml.emit import HlsProject, hls_config, hls_layer_list
+from compiler.errors import L1ForgeError
+from compiler.passes.canonicalize import canonicalize
+from compiler.pipeline import compile_model
+
+from .graphs import channels_first_pooling, make_model, per_particle_dense, quant_node
+
+
+def test_every_layer_type_is_set_explicitly(tmp_path):
+    from hls4ml.model.graph import ModelGraph
+
+    layers = hls_layer_list(canonicalize(per_particle_dense()))
+    config = hls_config(layers, tmp_path, "xcvu13p-flga2577-2-e", 5.0, "Vitis", 1)
+    HlsProject(ModelGraph.from_layer_list(config, [l.spec for l in layers]), layers, tmp_path).check_types()
+
+
+def test_a_layer_left_to_the_default_precision_is_caught(tmp_path):
+    from hls4ml.model.graph import ModelGraph
+
+    layers = hls_layer_list(canonicalize(per_particle_dense()))
+    layers[1].precision.pop("result")  # the Dense's output type now comes from the model default
+    config = hls_config(layers, tmp_path, "xcvu13p-flga2577-2-e", 5.0, "Vitis", 1)
+    project = HlsProject(ModelGraph.from_layer_list(config, [l.spec for l in layers]), layers, tmp_path)
+    with pytest.raises(L1ForgeError, match="fell back to the default precision"):
+        project.check_types()
+
+
+def test_pooling_layers_get_exact_accumulators():
+    layers = hls_layer_list(canonicalize(channels_first_pooling("GlobalAveragePool", n=8)))
+    pool = layers[-1]
+    assert pool.spec["class_name"] == "GlobalAveragePooling1D"
+    # input sfix<8,4>: the sum of 8 needs 3 more integer bits, the mean 3 more fractional bits
+    assert pool.precision == {"accum": "ap_fixed<14,7>", "result": "ap_fixed<11,4>"}
+
+
+def test_narrow_signed_activation_saturates_symmetrically(tmp_path):
+    inits = []
+    nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-4, 8),
+             quant_node(inits, "q_narrow", "xq", "y", 2.0**-2, 4, signed=1, narrow=1)]
+    model = make_model(nodes, inits, [1, 16], [1, 16])
+    layers = hls_layer_list(canonicalize(make_model(nodes, inits, [1, 16], [1, 16])))
+    assert layers[-1].precision["result"] == "ap_fixed<4,2,AP_RND_CONV,AP_SAT_SYM>"
+    report = compile_model(model, tmp_path / "fw", n_random=3000, log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact"
