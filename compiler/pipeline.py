@@ -52,6 +52,8 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
         report = _build(model, types, staging, backend, part, clock_ns, reuse_factor, hls_tool, data, labels,
                         n_random, verify_firmware, seed, timings, log)
         report["source"] = str(source) if isinstance(source, (str, Path)) else "in-memory model"
+        if isinstance(source, (str, Path)):
+            report["model"] = Path(source).stem if Path(source).stem != "model" else Path(source).parent.name or "model"
         _write_reports(staging, report)
         if out.exists():
             shutil.rmtree(out)
