@@ -45,3 +45,44 @@ def test_narrow_signed_activation_saturates_symmetrically(tmp_path):
     assert layers[-1].precision["result"] == "ap_fixed<4,2,AP_RND_CONV,AP_SAT_SYM>"
     report = compile_model(model, tmp_path / "fw", n_random=3000, log=lambda m: None)
     assert report["verification"]["status"] == "bit-exact"
+
+
+def test_per_particle_dense_keeps_its_bias_through_hls4ml(tmp_path):
+    """FACTS trap: hls4ml's ReplaceMultidimensionalDenseWithConv dropped a fused bias and the
+    weight quantizer on the ONNX route. On l1forge's route the Dense on (particles, features)
+    becomes hls4ml's pointwise Conv1D with our bias and our explicit types."""
+    import numpy as np
+    from hls4ml.model.graph import ModelGraph
+
+    model = canonicalize(per_particle_dense())
+    layers = hls_layer_list(model)
+    config = hls_config(layers, tmp_path, "xcvu13p-flga2577-2-e", 5.0, "Vitis", 1)
+    graph = ModelGraph.from_layer_list(config, [l.spec for l in layers])
+    conv = [l for l in graph.get_layers() if l.name == layers[1].spec["name"]][0]
+    assert "Conv1D" in conv.class_name
+    np.testing.assert_array_equal(conv.weights["bias"].data.ravel(), layers[1].spec["bias_data"])
+    assert np.any(layers[1].spec["bias_data"] != 0)
+    import re
+    width, integer = map(int, re.match(r"ap_fixed<(\d+),(-?\d+)", layers[1].precision["weight"]).groups())
+    p = conv.weights["weight"].type.precision
+    assert (p.width, p.integer, p.signed) == (width, integer, True)
+
+
+def test_a_wrong_layer_type_is_caught_and_named(tmp_path):
+    """Co-simulation fails on a firmware that differs, naming the first diverging layer."""
+    from hls4ml.model.graph import ModelGraph
+
+    from hw.cosim import cosimulate
+    from hw.hls_csim import HlsCSimulator
+
+    model = canonicalize(per_particle_dense())
+    layers = hls_layer_list(model)
+    dense = layers[1]
+    dense.precision["result"] = dense.precision["accum"] = "ap_fixed<6,3>"  # far too narrow: wraps
+    config = hls_config(layers, tmp_path, "xcvu13p-flga2577-2-e", 5.0, "Vitis", 1)
+    project = HlsProject(ModelGraph.from_layer_list(config, [l.spec for l in layers]), layers, tmp_path)
+    result = cosimulate(model, HlsCSimulator(project), n_random=2000)
+    assert not result.bit_exact
+    assert result.mismatches["firmware_vs_emulator"] > 100 and result.mismatches["emulator_vs_qonnx"] == 0
+    assert result.first_divergent_layer == dense.spec["name"]
+    assert "first differs at index" in result.detail
