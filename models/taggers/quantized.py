@@ -93,41 +93,51 @@ class _QuantMLP(nn.Module):
         return x
 
 
-class QuantDeepSetTagger(nn.Module):
+class _QuantTagger(nn.Module):
+    """What both taggers share: the input quantizer and the classifier head (logits, the
+    accumulator itself, not requantized)."""
+
     def __init__(self, cfg: TaggerConfig):
-        from brevitas.nn import QuantIdentity, QuantLinear
+        from brevitas.nn import QuantIdentity
 
         super().__init__()
         self.cfg = cfg
-        q = _quantizers(cfg)
-        inp, weight, bias, act = q
-        self.input_quant = QuantIdentity(act_quant=inp, return_quant_tensor=True)
-        self.phi = _QuantMLP(cfg.phi, cfg.n_features, q)
-        self.pool_quant = QuantIdentity(act_quant=act, return_quant_tensor=True)
-        self.rho = _QuantMLP(cfg.rho, cfg.phi[-1], q)
-        self.out = QuantLinear(cfg.rho[-1] if cfg.rho else cfg.phi[-1], cfg.n_classes, bias=True,
-                               weight_quant=weight, bias_quant=bias, return_quant_tensor=False)
+        self.quantizers = _quantizers(cfg)
+        self.input_quant = QuantIdentity(act_quant=self.quantizers[0], return_quant_tensor=True)
+
+    def _head(self, n_in: int):
+        from brevitas.nn import QuantLinear
+
+        _, weight, bias, _ = self.quantizers
+        return QuantLinear(n_in, self.cfg.n_classes, bias=True, weight_quant=weight, bias_quant=bias,
+                           return_quant_tensor=False)
+
+
+class QuantDeepSetTagger(_QuantTagger):
+    def __init__(self, cfg: TaggerConfig):
+        from brevitas.nn import QuantIdentity
+
+        super().__init__(cfg)
+        self.phi = _QuantMLP(cfg.phi, cfg.n_features, self.quantizers)
+        self.pool_quant = QuantIdentity(act_quant=self.quantizers[3], return_quant_tensor=True)
+        self.rho = _QuantMLP(cfg.rho, cfg.phi[-1], self.quantizers)
+        self.out = self._head(cfg.rho[-1] if cfg.rho else cfg.phi[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = _value(self.phi(self.input_quant(x)))
         return self.out(self.rho(self.pool_quant(pool_particles(h, self.cfg.pool))))
 
 
-class QuantMLPTagger(nn.Module):
+class QuantMLPTagger(_QuantTagger):
     def __init__(self, cfg: TaggerConfig):
-        from brevitas.nn import QuantIdentity, QuantLinear
+        from brevitas.nn import QuantIdentity
 
-        super().__init__()
-        self.cfg = cfg
-        q = _quantizers(cfg)
-        inp, weight, bias, _ = q
-        self.input_quant = QuantIdentity(act_quant=inp, return_quant_tensor=True)
+        super().__init__(cfg)
         # Same grid as the input (flattening moves no value): a no-op in the exported graph's
         # integers, it hands the first layer a QuantTensor for its bias quantizer.
-        self.flat_quant = QuantIdentity(act_quant=inp, return_quant_tensor=True)
-        self.body = _QuantMLP(cfg.widths, cfg.n_constituents * cfg.n_features, q)
-        self.out = QuantLinear(cfg.widths[-1], cfg.n_classes, bias=True, weight_quant=weight, bias_quant=bias,
-                               return_quant_tensor=False)
+        self.flat_quant = QuantIdentity(act_quant=self.quantizers[0], return_quant_tensor=True)
+        self.body = _QuantMLP(cfg.widths, cfg.n_constituents * cfg.n_features, self.quantizers)
+        self.out = self._head(cfg.widths[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _value(self.input_quant(x)).flatten(1)
