@@ -32,7 +32,6 @@ def compile_command(
     skip_verify: bool = typer.Option(False, "--skip-verify", help="Do not co-simulate (report says unverified)."),
 ) -> None:
     """Compile a quantized model into firmware and prove it bit-exact by co-simulation."""
-    import numpy as np
 
     from .pipeline import compile_model
 

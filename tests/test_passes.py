@@ -7,7 +7,6 @@ from qonnx.transformation.infer_shapes import InferShapes
 from compiler.errors import L1ForgeError
 from compiler.ir import verify
 from compiler.ir.emulator import emulate
-from compiler.ir.model import with_batch_size
 from compiler.passes.canonicalize import canonicalize
 from compiler.passes.fixed_point_types import infer_fixed_point_types
 from compiler.passes.pooling import lower_set_pooling

@@ -10,12 +10,11 @@ could absorb; what is left is either canonical or named by verify.
 from __future__ import annotations
 
 import numpy as np
-import onnx
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
-from ..ir.model import attr, const, consumers, producer, reduce_axes
+from ..ir.model import attr, consumers, producer, reduce_axes
 
 REDUCE = ("ReduceMean", "ReduceSum", "ReduceMax")
 GLOBAL_POOL = {"GlobalAveragePool": "ReduceMean", "GlobalMaxPool": "ReduceMax"}

@@ -6,7 +6,7 @@ biases and activations use learned power-of-two scales.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
