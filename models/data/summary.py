@@ -6,7 +6,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .layout import CLASSES, JETS_KEY, J
+from .layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P
 from .loader import read_jet_file
 
 MASS_BINS = np.arange(0.0, 300.0 + 1e-9, 4.0)
@@ -25,10 +25,10 @@ def mass_peak(masses: np.ndarray, bandwidth: float = 4.0) -> float:
 
 def summarize_jets(path: str | Path) -> dict:
     """Counts, multiplicities and mass peaks per class (uses the file's `jets` observables)."""
-    cons, labels = read_jet_file(path)
+    _, labels = read_jet_file(path, n_slots=1)  # checks the layout; the summary needs no features
     with h5py.File(path, "r") as f:
         jets = np.asarray(f[JETS_KEY])
-    n_real = (cons[:, :, 3] > 0).sum(axis=1)
+        n_real = (np.asarray(f[CONSTITUENTS_KEY][:, :, P["e"]]) > 0).sum(axis=1)  # 1/16 of the array
     out = {"path": str(path), "jets": int(len(labels)), "classes": {}}
     for i, cls in enumerate(CLASSES):
         sel = labels == i
