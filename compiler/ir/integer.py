@@ -4,7 +4,8 @@ on data (the emulator) and on per-element bounds (exact fixed-point type inferen
 
 Canonical ops: Quant (power-of-two scale, zero point 0), MatMul with a constant right operand,
 Add, Relu, ReduceSum/ReduceMean/ReduceMax over non-batch axes, Mul by a power-of-two scalar,
-Reshape/Flatten and Transpose that keep the batch axis first.
+Reshape/Flatten and Transpose that keep the batch axis first, Gather with constant indices and
+Concat along a non-batch axis (routing: they move values, never change them).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .fixed import log2_exact, shift_round
 from .model import attr, const, quant_params, reduce_axes
 
 SUPPORTED_OPS = ("Quant", "MatMul", "Add", "Relu", "ReduceSum", "ReduceMean", "ReduceMax", "Mul",
-                 "Reshape", "Flatten", "Transpose")
+                 "Reshape", "Flatten", "Transpose", "Gather", "Concat")
 MAX_MANTISSA_BITS = 62
 
 
@@ -220,7 +221,33 @@ def apply_node(model: ModelWrapper, node, ins: list, batch_shape_of) -> Fx:
         if perm[0] != 0:
             raise NotExact(node, "transpose of the batch axis", f"perm {perm} moves the batch axis")
         return ins[0].map(lambda m: np.transpose(m, perm))
+    if op == "Gather":
+        x, idx = ins[0], const(model, node.input[1])
+        if x is None or idx is None:
+            raise NotExact(node, "Gather operands", "needs a computed tensor and constant indices")
+        axis = _data_axis(node, int(attr(node, "axis", 0)), x.lo.ndim)
+        size = x.lo.shape[axis]
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.size and (idx.min() < -size or idx.max() >= size):
+            raise NotExact(node, "Gather indices", f"indices must lie in [-{size}, {size}) on axis {axis}")
+        idx = np.where(idx < 0, idx + size, idx)
+        return x.map(lambda m: np.take(m, idx, axis=axis))
+    if op == "Concat":
+        parts = [_operand(model, node, i, v) for i, v in enumerate(ins)]
+        axis = _data_axis(node, int(attr(node, "axis")), parts[0].lo.ndim)
+        f = max(p.frac for p in parts)
+        parts = [p.shifted_to(f) for p in parts]
+        if all(p.lo is p.hi for p in parts):
+            return Fx.exact(np.concatenate([p.lo for p in parts], axis=axis), f)
+        return Fx(np.concatenate([p.lo for p in parts], axis=axis), np.concatenate([p.hi for p in parts], axis=axis), f)
     raise NotExact(node, "unsupported op", f"{op} is not in the canonical op set ({', '.join(SUPPORTED_OPS)})")
+
+
+def _data_axis(node, axis: int, rank: int) -> int:
+    axis = axis + rank if axis < 0 else axis
+    if axis == 0:
+        raise NotExact(node, f"{node.op_type} over the batch axis", "route along particle or feature axes only")
+    return axis
 
 
 def _operand(model, node, i: int, value: Fx | None) -> Fx:

@@ -1,7 +1,8 @@
 """canonicalize: bring an exported QONNX graph (dynamo or TorchScript exporter) to the canonical
 form of DESIGN.md: cleaned and shape-inferred, batch size 1, Gemm as MatMul + Add, weight and
 bias quantizers folded into on-grid constants, kernel-1 convolutions as MatMuls with their
-Transposes sunk and cancelled, set pooling lowered, every quantizer checked."""
+Transposes sunk and cancelled, set pooling lowered, one-hot (graph wiring) products lowered to
+routing and adder trees, every quantizer checked."""
 from __future__ import annotations
 
 import warnings
@@ -17,6 +18,7 @@ from ..ir.integer import SOURCE_NAME_PREFIX, check_quant
 from ..ir.model import const, with_batch_size
 from .layout import conv1x1_to_matmul, sink_transposes
 from .pooling import lower_set_pooling
+from .wiring import lower_graph_wiring
 
 
 def fold_constant_quants(model: ModelWrapper) -> ModelWrapper:
@@ -70,5 +72,6 @@ def canonicalize(model: ModelWrapper) -> ModelWrapper:
     model = batch_free_reshapes(model)
     model = sink_transposes(conv1x1_to_matmul(model))
     model = lower_set_pooling(model)
+    model = lower_graph_wiring(model)
     model = sink_transposes(model)
     return cleanup_model(model)

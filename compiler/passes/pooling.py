@@ -20,7 +20,7 @@ REDUCE = ("ReduceMean", "ReduceSum", "ReduceMax")
 GLOBAL_POOL = {"GlobalAveragePool": "ReduceMean", "GlobalMaxPool": "ReduceMax"}
 
 
-def _make_reduce(model, op, name, inp, out, axes, keepdims):
+def make_reduce(model, op, name, inp, out, axes, keepdims):
     """A Reduce node with axes as an input (opset >= 18) or attribute, whichever the model uses."""
     opset = max((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")), default=13)
     axes_input_ops = {"ReduceSum": 13, "ReduceMean": 18, "ReduceMax": 18}
@@ -31,7 +31,8 @@ def _make_reduce(model, op, name, inp, out, axes, keepdims):
     return helper.make_node(op, [inp], [out], name=name, axes=list(axes), keepdims=keepdims)
 
 
-def _replace(model, old, new_nodes):
+def replace_node(model, old, new_nodes):
+    """Put new_nodes where old was (graph order stays topological)."""
     idx = list(model.graph.node).index(old)
     model.graph.node.remove(old)
     for i, n in enumerate(new_nodes):
@@ -73,7 +74,7 @@ def _bypass(model, node) -> bool:
     else:
         for n in model.graph.node:
             n.input[:] = [src if i == out else i for i in n.input]
-    _replace(model, node, [])
+    replace_node(model, node, [])
     return True
 
 
@@ -82,13 +83,13 @@ def _step(model: ModelWrapper) -> bool:
         op = node.op_type
         if op in GLOBAL_POOL:
             rank = _rank(model, node.input[0])
-            _replace(model, node, [_make_reduce(model, GLOBAL_POOL[op], node.name, node.input[0], node.output[0],
+            replace_node(model, node, [make_reduce(model, GLOBAL_POOL[op], node.name, node.input[0], node.output[0],
                                                 list(range(2, rank)), 1)])
             return True
         if op in ("Squeeze", "Unsqueeze", "Flatten"):  # they only reshape: one form for the rules below
             shape = model.get_tensor_shape(node.output[0])
             if shape is not None:
-                _replace(model, node, [_reshape_to(model, node.name, node.input[0], node.output[0], shape)])
+                replace_node(model, node, [_reshape_to(model, node.name, node.input[0], node.output[0], shape)])
                 return True
         if op == "Reshape":
             src, dst = model.get_tensor_shape(node.input[0]), model.get_tensor_shape(node.output[0])
@@ -97,7 +98,7 @@ def _step(model: ModelWrapper) -> bool:
             prev = producer(model, node.input[0])
             if prev is not None and prev.op_type == "Reshape" and len(consumers(model, prev.output[0])) == 1:
                 node.input[0] = prev.input[0]
-                _replace(model, prev, [])
+                replace_node(model, prev, [])
                 return True
         if op not in REDUCE:
             continue
@@ -107,7 +108,7 @@ def _step(model: ModelWrapper) -> bool:
             continue
         if int(attr(node, "keepdims", 1)) == 1:  # = Reduce(keepdims=0) + Reshape
             mid = model.make_new_valueinfo_name()
-            _replace(model, node, [_make_reduce(model, op, node.name, node.input[0], mid, axes, 0),
+            replace_node(model, node, [make_reduce(model, op, node.name, node.input[0], mid, axes, 0),
                                    _reshape_to(model, node.name + "_keepdims", mid, node.output[0],
                                                model.get_tensor_shape(node.output[0]))])
             return True
@@ -121,8 +122,8 @@ def _step(model: ModelWrapper) -> bool:
                 new_axes = [pos.index(a) for a in axes if a in pos]
                 mid = model.make_new_valueinfo_name()
                 shape = model.get_tensor_shape(node.output[0])
-                _replace(model, prev, [])
-                _replace(model, node, [_make_reduce(model, op, node.name, prev.input[0], mid, new_axes, 0),
+                replace_node(model, prev, [])
+                replace_node(model, node, [make_reduce(model, op, node.name, prev.input[0], mid, new_axes, 0),
                                        _reshape_to(model, node.name + "_shape", mid, node.output[0], shape)])
                 return True
         if prev.op_type == "Transpose":  # Reduce after a Transpose: reduce the source's axes
@@ -131,12 +132,12 @@ def _step(model: ModelWrapper) -> bool:
             remaining = [perm[i] for i in range(rank) if i not in axes]
             order = list(np.argsort(np.argsort(remaining)))  # residual layout of the kept axes
             mid = node.output[0] if order == sorted(order) else model.make_new_valueinfo_name()
-            new = [_make_reduce(model, op, node.name, prev.input[0], mid, new_axes, 0)]
+            new = [make_reduce(model, op, node.name, prev.input[0], mid, new_axes, 0)]
             if mid != node.output[0]:
                 new.append(helper.make_node("Transpose", [mid], [node.output[0]], name=node.name + "_layout",
                                             perm=[int(i) for i in order]))
-            _replace(model, prev, [])
-            _replace(model, node, new)
+            replace_node(model, prev, [])
+            replace_node(model, node, new)
             return True
     return False
 

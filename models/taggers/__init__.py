@@ -1,4 +1,6 @@
-"""Quantization-aware (Brevitas) jet taggers: deep sets and MLP (interaction network later)."""
-from .quantized import QuantDeepSetTagger, QuantMLPTagger, TaggerConfig, build_tagger, float_twin
+"""Quantization-aware (Brevitas) jet taggers: deep sets, interaction network and MLP."""
+from .quantized import QuantDeepSetTagger, QuantInteractionNetTagger, QuantMLPTagger, TaggerConfig, build_tagger, \
+    float_twin
 
-__all__ = ["QuantDeepSetTagger", "QuantMLPTagger", "TaggerConfig", "build_tagger", "float_twin"]
+__all__ = ["QuantDeepSetTagger", "QuantInteractionNetTagger", "QuantMLPTagger", "TaggerConfig", "build_tagger",
+           "float_twin"]

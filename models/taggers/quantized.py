@@ -1,4 +1,4 @@
-"""Brevitas QAT deep-set and MLP taggers with power-of-two scales and quantized biases, the form
+"""Brevitas QAT deep-set, interaction-network and MLP taggers with power-of-two scales and quantized biases, the form
 l1forge compiles bit-exactly (FACTS.md: fixed-point quantizers, Int bias, explicit widths).
 
 The input quantizer is the paper's ap_fixed<12,4> by default (constant scale 2**-8); weights,
@@ -11,19 +11,25 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from reference.ultrafast_jet_classification import PAPER_DEEPSET, PAPER_MLP, DeepSetTagger, MLPTagger
-from reference.ultrafast_jet_classification.models import POOLS, pool_particles
+from reference.ultrafast_jet_classification import PAPER_DEEPSET, PAPER_INTNET, PAPER_MLP, DeepSetTagger, \
+    InteractionNetTagger, MLPTagger
+from reference.ultrafast_jet_classification.models import POOLS, incidence_matrices, pool_particles
+
+MODELS = ("deepsets", "intnet", "mlp")
 
 
 @dataclass
 class TaggerConfig:
-    model: str = "deepsets"  # deepsets | mlp
+    model: str = "deepsets"  # deepsets | intnet | mlp
     n_constituents: int = 8
     n_features: int = 3
     pool: str = "mean"
     phi: tuple[int, ...] = PAPER_DEEPSET["phi"]
     rho: tuple[int, ...] = PAPER_DEEPSET["rho"]
     widths: tuple[int, ...] = PAPER_MLP["widths"]
+    effects: tuple[int, ...] = PAPER_INTNET["effects"]
+    objects: tuple[int, ...] = PAPER_INTNET["objects"]
+    classifier: tuple[int, ...] = PAPER_INTNET["classifier"]
     w_bits: int = 8
     a_bits: int = 8
     input_bits: int = 12
@@ -34,11 +40,14 @@ class TaggerConfig:
         for name in ("w_bits", "a_bits"):
             if not 2 <= getattr(self, name) <= 16:
                 raise ValueError(f"{name} must be in 2..16, got {getattr(self, name)}")
-        if self.model not in ("deepsets", "mlp"):
-            raise ValueError(f"model must be deepsets or mlp, got {self.model!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.pool not in POOLS:
             raise ValueError(f"pool must be one of {POOLS}, got {self.pool!r}")
-        self.phi, self.rho, self.widths = tuple(self.phi), tuple(self.rho), tuple(self.widths)
+        for name in ("phi", "rho", "widths", "effects", "objects", "classifier"):
+            setattr(self, name, tuple(getattr(self, name)))
+        if self.model == "intnet" and (not self.effects or not self.objects):
+            raise ValueError("the interaction network needs at least one effects and one objects layer")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +75,15 @@ def _quantizers(cfg: TaggerConfig):
         bit_width = cfg.a_bits
 
     return InputQuant, Weight, Bias, Act
+
+
+def _signed_act(bits: int):
+    from brevitas.quant import Int8ActPerTensorFixedPoint
+
+    class SignedAct(Int8ActPerTensorFixedPoint):
+        bit_width = bits
+
+    return SignedAct
 
 
 def _value(x):
@@ -144,12 +162,49 @@ class QuantMLPTagger(_QuantTagger):
         return self.out(self.body(self.flat_quant(x)))
 
 
+class QuantInteractionNetTagger(_QuantTagger):
+    """The interaction network of reference/ (InteractionNetTagger) with QAT. Pairs are built and
+    edge outputs aggregated with constant one-hot incidence matrices, the paper's formulation;
+    l1forge's wiring pass turns those products into routing and adder trees.
+
+    Quantizers: the pairs stay on the input grid (a no-op quantizer that hands the edge MLP a
+    QuantTensor); [node, aggregated] is requantized to one signed grid of max(a_bits, input_bits)
+    bits with a learned power-of-two scale."""
+
+    def __init__(self, cfg: TaggerConfig):
+        from brevitas.nn import QuantIdentity
+
+        super().__init__(cfg)
+        rr, rs = incidence_matrices(cfg.n_constituents)
+        self.register_buffer("recv_t", rr.T.contiguous())
+        self.register_buffer("send_t", rs.T.contiguous())
+        self.register_buffer("recv", rr)
+        self.pair_quant = QuantIdentity(act_quant=self.quantizers[0], return_quant_tensor=True)
+        self.edge = _QuantMLP(cfg.effects, 2 * cfg.n_features, self.quantizers)
+        self.node_quant = QuantIdentity(act_quant=_signed_act(max(cfg.a_bits, cfg.input_bits)),
+                                        return_quant_tensor=True)
+        self.node = _QuantMLP(cfg.objects, cfg.n_features + cfg.effects[-1], self.quantizers)
+        self.pool_quant = QuantIdentity(act_quant=self.quantizers[3], return_quant_tensor=True)
+        self.classifier = _QuantMLP(cfg.classifier, cfg.objects[-1], self.quantizers)
+        self.out = self._head(cfg.classifier[-1] if cfg.classifier else cfg.objects[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _value(self.input_quant(x))
+        pairs = torch.cat([self.recv_t @ x, self.send_t @ x], dim=-1)
+        aggregated = self.recv @ _value(self.edge(self.pair_quant(pairs)))
+        nodes = _value(self.node(self.node_quant(torch.cat([x, aggregated], dim=-1))))
+        return self.out(self.classifier(self.pool_quant(pool_particles(nodes, self.cfg.pool))))
+
+
 def build_tagger(cfg: TaggerConfig) -> nn.Module:
-    return QuantDeepSetTagger(cfg) if cfg.model == "deepsets" else QuantMLPTagger(cfg)
+    return {"deepsets": QuantDeepSetTagger, "intnet": QuantInteractionNetTagger, "mlp": QuantMLPTagger}[cfg.model](cfg)
 
 
 def float_twin(cfg: TaggerConfig) -> nn.Module:
     """The full-precision model of the same architecture (reference/)."""
     if cfg.model == "deepsets":
         return DeepSetTagger(cfg.n_features, cfg.phi, cfg.rho, cfg.pool, cfg.n_classes)
+    if cfg.model == "intnet":
+        return InteractionNetTagger(cfg.n_constituents, cfg.n_features, cfg.effects, cfg.objects, cfg.classifier,
+                                    cfg.pool, cfg.n_classes)
     return MLPTagger(cfg.n_constituents, cfg.n_features, cfg.widths, cfg.n_classes)

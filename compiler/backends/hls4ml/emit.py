@@ -10,8 +10,9 @@ from qonnx.core.modelwrapper import ModelWrapper
 from ...errors import L1ForgeError
 from ...ir.fixed import FixedType, log2_exact
 from ...ir.integer import NotExact, check_quant, const_mantissa
-from ...ir.model import attr, consumers, reduce_axes
+from ...ir.model import attr, const, consumers, reduce_axes
 from ...passes.fixed_point_types import infer_fixed_point_types
+from .routing import LAYER_CLASS as ROUTE, register as register_routing, route_table
 
 ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND", "ROUND_TO_ZERO": "AP_TRN_ZERO",
             "CEIL": None}
@@ -142,6 +143,21 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
                                            {"scale": FixedType(False, k + 1, 0).hls(),
                                             "bias": FixedType(False, 1, 0).hls(), "result": total.hls()},
                                            [node.name]))
+        elif op in ("Gather", "Transpose"):
+            layer, out = _route_layer(model, node, types, source_of(node.input[0], node), done)
+            layers.append(layer)
+        elif op == "Concat":
+            if len(node.input) != 2 or any(i not in current for i in node.input):
+                raise NotExact(node, "unsupported Concat for the hls4ml backend",
+                               "hls4ml concatenates exactly two computed tensors")
+            rank = len(model.get_tensor_shape(out))
+            axis = int(attr(node, "axis"))
+            axis = axis + rank if axis < 0 else axis
+            if rank > 4:
+                raise NotExact(node, "unsupported Concat for the hls4ml backend", "hls4ml concatenates up to rank 3")
+            layers.append(HlsLayer({"class_name": "Concatenate", "op": f"concatenate{rank - 1}d", "name": name, "axis": axis,
+                                    "inputs": [source_of(i, node) for i in node.input]},
+                                   {"result": types[out].hls()}, [node.name]))
         elif op in ("Reshape", "Flatten"):
             target = list(model.get_tensor_shape(out)[1:])
             layers.append(HlsLayer({"class_name": "Reshape", "name": name, "inputs": [source_of(node.input[0], node)],
@@ -151,6 +167,39 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
         done.add(node.name)
         current[out] = layers[-1].spec["name"]
     return layers
+
+
+def _route_layer(model, node, types, source: str, done: set) -> tuple[HlsLayer, str]:
+    """Gather (with the ReduceSum over its selected values, when one follows) or Transpose as a
+    routing layer: wires and adder trees from a constant table of input positions."""
+    in_shape = list(model.get_tensor_shape(node.input[0])[1:])
+    srcs, out = [node.name], node.output[0]
+    if node.op_type == "Transpose":
+        perm = [p - 1 for p in attr(node, "perm")[1:]]
+        table = route_table(in_shape, lambda p: np.transpose(p, perm)[..., None])
+    else:
+        idx = const(model, node.input[1]).astype(np.int64)
+        axis = int(attr(node, "axis", 0))
+        axis = (axis + len(in_shape) + 1 if axis < 0 else axis) - 1  # batch axis excluded
+        idx = np.where(idx < 0, idx + in_shape[axis], idx)
+        nxt = consumers(model, out)
+        summed = (idx.ndim == 2 and len(nxt) == 1 and nxt[0].op_type == "ReduceSum"
+                  and reduce_axes(model, nxt[0], len(in_shape) + 2) == [axis + 2]
+                  and attr(nxt[0], "keepdims", 1) == 0)
+        if summed:
+            table = route_table(in_shape, lambda p: np.moveaxis(np.take(p, idx, axis=axis), axis + 1, -1))
+            srcs.append(nxt[0].name)
+            done.add(nxt[0].name)
+            out = nxt[0].output[0]
+        else:
+            table = route_table(in_shape, lambda p: np.take(p, idx, axis=axis)[..., None])
+    t_in, t_out = types[node.input[0]], types[out]
+    k = table.shape[1]
+    accum = FixedType(t_in.signed, t_in.width + int(k - 1).bit_length(), t_in.frac)  # k * [min, max] of t_in
+    spec = {"class_name": ROUTE, "name": _safe(node.name), "inputs": [source], "n_in": int(np.prod(in_shape)),
+            "n_out": int(table.shape[0]), "n_sum": int(k), "table": table.tolist(),
+            "out_shape": [int(d) for d in model.get_tensor_shape(out)[1:]]}
+    return HlsLayer(spec, {"accum": accum.hls(), "result": t_out.hls()}, srcs), out
 
 
 def _safe(name: str) -> str:
@@ -193,6 +242,7 @@ def build_hls_model(model: ModelWrapper, output_dir: Path, part: str = "xcvu13p-
     """An hls4ml ModelGraph (io_parallel, Latency) for the canonical model, written to output_dir."""
     from hls4ml.model.graph import ModelGraph
 
+    register_routing()
     layers = hls_layer_list(model)
     config = hls_config(layers, output_dir, part, clock_ns, backend, reuse_factor)
     project = HlsProject(ModelGraph.from_layer_list(config, [l.spec for l in layers]), layers, Path(output_dir))

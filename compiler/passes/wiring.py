@@ -1,0 +1,90 @@
+"""lower_graph_wiring: constant 0/1 matrix products that only move and add data (the pair
+construction and edge aggregation of interaction networks) become routing and adder trees.
+
+Matches a MatMul with one constant operand C and one computed operand x:
+- C on the left:  C (M, K) @ x (B, ..., K, D) reads x along axis -2, one output row per row of C;
+- C on the right: x (B, ..., D, K) @ C (K, M) reads x along axis -1, one output per column of C.
+When each row (left) or column (right) of C holds only zeros and ones, with the same number k >= 1
+of ones everywhere, the product is rewritten as
+- k == 1: Gather(x, indices (M,), axis)                         pure routing, no arithmetic;
+- k  > 1: Gather(x, indices (M, k), axis) -> ReduceSum(axis + 1)  routing plus a k-input adder tree.
+Both compute the same numbers as the MatMul exactly (sums of selected values, no products).
+
+Any other constant matrix is left to be computed as the general operation it is: a constant on the
+left becomes Transpose -> MatMul (constant on the right) -> Transpose, a matrix product; a
+constant on the right already is one. Nothing is treated as wiring unless it is wiring.
+"""
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.infer_shapes import InferShapes
+
+from ..ir.model import const
+from .pooling import make_reduce, replace_node
+
+
+def one_hot_selection(c: np.ndarray) -> np.ndarray | None:
+    """For a 0/1 matrix (M, K) whose rows all hold the same number k >= 1 of ones: the (M, k)
+    column indices of the ones, row by row. None for anything else."""
+    if c.ndim != 2 or not np.all((c == 0) | (c == 1)):
+        return None
+    counts = c.sum(axis=1)
+    if counts.size == 0 or counts.min() < 1 or counts.min() != counts.max():
+        return None
+    return np.nonzero(c)[1].reshape(c.shape[0], int(counts[0])).astype(np.int64)
+
+
+def _routing(model, node, x: str, idx: np.ndarray, axis: int) -> list:
+    """Gather (+ ReduceSum over the k selected values) equal to the one-hot product."""
+    k = idx.shape[1]
+    name = model.make_new_valueinfo_name()
+    model.set_initializer(name, idx[:, 0] if k == 1 else idx)
+    if k == 1:
+        return [helper.make_node("Gather", [x, name], [node.output[0]], name=node.name + "_route", axis=axis)]
+    gathered = model.make_new_valueinfo_name()
+    return [helper.make_node("Gather", [x, name], [gathered], name=node.name + "_route", axis=axis),
+            make_reduce(model, "ReduceSum", node.name + "_sum", gathered, node.output[0], [axis + 1], 0)]
+
+
+def _general_left_product(model, node, c: np.ndarray, x: str, rank: int) -> list:
+    """C @ x as (x^T @ C^T)^T: the constant moves to the right, where it is a matrix product."""
+    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+    xt, ct, yt = (model.make_new_valueinfo_name() for _ in range(3))
+    model.set_initializer(ct, np.ascontiguousarray(c.T).astype(np.float32))
+    return [helper.make_node("Transpose", [x], [xt], name=node.name + "_in", perm=perm),
+            helper.make_node("MatMul", [xt, ct], [yt], name=node.name + "_matmul"),
+            helper.make_node("Transpose", [yt], [node.output[0]], name=node.name + "_out", perm=perm)]
+
+
+def _rewrite(model: ModelWrapper, node) -> list | None:
+    left, right = const(model, node.input[0]), const(model, node.input[1])
+    if (left is None) == (right is None):
+        return None
+    if right is not None:
+        x, rank = node.input[0], len(model.get_tensor_shape(node.input[0]))
+        idx = one_hot_selection(right.T) if right.ndim == 2 else None
+        return None if idx is None else _routing(model, node, x, idx, rank - 1)
+    x, rank = node.input[1], len(model.get_tensor_shape(node.input[1]))
+    if left.ndim != 2 or rank < 3:
+        return None  # a constant product with the batch axis: left for verify to name
+    idx = one_hot_selection(left)
+    if idx is not None:
+        return _routing(model, node, x, idx, rank - 2)
+    return _general_left_product(model, node, left, x, rank)
+
+
+def lower_graph_wiring(model: ModelWrapper) -> ModelWrapper:
+    """Rewrite every matching MatMul (see the module docstring)."""
+    changed = False
+    for node in list(model.graph.node):
+        if node.op_type == "MatMul":
+            new = _rewrite(model, node)
+            if new is not None:
+                replace_node(model, node, new)
+                changed = True
+    if changed:
+        del model.graph.value_info[:]
+        model = model.transform(InferShapes())
+    return model
