@@ -111,7 +111,7 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
             layers.append(HlsLayer({"class_name": "Activation", "activation": "linear", "name": name,
                                     "inputs": [source_of(node.input[0], node)]},
                                    {"result": _quant_precision(node, qp)}, [node.name]))
-        elif op in ("ReduceMean", "ReduceMax", "ReduceSum"):
+        elif op in ("ReduceMean", "ReduceMax"):
             in_shape = model.get_tensor_shape(node.input[0])
             axes = reduce_axes(model, node, len(in_shape))
             if len(in_shape) != 3 or axes != [1] or attr(node, "keepdims", 1) != 0:
@@ -130,20 +130,10 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
                 if k is None:
                     raise NotExact(node, "pooling over a non power-of-two count",
                                    f"hls4ml divides by {n}; pad the particle axis to a power of two")
-                total = t if op == "ReduceSum" else FixedType(t.signed, t.width, t.frac - k)
-                accum = FixedType(total.signed, total.width + k, total.frac + k)
-                mean = FixedType(total.signed, total.width, total.frac + k)  # same mantissas as the sum
+                accum = FixedType(t.signed, t.width + k, t.frac)  # the sum (and the division) at the mean's grid
                 layers.append(HlsLayer({"class_name": "GlobalAveragePooling1D", **spec},
-                                       {"accum": accum.hls(), "result": mean.hls()}, [node.name]))
-                if op == "ReduceSum":
-                    # The sum is the mean times 2**k: a scale layer with an exact power-of-two scale.
-                    layers.append(HlsLayer({"class_name": "ApplyAlpha", "name": name + "_times_n",
-                                            "inputs": [name], "n_in": c, "n_filt": -1,
-                                            "scale_data": np.full(c, float(n)), "bias_data": np.zeros(c)},
-                                           {"scale": FixedType(False, k + 1, 0).hls(),
-                                            "bias": FixedType(False, 1, 0).hls(), "result": total.hls()},
-                                           [node.name]))
-        elif op in ("Gather", "Transpose"):
+                                       {"accum": accum.hls(), "result": t.hls()}, [node.name]))
+        elif op in ROUTING_OPS:
             layer, out = _route_layer(model, node, types, source_of(node.input[0], node), done)
             layers.append(layer)
         elif op == "Concat":
@@ -169,30 +159,46 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
     return layers
 
 
-def _route_layer(model, node, types, source: str, done: set) -> tuple[HlsLayer, str]:
-    """Gather (with the ReduceSum over its selected values, when one follows) or Transpose as a
-    routing layer: wires and adder trees from a constant table of input positions."""
-    in_shape = list(model.get_tensor_shape(node.input[0])[1:])
-    srcs, out = [node.name], node.output[0]
-    if node.op_type == "Transpose":
-        perm = [p - 1 for p in attr(node, "perm")[1:]]
-        table = route_table(in_shape, lambda p: np.transpose(p, perm)[..., None])
-    else:
-        idx = const(model, node.input[1]).astype(np.int64)
+ROUTING_OPS = ("Gather", "Transpose", "ReduceSum")
+
+
+def _route_positions(model, node, positions: np.ndarray) -> np.ndarray:
+    """The op applied to an array of positions (batch axis excluded): for each output element,
+    the positions it reads on a last axis (one for a wire, k for a k-input sum)."""
+    op = node.op_type
+    if op == "Transpose":
+        return np.transpose(positions, [p - 1 for p in attr(node, "perm")[1:]])[..., None]
+    if op == "Gather":
         axis = int(attr(node, "axis", 0))
-        axis = (axis + len(in_shape) + 1 if axis < 0 else axis) - 1  # batch axis excluded
-        idx = np.where(idx < 0, idx + in_shape[axis], idx)
+        axis = (axis + positions.ndim + 1 if axis < 0 else axis) - 1
+        idx = const(model, node.input[1]).astype(np.int64)
+        return np.take(positions, np.where(idx < 0, idx + positions.shape[axis], idx), axis=axis)[..., None]
+    if op == "ReduceSum":
+        axes = [a - 1 for a in reduce_axes(model, node, positions.ndim + 1)]
+        out_shape = list(model.get_tensor_shape(node.output[0])[1:])
+        moved = np.moveaxis(positions, axes, list(range(-len(axes), 0)))
+        return moved.reshape(out_shape + [-1])
+    assert op in ("Reshape", "Flatten")
+    return positions.reshape(list(model.get_tensor_shape(node.output[0])[1:]) + [1])
+
+
+def _route_layer(model, node, types, source: str, done: set) -> tuple[HlsLayer, str]:
+    """A chain of routing ops (Gather, Transpose, ReduceSum, and Reshapes between them) as one
+    layer of wires and adder trees from a constant table of input positions (routing.py)."""
+    in_shape = list(model.get_tensor_shape(node.input[0])[1:])
+    table = _route_positions(model, node, np.arange(int(np.prod(in_shape))).reshape(in_shape))
+    srcs, out = [node.name], node.output[0]
+    while True:  # absorb routing consumers: compose their tables with this one
         nxt = consumers(model, out)
-        summed = (idx.ndim == 2 and len(nxt) == 1 and nxt[0].op_type == "ReduceSum"
-                  and reduce_axes(model, nxt[0], len(in_shape) + 2) == [axis + 2]
-                  and attr(nxt[0], "keepdims", 1) == 0)
-        if summed:
-            table = route_table(in_shape, lambda p: np.moveaxis(np.take(p, idx, axis=axis), axis + 1, -1))
-            srcs.append(nxt[0].name)
-            done.add(nxt[0].name)
-            out = nxt[0].output[0]
-        else:
-            table = route_table(in_shape, lambda p: np.take(p, idx, axis=axis)[..., None])
+        if len(nxt) != 1 or nxt[0].op_type not in ROUTING_OPS + ("Reshape", "Flatten") or \
+                out in {o.name for o in model.graph.output}:
+            break
+        outer = _route_positions(model, nxt[0], np.arange(int(np.prod(table.shape[:-1]))).reshape(table.shape[:-1]))
+        table = table.reshape(-1, table.shape[-1])[outer].reshape(outer.shape[:-1] + (-1,))
+        srcs.append(nxt[0].name)
+        done.add(nxt[0].name)
+        out = nxt[0].output[0]
+    table = table.reshape(-1, table.shape[-1])
     t_in, t_out = types[node.input[0]], types[out]
     k = table.shape[1]
     accum = FixedType(t_in.signed, t_in.width + int(k - 1).bit_length(), t_in.frac)  # k * [min, max] of t_in
