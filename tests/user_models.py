@@ -35,3 +35,84 @@ def calibrated(model: nn.Module, example_shape, seed: int = 0) -> nn.Module:
     model.train()
     model(torch.randn(256, *example_shape) * 1.5)
     return model.eval()
+
+
+def _in_quantizers():
+    from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias, \
+        Uint8ActPerTensorFixedPoint
+
+    return Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias, Uint8ActPerTensorFixedPoint
+
+
+def _value(t):
+    return t.value if hasattr(t, "value") else t
+
+
+class ChannelsFirstInteractionNet(nn.Module):
+    """The JEDI-net formulation: x as (batch, features, particles), pairs as x @ R_r and x @ R_s
+    (the one-hot constants on the right), Conv1d(kernel 1) edge and node MLPs, aggregation as
+    E @ R_r^T, concatenation along channels, adaptive average pooling over particles."""
+
+    def __init__(self, n: int = 8, n_features: int = 3, de: int = 4, do: int = 6, n_classes: int = 5):
+        from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear, QuantReLU
+
+        from reference.ultrafast_jet_classification.models import incidence_matrices
+
+        super().__init__()
+        sig, w, b, a = _in_quantizers()
+        rr, rs = incidence_matrices(n)
+        self.register_buffer("rr", rr)
+        self.register_buffer("rs", rs)
+        self.register_buffer("rr_t", rr.T.contiguous())
+        self.inp = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.pair_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.e1 = QuantConv1d(2 * n_features, de, 1, weight_quant=w, bias_quant=b, return_quant_tensor=True)
+        self.er = QuantReLU(act_quant=a, return_quant_tensor=True)
+        self.node_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.o1 = QuantConv1d(n_features + de, do, 1, weight_quant=w, bias_quant=b, return_quant_tensor=True)
+        self.orelu = QuantReLU(act_quant=a, return_quant_tensor=True)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.pool_quant = QuantIdentity(act_quant=a, return_quant_tensor=True)
+        self.out = QuantLinear(do, n_classes, weight_quant=w, bias_quant=b)
+
+    def forward(self, x):  # x: (batch, particles, features)
+        xt = _value(self.inp(x.transpose(1, 2)))  # (B, F, N)
+        pairs = torch.cat([xt @ self.rr, xt @ self.rs], dim=1)  # (B, 2F, E)
+        effects = _value(self.er(self.e1(self.pair_quant(pairs))))  # (B, De, E)
+        nodes = torch.cat([xt, effects @ self.rr_t], dim=1)  # (B, F + De, N)
+        h = _value(self.orelu(self.o1(self.node_quant(nodes))))
+        return self.out(self.pool_quant(self.pool(h).flatten(1)))
+
+
+class IndexedInteractionNet(nn.Module):
+    """Pairs by indexing (x[:, recv], x[:, send]: Gather) and aggregation by reshaping the
+    receiver-major edges to (batch, N, N-1, De) and summing (Reshape + ReduceSum)."""
+
+    def __init__(self, n: int = 8, n_features: int = 3, de: int = 4, do: int = 6, n_classes: int = 5):
+        from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+
+        from reference.ultrafast_jet_classification.models import edge_pairs
+
+        super().__init__()
+        sig, w, b, a = _in_quantizers()
+        recv, send = edge_pairs(n)
+        self.register_buffer("recv", recv)
+        self.register_buffer("send", send)
+        self.n = n
+        self.inp = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.pair_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.e1 = QuantLinear(2 * n_features, de, weight_quant=w, bias_quant=b, return_quant_tensor=True)
+        self.er = QuantReLU(act_quant=a, return_quant_tensor=True)
+        self.node_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.o1 = QuantLinear(n_features + de, do, weight_quant=w, bias_quant=b, return_quant_tensor=True)
+        self.orelu = QuantReLU(act_quant=a, return_quant_tensor=True)
+        self.pool_quant = QuantIdentity(act_quant=a, return_quant_tensor=True)
+        self.out = QuantLinear(do, n_classes, weight_quant=w, bias_quant=b)
+
+    def forward(self, x):
+        x = _value(self.inp(x))
+        pairs = torch.cat([x[:, self.recv], x[:, self.send]], dim=-1)
+        effects = _value(self.er(self.e1(self.pair_quant(pairs))))
+        aggregated = effects.reshape(effects.shape[0], self.n, self.n - 1, -1).sum(dim=2)
+        h = _value(self.orelu(self.o1(self.node_quant(torch.cat([x, aggregated], dim=-1)))))
+        return self.out(self.pool_quant(h.sum(dim=1)))

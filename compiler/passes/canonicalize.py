@@ -48,9 +48,22 @@ def batch_free_reshapes(model: ModelWrapper) -> ModelWrapper:
         if node.op_type == "Reshape":
             shape = const(model, node.input[1])
             if shape is not None and shape.size and shape[0] > 0:
+                known = model.get_tensor_shape(node.output[0])
+                if -1 in shape[1:] and known is not None:  # one -1 only: spell out the inferred size
+                    shape = np.asarray(known, dtype=np.int64)
                 shape = shape.copy()
                 shape[0] = -1
                 model.set_initializer(node.input[1], shape)
+    return model
+
+
+def constants_second(model: ModelWrapper) -> ModelWrapper:
+    """Commutative ops (Add, Mul) with a constant first operand get it second (bias + x -> x + bias,
+    as the TorchScript exporter writes Linear layers)."""
+    for node in model.graph.node:
+        if node.op_type in ("Add", "Mul") and const(model, node.input[0]) is not None \
+                and const(model, node.input[1]) is None:
+            node.input[0], node.input[1] = node.input[1], node.input[0]
     return model
 
 
@@ -68,7 +81,7 @@ def canonicalize(model: ModelWrapper) -> ModelWrapper:
     model = cleanup_model(model)
     if model.get_tensor_shape(model.graph.input[0].name)[0] != 1:
         model = with_batch_size(model, 1)
-    model = fold_constant_quants(model)
+    model = constants_second(fold_constant_quants(model))
     model = batch_free_reshapes(model)
     model = sink_transposes(conv1x1_to_matmul(model))
     model = lower_set_pooling(model)

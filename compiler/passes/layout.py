@@ -3,7 +3,8 @@
 - conv1x1_to_matmul: a 1D convolution with kernel 1 (a per-particle Dense on a channels-first
   tensor) becomes Transpose -> MatMul -> Add -> Transpose.
 - sink_transposes: Transposes move past elementwise ops (Relu, per-tensor Quant, scalar Mul/Add)
-  and adjacent ones compose; inverse pairs vanish. What is left sits where the data layout
+  and past Gathers with 1-D constant indices (a Gather on axis a of the transposed tensor is a
+  Gather on axis perm[a] of the source), and adjacent ones compose; inverse pairs vanish. What is left sits where the data layout
   really changes (before a pooling, which lower_set_pooling then absorbs).
 Both keep the graph's meaning exactly: they only move data, never recompute it.
 """
@@ -63,11 +64,35 @@ def _elementwise_scalar(model, node) -> bool:
     return False
 
 
+def _gathers_1d(model, nodes, tensor) -> bool:
+    return bool(nodes) and all(n.op_type == "Gather" and n.input[0] == tensor and const(model, n.input[1]) is not None
+                               and const(model, n.input[1]).ndim == 1 for n in nodes)
+
+
+def _sink_into_gathers(model, node, gathers) -> None:
+    """x -> T(perm) -> Gather(axis a) -> y  becomes  x -> Gather(axis perm[a]) -> T(perm) -> y, per Gather."""
+    perm = list(attr(node, "perm"))
+    rank = len(perm)
+    for g in gathers:
+        a = int(attr(g, "axis", 0))
+        a = a + rank if a < 0 else a
+        mid, y = model.make_new_valueinfo_name(), g.output[0]
+        g.input[0], g.output[0] = node.input[0], mid
+        del g.attribute[:]
+        g.attribute.append(helper.make_attribute("axis", perm[a]))
+        t = helper.make_node("Transpose", [mid], [y], name=g.name + "_layout", perm=perm)
+        model.graph.node.insert(list(model.graph.node).index(g) + 1, t)
+    model.graph.node.remove(node)
+
+
 def _step(model: ModelWrapper) -> bool:
     for node in list(model.graph.node):
         if node.op_type != "Transpose":
             continue
         nxt = consumers(model, node.output[0])
+        if _gathers_1d(model, nxt, node.output[0]) and node.output[0] not in [o.name for o in model.graph.output]:
+            _sink_into_gathers(model, node, nxt)
+            return True
         if len(nxt) != 1 or node.output[0] in [o.name for o in model.graph.output]:
             continue
         nxt = nxt[0]

@@ -10,6 +10,10 @@ of ones everywhere, the product is rewritten as
 - k  > 1: Gather(x, indices (M, k), axis) -> ReduceSum(axis + 1)  routing plus a k-input adder tree.
 Both compute the same numbers as the MatMul exactly (sums of selected values, no products).
 
+GatherND with constant indices (..., 1) and batch_dims 0 (the dynamo exporter's x[:, idx], between
+Transposes that put the indexed axis first) is a Gather on axis 0 and becomes one; sink_transposes
+then moves the Transposes through it and cancels them.
+
 Any other constant matrix is left to be computed as the general operation it is: a constant on the
 left becomes Transpose -> MatMul (constant on the right) -> Transpose, a matrix product; a
 constant on the right already is one. Nothing is treated as wiring unless it is wiring.
@@ -21,7 +25,7 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
-from ..ir.model import const
+from ..ir.model import attr, const
 from .pooling import make_reduce, replace_node
 
 
@@ -75,12 +79,21 @@ def _rewrite(model: ModelWrapper, node) -> list | None:
     return _general_left_product(model, node, left, x, rank)
 
 
+def _gather_nd_as_gather(model: ModelWrapper, node) -> list | None:
+    idx = const(model, node.input[1])
+    if idx is None or idx.ndim < 1 or idx.shape[-1] != 1 or int(attr(node, "batch_dims", 0)) != 0:
+        return None
+    name = model.make_new_valueinfo_name()
+    model.set_initializer(name, idx[..., 0].astype(np.int64))
+    return [helper.make_node("Gather", [node.input[0], name], [node.output[0]], name=node.name, axis=0)]
+
+
 def lower_graph_wiring(model: ModelWrapper) -> ModelWrapper:
-    """Rewrite every matching MatMul (see the module docstring)."""
+    """Rewrite every matching MatMul and GatherND (see the module docstring)."""
     changed = False
     for node in list(model.graph.node):
-        if node.op_type == "MatMul":
-            new = _rewrite(model, node)
+        if node.op_type in ("MatMul", "GatherND"):
+            new = _rewrite(model, node) if node.op_type == "MatMul" else _gather_nd_as_gather(model, node)
             if new is not None:
                 replace_node(model, node, new)
                 changed = True
