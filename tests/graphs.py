@@ -67,3 +67,26 @@ def per_particle_dense(n: int = 8, f: int = 3, c: int = 4, seed: int = 0) -> Mod
              helper.make_node("Relu", ["hb"], ["r"], name="relu"),
              quant_node(inits, "q_act", "r", "y", 2.0**-5, 8, signed=0)]
     return make_model(nodes, inits, [1, n, f], [1, n, c])
+
+
+def constant_product(c: np.ndarray, x_shape: tuple[int, ...], left: bool = True) -> ModelWrapper:
+    """x -> Quant -> MatMul(c, xq) (left) or MatMul(xq, c) (right) -> y: the interaction network's
+    pair construction / aggregation with the constant c."""
+    c = np.asarray(c, dtype=np.float32)
+    inits = [helper.make_tensor("c", TensorProto.FLOAT, list(c.shape), c.ravel().tolist())]
+    ins = ["c", "xq"] if left else ["xq", "c"]
+    out_shape = [x_shape[0]] + ([c.shape[0], x_shape[-1]] if left else [x_shape[1], c.shape[1]])
+    nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-6, 10),
+             helper.make_node("MatMul", ins, ["y"], name="product")]
+    return make_model(nodes, inits, list(x_shape), out_shape)
+
+
+def gather_nd_pairs(n: int = 8, f: int = 3) -> ModelWrapper:
+    """The dynamo exporter's x[:, idx]: Transpose (particles first) -> GatherND -> Transpose back."""
+    idx = np.array([s for r in range(n) for s in range(n) if s != r], dtype=np.int64)[:, None]
+    inits = [helper.make_tensor("idx", TensorProto.INT64, list(idx.shape), idx.ravel().tolist())]
+    nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-6, 10),
+             helper.make_node("Transpose", ["xq"], ["xt"], name="particles_first", perm=[1, 0, 2]),
+             helper.make_node("GatherND", ["xt", "idx"], ["g"], name="pairs", batch_dims=0),
+             helper.make_node("Transpose", ["g"], ["y"], name="batch_first", perm=[1, 0, 2])]
+    return make_model(nodes, inits, [1, n, f], [1, len(idx), f])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from .graphs import float_scale_dense, make_model, per_particle_dense, quant_node
+from .graphs import constant_product, float_scale_dense, make_model, per_particle_dense, quant_node
 
 
 def _unsupported_op(path):
@@ -25,7 +25,16 @@ def _truncated(path):
     path.write_bytes(path.read_bytes()[:200])
 
 
+def _pairs_of_wrong_size(path):
+    """A receiver matrix built for 7 particles applied to 8: an almost interaction network."""
+    recv_t = np.zeros((42, 7), np.float32)
+    recv_t[np.arange(42), np.arange(42) // 6] = 1
+    constant_product(recv_t, (1, 8, 3), left=True).save(str(path))
+
+
 CASES = {
+    "one_hot_shape_mismatch": (_pairs_of_wrong_size, "node MatMul_0 ('product' in the source model) (MatMul): "
+                                                     "MatMul shape mismatch"),
     "unsupported_op": (_unsupported_op, "node Sigmoid_0 ('sig' in the source model): unsupported op: Sigmoid"),
     "non_power_of_two_scale": (lambda p: float_scale_dense(0.1).save(str(p)), "node q_in (Quant): non power-of-two scale"),
     "float_only": (_float_only, "float tensor in the datapath"),

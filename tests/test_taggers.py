@@ -2,52 +2,16 @@
 inputs on the input grid (extremes included), and equal to Brevitas' own forward pass."""
 import numpy as np
 import pytest
-import torch
 
 from compiler.pipeline import compile_model
-from models.data.loader import load_jets
 from models.taggers import TaggerConfig, build_tagger
-from models.train import export_qonnx_model, predict
+from models.train import export_qonnx_model
+
+from .tagger_checks import check_tagger as _check, quick_fit as _quick_fit
 
 FAST = [("mean", 8, 3, 8), ("sum", 32, 16, 4), ("max", 8, 16, 6)]
 FULL = [(p, n, f, b) for p in ("mean", "sum", "max") for n in (8, 32) for f in (3, 16) for b in (4, 6, 8)
         if (p, n, f, b) not in FAST]
-
-
-def _quick_fit(model, x, steps=30, seed=0):
-    """A few optimizer steps so weights and learned scales move off their initial values."""
-    torch.manual_seed(seed)
-    y = torch.randint(0, 5, (len(x),))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    model.train()
-    xt = torch.from_numpy(x)
-    for i in range(steps):
-        idx = torch.randint(0, len(x), (256,))
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(xt[idx]), y[idx]).backward()
-        opt.step()
-    model.eval()
-    return model
-
-
-def _check(cfg: TaggerConfig, jets_file, tmp_path):
-    data = load_jets(jets_file, n_constituents=cfg.n_constituents, features="16" if cfg.n_features == 16 else "3",
-                     fractions=(1.0, 0.0, 0.0))
-    x = data.train.x
-    assert len(x) >= 10_000
-    model = _quick_fit(build_tagger(cfg), x)
-    onnx_path = export_qonnx_model(model, cfg, tmp_path / "model.onnx")
-    report = compile_model(onnx_path, tmp_path / "fw", data=x, labels=data.train.y, n_random=2000,
-                           log=lambda m: None)
-    v = report["verification"]
-    assert v["status"] == "bit-exact", v
-    assert v["mismatches"] == {"firmware_vs_emulator": 0, "emulator_vs_qonnx": 0}
-    assert v["data_samples"] == len(x) and v["random_samples"] == 2000
-    from compiler.ir import load_model
-    from compiler.ir.emulator import emulate
-    from compiler.passes.canonicalize import canonicalize
-    exact = emulate(canonicalize(load_model(onnx_path)), x).reshape(len(x), -1)
-    np.testing.assert_array_equal(exact, predict(model, x).astype(np.float64))  # Brevitas itself
 
 
 @pytest.mark.parametrize("pool,n,f,bits", FAST)

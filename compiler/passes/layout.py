@@ -15,7 +15,7 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
-from ..ir.model import attr, const, consumers
+from ..ir.model import attr, const, consumers, producer
 
 ELEMENTWISE = ("Relu", "Quant", "Mul", "Add")
 
@@ -101,7 +101,10 @@ def _step(model: ModelWrapper) -> bool:
             combined = [perm[p] for p in attr(nxt, "perm")]
             if combined == sorted(combined):  # inverse pair: both vanish
                 if nxt.output[0] in [o.name for o in model.graph.output]:
-                    continue
+                    prev = producer(model, node.input[0])  # it writes the graph output instead
+                    if prev is None or len(consumers(model, node.input[0])) != 1:
+                        continue
+                    prev.output[list(prev.output).index(node.input[0])] = nxt.output[0]
                 for n in model.graph.node:
                     n.input[:] = [node.input[0] if i == nxt.output[0] else i for i in n.input]
                 model.graph.node.remove(nxt)

@@ -25,6 +25,7 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
+from ..ir.integer import NotExact
 from ..ir.model import attr, const
 from .pooling import make_reduce, replace_node
 
@@ -62,10 +63,23 @@ def _general_left_product(model, node, c: np.ndarray, x: str, rank: int) -> list
             helper.make_node("Transpose", [yt], [node.output[0]], name=node.name + "_out", perm=perm)]
 
 
+def _check_shapes(model: ModelWrapper, node, left, right) -> None:
+    """A product whose inner dimensions differ is a broken graph, never wiring: refuse it."""
+    a = left.shape if left is not None else model.get_tensor_shape(node.input[0])
+    b = right.shape if right is not None else model.get_tensor_shape(node.input[1])
+    if a is None or b is None or len(a) == 0 or len(b) == 0:
+        return
+    k_a, k_b = a[-1], (b[-2] if len(b) > 1 else b[0])
+    if k_a != k_b:
+        raise NotExact(node, "MatMul shape mismatch",
+                       f"{node.input[0]} {list(a)} @ {node.input[1]} {list(b)}: inner dimensions {k_a} and {k_b} differ")
+
+
 def _rewrite(model: ModelWrapper, node) -> list | None:
     left, right = const(model, node.input[0]), const(model, node.input[1])
     if (left is None) == (right is None):
         return None
+    _check_shapes(model, node, left, right)
     if right is not None:
         x, rank = node.input[0], len(model.get_tensor_shape(node.input[0]))
         idx = one_hot_selection(right.T) if right.ndim == 2 else None
