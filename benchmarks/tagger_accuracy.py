@@ -1,7 +1,9 @@
-"""The paper's deep set (3 features, 8 bits, phi=[32,32,32], rho=[32], mean) at N=8 and N=32:
-quantized vs float test accuracy and AUC on a generated jet file, then compile and C-simulation
-build times of the trained quantized model, with bit-exact co-simulation on its test split.
-Usage: .venv/bin/python benchmarks/tagger_accuracy.py --data JETS.h5 [--epochs 30] [--out FILE]
+"""The paper's taggers on the same jets: deep set (phi=[32,32,32], rho=[32], mean) and interaction
+network (effects [12,6], objects [36,18,6], classifier [170], mean), 3 features, 8 bits, per N:
+quantized vs float test accuracy and AUC, then compile and C-simulation build times of the
+trained quantized model, with bit-exact co-simulation on its test split.
+Usage: .venv/bin/python benchmarks/tagger_accuracy.py --data JETS.h5 [--models deepsets intnet]
+       [--n 8 16 32] [--epochs 30] [--out FILE]
 """
 from __future__ import annotations
 
@@ -20,16 +22,22 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--label", help="How the jet file was made (default: its path); runs with the same label and "
+                                    "epochs already in --out are kept")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--n", type=int, nargs="+", default=[8, 32])
+    ap.add_argument("--models", nargs="+", default=["deepsets", "intnet"], choices=["deepsets", "intnet", "mlp"])
     ap.add_argument("--work", type=Path, default=Path("bench_runs"))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tagger_accuracy.json")
     args = ap.parse_args()
-    results = {"data": str(args.data), "epochs": args.epochs, "runs": {}}
-    for n in args.n:
+    results = {"data": args.label or str(args.data), "epochs": args.epochs, "runs": {}}
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if previous.get("data") == results["data"] and previous.get("epochs") == args.epochs:
+        results["runs"] = previous.get("runs", {})  # runs of other models / N are kept
+    for model, n in [(m, n) for n in args.n for m in args.models]:
         data = load_jets(args.data, n_constituents=n, features="3", seed=0)
-        cfg = TaggerConfig(model="deepsets", n_constituents=n, n_features=3, pool="mean")
-        run = args.work / f"deepset_N{n}"
+        cfg = TaggerConfig(model=model, n_constituents=n, n_features=3, pool="mean")
+        run = args.work / f"{model}_N{n}"
         t = time.perf_counter()
         res = train_and_export(cfg, data, TrainSettings(epochs=args.epochs), run, progress=False)
         train_s = time.perf_counter() - t
@@ -47,8 +55,8 @@ def main() -> None:
             "verification": {k: report["verification"][k] for k in ("status", "samples", "mismatches")},
             "firmware_accuracy": report["accuracy"]["accuracy"],
         }
-        results["runs"][f"N{n}"] = row
-        print(f"N={n}: quantized {row['quantized']['accuracy']:.4f} float {row['float']['accuracy']:.4f} "
+        results["runs"][f"{model}_N{n}"] = row
+        print(f"{model} N={n}: quantized {row['quantized']['accuracy']:.4f} float {row['float']['accuracy']:.4f} "
               f"firmware {row['firmware_accuracy']:.4f} ({row['verification']['status']} on "
               f"{row['verification']['samples']}); train {train_s:.0f} s; timings {report['timings']}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,13 +63,16 @@ def print_summary(file: Path, plot: bool = True, as_json: bool = False) -> dict:
 def train(
     data: list[Path] = typer.Option(..., "--data", help="Jet file(s): generated or the public hls4ml files."),
     out: Path = typer.Option(..., "--out", help="Folder for model.onnx, checkpoints, metrics, roc.png."),
-    model: str = typer.Option("deepsets", "--model", help="deepsets or mlp."),
+    model: str = typer.Option("deepsets", "--model", help="deepsets, intnet (interaction network) or mlp."),
     n_constituents: int = typer.Option(8, "--n-constituents", "-N", help="Leading constituents: 8, 16 or 32."),
     features: str = typer.Option("3", "--features", help="3 (pT, eta_rel, phi_rel), 3rel (pT_rel, ...) or 16."),
-    pool: str = typer.Option("mean", "--pool", help="Deep-set aggregation: mean, sum or max."),
+    pool: str = typer.Option("mean", "--pool", help="Aggregation over particles (deepsets, intnet): mean, sum or max."),
     phi: str = typer.Option("32,32,32", "--phi", help="Deep-set phi widths."),
     rho: str = typer.Option("32", "--rho", help="Deep-set rho widths."),
     widths: str = typer.Option("120,60,32,64,64,64,32,44", "--widths", help="MLP widths."),
+    effects: str = typer.Option("12,6", "--effects", help="Interaction-network edge MLP widths."),
+    objects: str = typer.Option("36,18,6", "--objects", help="Interaction-network node MLP widths."),
+    classifier: str = typer.Option("170", "--classifier", help="Interaction-network classifier widths."),
     w_bits: int = typer.Option(8, "--w-bits", help="Weight bits (2-16)."),
     a_bits: int = typer.Option(8, "--a-bits", help="Activation bits (2-16)."),
     epochs: int = typer.Option(20, "--epochs"),
@@ -89,7 +92,8 @@ def train(
         raise L1ForgeError(f"--features must be 3, 3rel or 16, got {features!r}")
     try:
         cfg = TaggerConfig(model=model, n_constituents=n_constituents, n_features=n_features, pool=pool,
-                           phi=_widths(phi), rho=_widths(rho), widths=_widths(widths), w_bits=w_bits, a_bits=a_bits)
+                           phi=_widths(phi), rho=_widths(rho), widths=_widths(widths), effects=_widths(effects),
+                           objects=_widths(objects), classifier=_widths(classifier), w_bits=w_bits, a_bits=a_bits)
     except ValueError as exc:
         raise L1ForgeError(str(exc)) from None
     jets = load_jets(data, n_constituents=n_constituents, features=features, seed=seed)
