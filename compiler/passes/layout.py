@@ -4,8 +4,9 @@
   tensor) becomes Transpose -> MatMul -> Add -> Transpose.
 - sink_transposes: Transposes move past elementwise ops (Relu, per-tensor Quant, scalar Mul/Add)
   and past Gathers with 1-D constant indices (a Gather on axis a of the transposed tensor is a
-  Gather on axis perm[a] of the source), and adjacent ones compose; inverse pairs vanish. What is left sits where the data layout
-  really changes (before a pooling, which lower_set_pooling then absorbs).
+  Gather on axis perm[a] of the source), and adjacent ones compose; inverse pairs vanish (also
+  when the second writes a graph output). What is left sits where the data layout really
+  changes (before a pooling, which lower_set_pooling then absorbs; or a routing layer).
 Both keep the graph's meaning exactly: they only move data, never recompute it.
 """
 from __future__ import annotations

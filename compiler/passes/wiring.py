@@ -72,7 +72,8 @@ def _check_shapes(model: ModelWrapper, node, left, right) -> None:
     k_a, k_b = a[-1], (b[-2] if len(b) > 1 else b[0])
     if k_a != k_b:
         raise NotExact(node, "MatMul shape mismatch",
-                       f"{node.input[0]} {list(a)} @ {node.input[1]} {list(b)}: inner dimensions {k_a} and {k_b} differ")
+                       f"{node.input[0]} {list(a)} @ {node.input[1]} {list(b)}: "
+                       f"inner dimensions {k_a} and {k_b} differ")
 
 
 def _rewrite(model: ModelWrapper, node) -> list | None:

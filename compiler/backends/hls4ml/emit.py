@@ -12,7 +12,7 @@ from ...ir.fixed import FixedType, log2_exact
 from ...ir.integer import NotExact, check_quant, const_mantissa
 from ...ir.model import attr, const, consumers, reduce_axes
 from ...passes.fixed_point_types import infer_fixed_point_types
-from .routing import LAYER_CLASS as ROUTE, register as register_routing, route_table
+from .routing import LAYER_CLASS as ROUTE, register as register_routing
 
 ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND", "ROUND_TO_ZERO": "AP_TRN_ZERO",
             "CEIL": None}
@@ -145,9 +145,9 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
             axis = axis + rank if axis < 0 else axis
             if rank > 4:
                 raise NotExact(node, "unsupported Concat for the hls4ml backend", "hls4ml concatenates up to rank 3")
-            layers.append(HlsLayer({"class_name": "Concatenate", "op": f"concatenate{rank - 1}d", "name": name, "axis": axis,
-                                    "inputs": [source_of(i, node) for i in node.input]},
-                                   {"result": types[out].hls()}, [node.name]))
+            spec = {"class_name": "Concatenate", "op": f"concatenate{rank - 1}d", "name": name, "axis": axis,
+                    "inputs": [source_of(i, node) for i in node.input]}
+            layers.append(HlsLayer(spec, {"result": types[out].hls()}, [node.name]))  # holds both inputs exactly
         elif op in ("Reshape", "Flatten"):
             target = list(model.get_tensor_shape(out)[1:])
             layers.append(HlsLayer({"class_name": "Reshape", "name": name, "inputs": [source_of(node.input[0], node)],

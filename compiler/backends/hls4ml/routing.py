@@ -29,15 +29,6 @@ _CONFIG = """struct config{index} {{
 _CALL = "nnet::l1forge_route<{input_t}, {output_t}, {config}>({input}, {output});"
 
 
-def route_table(in_shape: list[int], fn) -> np.ndarray:
-    """The (n_out, k) table of flat input positions read by each output of a routing op: fn maps
-    an array of flat positions (in_shape, batch axis excluded) to the op's output, with the k
-    summed values on a last, extra axis (k = 1: add it with [..., None])."""
-    positions = np.arange(int(np.prod(in_shape)), dtype=np.int64).reshape(in_shape)
-    out = fn(positions)
-    return out.reshape(-1, out.shape[-1])
-
-
 def register() -> None:
     """Make the layer known to hls4ml and to its Vivado and Vitis backends (once per process)."""
     global _registered
@@ -50,7 +41,8 @@ def register() -> None:
 
     class RouteLayer(Layer):
         _expected_attributes = [Attribute("n_in"), Attribute("n_out"), Attribute("n_sum"),
-                                Attribute("table", value_type=None), Attribute("out_shape", value_type=None), TypeAttribute("accum")]
+                                Attribute("table", value_type=None), Attribute("out_shape", value_type=None),
+                                TypeAttribute("accum")]
 
         def initialize(self):
             self.add_output_variable([int(d) for d in self.get_attr("out_shape")])
