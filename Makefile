@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml Makefile
 	@command -v g++ >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -q g++ >/dev/null; \
 	  else echo "error: g++ not found (hls4ml C simulation needs it); install it: sudo apt-get install g++"; exit 1; fi; }
+	@command -v yosys >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then { apt-get install -y -q yosys || { apt-get update -q && apt-get install -y -q yosys; }; } >/dev/null; \
+	  else echo "error: yosys not found (the rtl backend synthesizes with it); install it: sudo apt-get install yosys"; exit 1; fi; }
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@echo "setup: installing pinned dependencies into $(VENV) (first run about 1 minute)"
 	@$(VENV)/bin/python -m pip install -q --upgrade pip 2>&1 | $(PIPQUIET)

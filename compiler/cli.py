@@ -21,7 +21,8 @@ app = typer.Typer(name="l1forge", no_args_is_help=True, add_completion=False, pr
 def compile_command(
     model: Path = typer.Argument(..., help="QONNX/ONNX model file (e.g. from `l1forge train`)."),
     out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
-    backend: str = typer.Option("hls4ml", "--backend", help="Firmware backend: hls4ml."),
+    backend: str = typer.Option("hls4ml", "--backend", help="Firmware backend: hls4ml (HLS C++) or rtl (da4ml "
+                                                              "Verilog, Verilator latency, yosys resources)."),
     part: str = typer.Option("xcvu13p-flga2577-2-e", "--part", help="FPGA part."),
     clock_ns: float = typer.Option(5.0, "--clock-ns", help="Target clock period in ns."),
     reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml reuse factor."),
@@ -30,6 +31,7 @@ def compile_command(
     n_data: int = typer.Option(0, "-n", help="Use at most this many rows of --data (0: all)."),
     n_random: int = typer.Option(2000, "--n-random", help="Random inputs on the input grid (extremes included)."),
     skip_verify: bool = typer.Option(False, "--skip-verify", help="Do not co-simulate (report says unverified)."),
+    skip_synth: bool = typer.Option(False, "--skip-synth", help="rtl: no yosys synthesis (da4ml's LUT estimate only)."),
 ) -> None:
     """Compile a quantized model into firmware and prove it bit-exact by co-simulation."""
 
@@ -42,11 +44,16 @@ def compile_command(
             x, y = x[:n_data], (None if y is None else y[:n_data])
     report = compile_model(model, out, backend=backend, part=part, clock_ns=clock_ns, reuse_factor=reuse_factor,
                            hls_tool=hls_tool, data=x, labels=y, n_random=n_random, verify_firmware=not skip_verify,
-                           log=lambda msg: typer.echo(f"  {msg}"))
+                           synth=not skip_synth, log=lambda msg: typer.echo(f"  {msg}"))
     v = report["verification"]
     typer.echo(f"compiled {model} -> {out}/ ({backend}, {part}, {clock_ns} ns): {v['status']}"
                + (f" on {v['samples']} inputs" if "samples" in v else "")
                + (f", accuracy {report['accuracy']['accuracy']:.4f}" if "accuracy" in report else ""))
+    lat, res = report.get("latency"), report.get("resources")
+    if lat:
+        typer.echo(f"latency {lat['cycles']} cycles = {lat['ns']} ns at {clock_ns} ns, II {lat['ii']} ({lat['source']})")
+    if res and "LUT" in res:
+        typer.echo(f"resources {res['LUT']} LUT, {res['FF']} FF, {res['DSP']} DSP ({res['source']})")
 
 
 def _load_inputs(path: Path):

@@ -93,7 +93,7 @@ def cosimulate(model: ModelWrapper, simulator, data: np.ndarray | None = None, n
         mismatches["emulator_vs_qonnx"] = int(_rows_differ(emu, qonnx_execute(model, x, precision=precision)).sum())
     result = CosimResult(len(x), 0 if data is None else len(data), n_random,
                          all(v == 0 for v in mismatches.values()), mismatches, qonnx_precision=precision)
-    if mismatches["firmware_vs_emulator"]:
+    if mismatches["firmware_vs_emulator"] and hasattr(simulator, "trace"):  # per-layer traces: hls4ml only
         bad = np.flatnonzero(_rows_differ(firmware, emu))[:64]
         result.first_divergent_layer, result.detail = first_divergent_layer(model, simulator, x[bad])
     return result

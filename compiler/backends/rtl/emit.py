@@ -1,0 +1,53 @@
+"""Pipelined Verilog through da4ml's code generator, with the pipelining chosen from the clock."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.quiet import silenced_stdout
+
+from .trace import trace_model
+
+# Estimate of how much of da4ml's delay model (one unit ~ one adder level) fits in a clock
+# period on an UltraScale+ (-2) part: 0.5 ns of setup and clock uncertainty, then about 0.9 ns
+# per adder level including routing. Named in every report as the estimate it is.
+PIPELINE_MODEL = "estimate:da4ml-adder-levels(0.9 ns/level + 0.5 ns margin, UltraScale+ -2)"
+NS_PER_LEVEL, MARGIN_NS = 0.9, 0.5
+TOP = "l1forge_model"
+
+
+def pipeline_cutoff(clock_ns: float) -> int:
+    """da4ml latency units per pipeline stage for a clock period (at least 1)."""
+    return max(1, int((clock_ns - MARGIN_NS) / NS_PER_LEVEL))
+
+
+@dataclass
+class RtlProject:
+    """A written Verilog project: the traced logic, its files and its pipeline."""
+    comb: object
+    input_kif: tuple[int, int, int]
+    path: Path
+    top: str
+    stages: int  # pipeline depth: clock cycles from input to output
+    latency_cutoff: int
+    estimated_luts: float  # da4ml's own cost model
+
+    @property
+    def verilog_files(self) -> list[Path]:
+        src = self.path / "src"
+        return sorted((src / "static").glob("*.v")) + sorted(src.glob(f"{self.top}_stage*.v")) + [src / f"{self.top}.v"]
+
+
+def build_rtl_project(model, out_dir: Path, clock_ns: float = 5.0, part: str = "xcvu13p-flga2577-2-e") -> RtlProject:
+    """Trace the canonical model and write da4ml's pipelined Verilog for clock_ns into out_dir."""
+    from da4ml.codegen import VerilogModel
+
+    comb, kif = trace_model(model)
+    cutoff = pipeline_cutoff(clock_ns)
+    out_dir = Path(out_dir)
+    with silenced_stdout():
+        vm = VerilogModel(comb, TOP, out_dir, latency_cutoff=cutoff, clock_period=clock_ns, part_name=part)
+        vm.write()
+    meta = json.loads((out_dir / "metadata.json").read_text())
+    return RtlProject(comb, kif, out_dir, TOP, int(meta["latency"]), cutoff, float(comb.cost))

@@ -1,0 +1,136 @@
+"""trace_model: the canonical IR as one da4ml combinational program (CombLogic).
+
+Each canonical op becomes the da4ml operation with the same fixed-point meaning: MatMul with a
+constant -> x @ W (a multiplierless adder graph), Add -> adders, Relu -> max(x, 0), Quant ->
+quantize with saturation (round half to even built from da4ml's truncation, which only offers
+truncation and half-up), Reduce* -> adder / comparator trees (mean: the sum times 2**-k),
+Gather / Transpose / Reshape / Concat -> wiring. The input port carries the input quantizer's
+type; the firmware is fed the quantized input (as the hls4ml backend's input is).
+"""
+from __future__ import annotations
+
+import decimal
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+
+from ...ir.integer import NotExact, check_quant
+from ...ir.model import attr, const, reduce_axes
+
+
+def quant_kif(p: dict) -> tuple[int, int, int]:
+    """da4ml's (sign bit, integer bits without sign, fraction bits) of a Quant."""
+    k, bits = int(p["signed"]), int(p["bit_width"])
+    return k, bits - k - int(p["frac"]), int(p["frac"])
+
+
+def _round_half_even(v, k: int, i: int, f: int, overflow: str):
+    """One FixedVariable rounded half to even to f fraction bits, then saturated to (k, i, f):
+    adding 2**-(f+1) - 2**-f_in, plus 2**-f_in when the kept part is odd, and truncating."""
+    f_in = v.kif[2]
+    if f_in <= f:
+        return v.quantize(k, i, f, overflow, "TRN")
+    lsb = v.quantize(0, 1 - f, f)  # the bit of weight 2**-f: 0 or 2**-f
+    return (v + (lsb * 2.0 ** (f - f_in) + (2.0 ** (-f - 1) - 2.0 ** -f_in))).quantize(k, i, f, overflow, "TRN")
+
+
+def _requantize(node, x, p: dict):
+    from da4ml.trace import FixedVariableArray
+
+    k, i, f = quant_kif(p)
+    if p["narrow"] and not p["signed"]:
+        raise NotExact(node, "quantizer not expressible in RTL", "narrow unsigned quantizers are not supported")
+    overflow = "SAT_SYM" if p["narrow"] else "SAT"
+    mode = p["rounding_mode"]
+    if mode == "FLOOR":
+        return x.quantize(k, i, f, overflow, "TRN")
+    if mode == "HALF_UP":
+        return x.quantize(k, i, f, overflow, "RND")
+    if mode == "ROUND":
+        flat = [_round_half_even(v, k, i, f, overflow) for v in np.ravel(x._vars)]
+        return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options, hwconf=x.hwconf)
+    raise NotExact(node, "rounding mode not supported by the RTL backend", f"{mode}; use ROUND, HALF_UP or FLOOR")
+
+
+def _array(value):
+    """Whole-array reductions give one FixedVariable: make it an array again."""
+    from da4ml.trace import FixedVariableArray
+
+    return value if isinstance(value, FixedVariableArray) else FixedVariableArray(np.array([value], dtype=object))
+
+
+def _const_operand(model, name: str, rank: int) -> np.ndarray:
+    c = np.asarray(const(model, name), dtype=np.float64)
+    return c[0] if c.ndim == rank else c  # drop a batch axis of 1
+
+
+def _apply(model: ModelWrapper, node, ins: list):
+    op = node.op_type
+    x = ins[0]
+    rank = len(model.get_tensor_shape(node.input[0]))  # with the batch axis
+    if op == "Quant":
+        return _requantize(node, x, check_quant(model, node))
+    if op == "MatMul":
+        return x @ np.asarray(const(model, node.input[1]), dtype=np.float64)
+    if op in ("Add", "Mul"):
+        other = ins[1] if ins[1] is not None else _const_operand(model, node.input[1], rank)
+        return x + other if op == "Add" else x * other
+    if op == "Relu":
+        return np.maximum(x, 0.0)
+    if op in ("ReduceSum", "ReduceMean", "ReduceMax"):
+        axes = tuple(a - 1 for a in reduce_axes(model, node, rank))
+        keep = bool(attr(node, "keepdims", 1))
+        if op == "ReduceMax":
+            return _array(np.max(x, axis=axes, keepdims=keep))
+        total = _array(np.sum(x, axis=axes, keepdims=keep))
+        if op == "ReduceSum":
+            return total
+        return total * (1.0 / int(np.prod([model.get_tensor_shape(node.input[0])[a + 1] for a in axes])))
+    if op in ("Reshape", "Flatten"):
+        return x.reshape(tuple(model.get_tensor_shape(node.output[0])[1:]))
+    if op == "Transpose":
+        return np.transpose(x, [p - 1 for p in attr(node, "perm")[1:]])
+    if op == "Gather":
+        idx = np.asarray(const(model, node.input[1]), dtype=np.int64)
+        axis = int(attr(node, "axis", 0))
+        axis = (axis + rank if axis < 0 else axis) - 1
+        return np.take(x, np.where(idx < 0, idx + x.shape[axis], idx), axis=axis)
+    if op == "Concat":
+        if any(v is None for v in ins):
+            raise NotExact(node, "Concat of a constant", "the RTL backend concatenates computed tensors only")
+        axis = int(attr(node, "axis"))
+        return np.concatenate(ins, axis=(axis + rank if axis < 0 else axis) - 1)
+    raise NotExact(node, "unsupported op for the RTL backend", f"{op} has no da4ml lowering here")
+
+
+# da4ml keeps constants as Decimals divided by power-of-two scale factors; at Python's default
+# 28 significant digits a bias with 17 fraction bits under a 2**-44 factor loses its last bit
+# (seen: off by one LSB in 2 of 170 outputs). Powers of two down to 2**-200 are exact at 250.
+DECIMAL_DIGITS = 250
+
+
+def trace_model(model: ModelWrapper):
+    """The canonical model as (da4ml CombLogic, input port kif). Inputs to CombLogic.predict are
+    the quantized input values, flattened; outputs are the model's outputs, flattened."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = DECIMAL_DIGITS
+        return _trace(model)
+
+
+def _trace(model: ModelWrapper):
+    from da4ml.trace import FixedVariableArrayInput, comb_trace
+
+    nodes = list(model.graph.node)
+    first, inp_name = nodes[0], model.graph.input[0].name
+    if first.op_type != "Quant" or first.input[0] != inp_name:
+        raise NotExact(first, "float tensor in the datapath", f"graph input {inp_name} must feed a Quant first")
+    kif = quant_kif(check_quant(model, first))
+    port = FixedVariableArrayInput(tuple(model.get_tensor_shape(inp_name)[1:]))
+    env = {first.output[0]: port.quantize(*kif)}  # the port's type: the input quantizer's grid
+    for node in nodes[1:]:
+        ins = [env.get(i) if i else None for i in node.input]
+        if ins[0] is None:
+            raise NotExact(node, "unsupported graph shape", f"{node.input[0]} is not computed by a previous node")
+        env[node.output[0]] = _apply(model, node, ins)
+    out = env[model.graph.output[0].name]
+    return comb_trace(port, out.ravel()), kif
