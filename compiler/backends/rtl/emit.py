@@ -45,7 +45,7 @@ def build_rtl_project(model, out_dir: Path, clock_ns: float = 5.0, part: str = "
 
     comb, kif = trace_model(model)
     cutoff = pipeline_cutoff(clock_ns)
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # simulators run from other folders
     with silenced_stdout():
         vm = VerilogModel(comb, TOP, out_dir, latency_cutoff=cutoff, clock_period=clock_ns, part_name=part)
         vm.write()
