@@ -14,12 +14,13 @@ def l1forge(*args):
 def test_train_intnet_then_compile(jet_sample, tmp_path):
     run = tmp_path / "in8"
     res = l1forge("train", "--model", "intnet", "--data", jet_sample, "-N", "8", "--effects", "8,4",
-                  "--objects", "12,6", "--classifier", "16", "--epochs", "2", "--out", run)
+                  "--objects", "12,6", "--classifier", "16", "--epochs", "20", "--batch-size", "32",
+                  "--out", run)
     assert res.returncode == 0, res.stderr
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["config"]["model"] == "intnet" and metrics["config"]["effects"] == [8, 4]
     assert metrics["brevitas_vs_qonnx"]["rows_differing"] == 0 and metrics["brevitas_vs_qonnx"]["samples"] > 300
-    assert 0.2 < metrics["quantized"]["accuracy"] <= 1.0  # better than the 5-class chance level
+    assert 0.3 < metrics["quantized"]["accuracy"] <= 1.0  # it learned: 5 balanced classes, chance is 0.2
     for name in ("model.onnx", "checkpoint.pt", "float_checkpoint.pt", "roc.png", "test_inputs.npz"):
         assert (run / name).stat().st_size > 0
     res = l1forge("compile", run / "model.onnx", "--data", run / "test_inputs.npz", "--n-random", "500",
