@@ -48,32 +48,42 @@ def _value(t):
     return t.value if hasattr(t, "value") else t
 
 
-class ChannelsFirstInteractionNet(nn.Module):
+class _UserInteractionNet(nn.Module):
+    """What both user-style interaction networks share: quantizers and layers; `layer(n_in,
+    n_out)` makes a per-edge / per-node Dense (QuantLinear or kernel-1 QuantConv1d)."""
+
+    def __init__(self, layer, n_features: int, de: int, do: int, n_classes: int):
+        from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+
+        super().__init__()
+        sig, w, b, a = _in_quantizers()
+        self.inp = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.pair_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.e1 = layer(2 * n_features, de, weight_quant=w, bias_quant=b, return_quant_tensor=True)
+        self.er = QuantReLU(act_quant=a, return_quant_tensor=True)
+        self.node_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
+        self.o1 = layer(n_features + de, do, weight_quant=w, bias_quant=b, return_quant_tensor=True)
+        self.orelu = QuantReLU(act_quant=a, return_quant_tensor=True)
+        self.pool_quant = QuantIdentity(act_quant=a, return_quant_tensor=True)
+        self.out = QuantLinear(do, n_classes, weight_quant=w, bias_quant=b)
+
+
+class ChannelsFirstInteractionNet(_UserInteractionNet):
     """The JEDI-net formulation: x as (batch, features, particles), pairs as x @ R_r and x @ R_s
     (the one-hot constants on the right), Conv1d(kernel 1) edge and node MLPs, aggregation as
     E @ R_r^T, concatenation along channels, adaptive average pooling over particles."""
 
     def __init__(self, n: int = 8, n_features: int = 3, de: int = 4, do: int = 6, n_classes: int = 5):
-        from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear, QuantReLU
+        from brevitas.nn import QuantConv1d
 
         from reference.ultrafast_jet_classification.models import incidence_matrices
 
-        super().__init__()
-        sig, w, b, a = _in_quantizers()
+        super().__init__(lambda n_in, n_out, **q: QuantConv1d(n_in, n_out, 1, **q), n_features, de, do, n_classes)
         rr, rs = incidence_matrices(n)
         self.register_buffer("rr", rr)
         self.register_buffer("rs", rs)
         self.register_buffer("rr_t", rr.T.contiguous())
-        self.inp = QuantIdentity(act_quant=sig, return_quant_tensor=True)
-        self.pair_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
-        self.e1 = QuantConv1d(2 * n_features, de, 1, weight_quant=w, bias_quant=b, return_quant_tensor=True)
-        self.er = QuantReLU(act_quant=a, return_quant_tensor=True)
-        self.node_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
-        self.o1 = QuantConv1d(n_features + de, do, 1, weight_quant=w, bias_quant=b, return_quant_tensor=True)
-        self.orelu = QuantReLU(act_quant=a, return_quant_tensor=True)
         self.pool = nn.AdaptiveAvgPool1d(1)
-        self.pool_quant = QuantIdentity(act_quant=a, return_quant_tensor=True)
-        self.out = QuantLinear(do, n_classes, weight_quant=w, bias_quant=b)
 
     def forward(self, x):  # x: (batch, particles, features)
         xt = _value(self.inp(x.transpose(1, 2)))  # (B, F, N)
@@ -84,30 +94,20 @@ class ChannelsFirstInteractionNet(nn.Module):
         return self.out(self.pool_quant(self.pool(h).flatten(1)))
 
 
-class IndexedInteractionNet(nn.Module):
+class IndexedInteractionNet(_UserInteractionNet):
     """Pairs by indexing (x[:, recv], x[:, send]: Gather) and aggregation by reshaping the
     receiver-major edges to (batch, N, N-1, De) and summing (Reshape + ReduceSum)."""
 
     def __init__(self, n: int = 8, n_features: int = 3, de: int = 4, do: int = 6, n_classes: int = 5):
-        from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+        from brevitas.nn import QuantLinear
 
         from reference.ultrafast_jet_classification.models import edge_pairs
 
-        super().__init__()
-        sig, w, b, a = _in_quantizers()
+        super().__init__(QuantLinear, n_features, de, do, n_classes)
         recv, send = edge_pairs(n)
         self.register_buffer("recv", recv)
         self.register_buffer("send", send)
         self.n = n
-        self.inp = QuantIdentity(act_quant=sig, return_quant_tensor=True)
-        self.pair_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
-        self.e1 = QuantLinear(2 * n_features, de, weight_quant=w, bias_quant=b, return_quant_tensor=True)
-        self.er = QuantReLU(act_quant=a, return_quant_tensor=True)
-        self.node_quant = QuantIdentity(act_quant=sig, return_quant_tensor=True)
-        self.o1 = QuantLinear(n_features + de, do, weight_quant=w, bias_quant=b, return_quant_tensor=True)
-        self.orelu = QuantReLU(act_quant=a, return_quant_tensor=True)
-        self.pool_quant = QuantIdentity(act_quant=a, return_quant_tensor=True)
-        self.out = QuantLinear(do, n_classes, weight_quant=w, bias_quant=b)
 
     def forward(self, x):
         x = _value(self.inp(x))

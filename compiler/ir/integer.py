@@ -16,7 +16,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import L1ForgeError
 from .fixed import log2_exact, shift_round
-from .model import attr, const, quant_params, reduce_axes
+from .model import attr, axis_attr, const, gather_indices, quant_params, reduce_axes
 
 SUPPORTED_OPS = ("Quant", "MatMul", "Add", "Relu", "ReduceSum", "ReduceMean", "ReduceMax", "Mul",
                  "Reshape", "Flatten", "Transpose", "Gather", "Concat")
@@ -222,19 +222,18 @@ def apply_node(model: ModelWrapper, node, ins: list, batch_shape_of) -> Fx:
             raise NotExact(node, "transpose of the batch axis", f"perm {perm} moves the batch axis")
         return ins[0].map(lambda m: np.transpose(m, perm))
     if op == "Gather":
-        x, idx = ins[0], const(model, node.input[1])
-        if x is None or idx is None:
+        x = ins[0]
+        if x is None or const(model, node.input[1]) is None:
             raise NotExact(node, "Gather operands", "needs a computed tensor and constant indices")
-        axis = _data_axis(node, int(attr(node, "axis", 0)), x.lo.ndim)
+        axis = _data_axis(node, x.lo.ndim)
         size = x.lo.shape[axis]
-        idx = np.asarray(idx, dtype=np.int64)
-        if idx.size and (idx.min() < -size or idx.max() >= size):
+        idx = gather_indices(model, node, size)
+        if idx.size and (idx.min() < 0 or idx.max() >= size):
             raise NotExact(node, "Gather indices", f"indices must lie in [-{size}, {size}) on axis {axis}")
-        idx = np.where(idx < 0, idx + size, idx)
         return x.map(lambda m: np.take(m, idx, axis=axis))
     if op == "Concat":
         parts = [_operand(model, node, i, v) for i, v in enumerate(ins)]
-        axis = _data_axis(node, int(attr(node, "axis")), parts[0].lo.ndim)
+        axis = _data_axis(node, parts[0].lo.ndim)
         f = max(p.frac for p in parts)
         parts = [p.shifted_to(f) for p in parts]
         if all(p.lo is p.hi for p in parts):
@@ -243,8 +242,8 @@ def apply_node(model: ModelWrapper, node, ins: list, batch_shape_of) -> Fx:
     raise NotExact(node, "unsupported op", f"{op} is not in the canonical op set ({', '.join(SUPPORTED_OPS)})")
 
 
-def _data_axis(node, axis: int, rank: int) -> int:
-    axis = axis + rank if axis < 0 else axis
+def _data_axis(node, rank: int) -> int:
+    axis = axis_attr(node, rank)
     if axis == 0:
         raise NotExact(node, f"{node.op_type} over the batch axis", "route along particle or feature axes only")
     return axis

@@ -49,6 +49,18 @@ def attr(node, name: str, default=None):
     return default
 
 
+def axis_attr(node, rank: int, default: int = 0) -> int:
+    """A node's `axis` attribute (Gather, Concat), non-negative for a tensor of this rank."""
+    axis = int(attr(node, "axis", default))
+    return axis + rank if axis < 0 else axis
+
+
+def gather_indices(model: ModelWrapper, node, size: int) -> np.ndarray:
+    """A Gather's constant indices with negative ones counted from the end of an axis of `size`."""
+    idx = np.asarray(const(model, node.input[1]), dtype=np.int64)
+    return np.where(idx < 0, idx + size, idx)
+
+
 def reduce_axes(model: ModelWrapper, node, rank: int) -> list[int] | None:
     """Sorted non-negative axes of a Reduce node (attribute or constant input); None when the
     axes are a non-constant input; all axes when none are given."""

@@ -16,7 +16,7 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
-from ..ir.model import attr, const, consumers, producer
+from ..ir.model import attr, axis_attr, const, consumers, producer
 
 ELEMENTWISE = ("Relu", "Quant", "Mul", "Add")
 
@@ -73,10 +73,8 @@ def _gathers_1d(model, nodes, tensor) -> bool:
 def _sink_into_gathers(model, node, gathers) -> None:
     """x -> T(perm) -> Gather(axis a) -> y  becomes  x -> Gather(axis perm[a]) -> T(perm) -> y, per Gather."""
     perm = list(attr(node, "perm"))
-    rank = len(perm)
     for g in gathers:
-        a = int(attr(g, "axis", 0))
-        a = a + rank if a < 0 else a
+        a = axis_attr(g, len(perm))
         mid, y = model.make_new_valueinfo_name(), g.output[0]
         g.input[0], g.output[0] = node.input[0], mid
         del g.attribute[:]

@@ -10,7 +10,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from ...errors import L1ForgeError
 from ...ir.fixed import FixedType, log2_exact
 from ...ir.integer import NotExact, check_quant, const_mantissa
-from ...ir.model import attr, const, consumers, reduce_axes
+from ...ir.model import attr, axis_attr, consumers, gather_indices, reduce_axes
 from ...passes.fixed_point_types import infer_fixed_point_types
 from .routing import LAYER_CLASS as ROUTE, register as register_routing
 
@@ -141,8 +141,7 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
                 raise NotExact(node, "unsupported Concat for the hls4ml backend",
                                "hls4ml concatenates exactly two computed tensors")
             rank = len(model.get_tensor_shape(out))
-            axis = int(attr(node, "axis"))
-            axis = axis + rank if axis < 0 else axis
+            axis = axis_attr(node, rank)
             if rank > 4:
                 raise NotExact(node, "unsupported Concat for the hls4ml backend", "hls4ml concatenates up to rank 3")
             spec = {"class_name": "Concatenate", "op": f"concatenate{rank - 1}d", "name": name, "axis": axis,
@@ -169,10 +168,8 @@ def _route_positions(model, node, positions: np.ndarray) -> np.ndarray:
     if op == "Transpose":
         return np.transpose(positions, [p - 1 for p in attr(node, "perm")[1:]])[..., None]
     if op == "Gather":
-        axis = int(attr(node, "axis", 0))
-        axis = (axis + positions.ndim + 1 if axis < 0 else axis) - 1
-        idx = const(model, node.input[1]).astype(np.int64)
-        return np.take(positions, np.where(idx < 0, idx + positions.shape[axis], idx), axis=axis)[..., None]
+        axis = axis_attr(node, positions.ndim + 1) - 1  # batch axis excluded
+        return np.take(positions, gather_indices(model, node, positions.shape[axis]), axis=axis)[..., None]
     if op == "ReduceSum":
         axes = [a - 1 for a in reduce_axes(model, node, positions.ndim + 1)]
         out_shape = list(model.get_tensor_shape(node.output[0])[1:])

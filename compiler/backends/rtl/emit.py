@@ -26,7 +26,6 @@ def pipeline_cutoff(clock_ns: float) -> int:
 class RtlProject:
     """A written Verilog project: the traced logic, its files and its pipeline."""
     comb: object
-    input_kif: tuple[int, int, int]
     path: Path
     top: str
     stages: int  # pipeline depth: clock cycles from input to output
@@ -43,11 +42,11 @@ def build_rtl_project(model, out_dir: Path, clock_ns: float = 5.0, part: str = "
     """Trace the canonical model and write da4ml's pipelined Verilog for clock_ns into out_dir."""
     from da4ml.codegen import VerilogModel
 
-    comb, kif = trace_model(model)
+    comb = trace_model(model)
     cutoff = pipeline_cutoff(clock_ns)
     out_dir = Path(out_dir).resolve()  # simulators run from other folders
     with silenced_stdout():
         vm = VerilogModel(comb, TOP, out_dir, latency_cutoff=cutoff, clock_period=clock_ns, part_name=part)
         vm.write()
     meta = json.loads((out_dir / "metadata.json").read_text())
-    return RtlProject(comb, kif, out_dir, TOP, int(meta["latency"]), cutoff, float(comb.cost))
+    return RtlProject(comb, out_dir, TOP, int(meta["latency"]), cutoff, float(comb.cost))

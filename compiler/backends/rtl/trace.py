@@ -15,7 +15,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ...ir.integer import NotExact, check_quant
-from ...ir.model import attr, const, reduce_axes
+from ...ir.model import attr, axis_attr, const, gather_indices, reduce_axes
 
 
 def quant_kif(p: dict) -> tuple[int, int, int]:
@@ -91,15 +91,12 @@ def _apply(model: ModelWrapper, node, ins: list):
     if op == "Transpose":
         return np.transpose(x, [p - 1 for p in attr(node, "perm")[1:]])
     if op == "Gather":
-        idx = np.asarray(const(model, node.input[1]), dtype=np.int64)
-        axis = int(attr(node, "axis", 0))
-        axis = (axis + rank if axis < 0 else axis) - 1
-        return np.take(x, np.where(idx < 0, idx + x.shape[axis], idx), axis=axis)
+        axis = axis_attr(node, rank) - 1  # batch axis excluded
+        return np.take(x, gather_indices(model, node, x.shape[axis]), axis=axis)
     if op == "Concat":
         if any(v is None for v in ins):
             raise NotExact(node, "Concat of a constant", "the RTL backend concatenates computed tensors only")
-        axis = int(attr(node, "axis"))
-        return np.concatenate(ins, axis=(axis + rank if axis < 0 else axis) - 1)
+        return np.concatenate(ins, axis=axis_attr(node, rank) - 1)
     raise NotExact(node, "unsupported op for the RTL backend", f"{op} has no da4ml lowering here")
 
 
@@ -110,7 +107,7 @@ DECIMAL_DIGITS = 250
 
 
 def trace_model(model: ModelWrapper):
-    """The canonical model as (da4ml CombLogic, input port kif). Inputs to CombLogic.predict are
+    """The canonical model as a da4ml CombLogic. Inputs to CombLogic.predict are
     the quantized input values, flattened; outputs are the model's outputs, flattened."""
     with decimal.localcontext() as ctx:
         ctx.prec = DECIMAL_DIGITS
@@ -124,13 +121,12 @@ def _trace(model: ModelWrapper):
     first, inp_name = nodes[0], model.graph.input[0].name
     if first.op_type != "Quant" or first.input[0] != inp_name:
         raise NotExact(first, "float tensor in the datapath", f"graph input {inp_name} must feed a Quant first")
-    kif = quant_kif(check_quant(model, first))
     port = FixedVariableArrayInput(tuple(model.get_tensor_shape(inp_name)[1:]))
-    env = {first.output[0]: port.quantize(*kif)}  # the port's type: the input quantizer's grid
+    env = {first.output[0]: port.quantize(*quant_kif(check_quant(model, first)))}  # the port's type: the input quantizer's grid
     for node in nodes[1:]:
         ins = [env.get(i) if i else None for i in node.input]
         if ins[0] is None:
             raise NotExact(node, "unsupported graph shape", f"{node.input[0]} is not computed by a previous node")
         env[node.output[0]] = _apply(model, node, ins)
     out = env[model.graph.output[0].name]
-    return comb_trace(port, out.ravel()), kif
+    return comb_trace(port, out.ravel())
