@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml Makefile
 	@command -v yosys >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then { apt-get install -y -q yosys || { apt-get update -q && apt-get install -y -q yosys; }; } >/dev/null; \
 	  else echo "error: yosys not found (the rtl backend synthesizes with it); install it: sudo apt-get install yosys"; exit 1; fi; }
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null; \
+	  else echo "error: chromium not found (the report tests render report.html in headless chromium); install it: sudo apt-get install chromium"; exit 1; fi; }
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@echo "setup: installing pinned dependencies into $(VENV) (first run about 1 minute)"
 	@$(VENV)/bin/python -m pip install -q --upgrade pip 2>&1 | $(PIPQUIET)

@@ -32,6 +32,11 @@ def compile_command(
     n_random: int = typer.Option(2000, "--n-random", help="Random inputs on the input grid (extremes included)."),
     skip_verify: bool = typer.Option(False, "--skip-verify", help="Do not co-simulate (report says unverified)."),
     skip_synth: bool = typer.Option(False, "--skip-synth", help="rtl: no yosys synthesis (da4ml's LUT estimate only)."),
+    synth: bool = typer.Option(False, "--synth", help="hls4ml: run Vitis/Vivado HLS and Vivado synthesis (must be "
+                               "on the PATH) and report their figures instead of the estimator's."),
+    latency_budget_ns: float = typer.Option(100.0, "--latency-budget-ns", help="Latency budget for the verdict."),
+    synth_by_stage: bool = typer.Option(False, "--synth-by-stage", help="rtl: yosys per pipeline stage (less memory, "
+                                        "parallel; no cross-stage optimization, so counts come out higher)."),
 ) -> None:
     """Compile a quantized model into firmware and prove it bit-exact by co-simulation."""
 
@@ -44,16 +49,40 @@ def compile_command(
             x, y = x[:n_data], (None if y is None else y[:n_data])
     report = compile_model(model, out, backend=backend, part=part, clock_ns=clock_ns, reuse_factor=reuse_factor,
                            hls_tool=hls_tool, data=x, labels=y, n_random=n_random, verify_firmware=not skip_verify,
-                           synth=not skip_synth, log=lambda msg: typer.echo(f"  {msg}"))
-    v = report["verification"]
-    typer.echo(f"compiled {model} -> {out}/ ({backend}, {part}, {clock_ns} ns): {v['status']}"
-               + (f" on {v['samples']} inputs" if "samples" in v else "")
-               + (f", accuracy {report['accuracy']['accuracy']:.4f}" if "accuracy" in report else ""))
-    lat, res = report.get("latency"), report.get("resources")
-    if lat:
-        typer.echo(f"latency {lat['cycles']} cycles = {lat['ns']} ns at {clock_ns} ns, II {lat['ii']} ({lat['source']})")
-    if res and "LUT" in res:
-        typer.echo(f"resources {res['LUT']} LUT, {res['FF']} FF, {res['DSP']} DSP ({res['source']})")
+                           synth=not skip_synth, synth_by_stage=synth_by_stage, vendor_synth=synth,
+                           latency_budget_ns=latency_budget_ns, log=lambda msg: typer.echo(f"  {msg}"))
+    from hw.report import summary_lines
+
+    typer.echo(f"compiled {model} -> {out}/ ({backend}, {report['part']['name']}, {clock_ns} ns)")
+    for line in summary_lines(report):
+        typer.echo(f"  {line}")
+
+
+@app.command("report")
+def report_command(
+    dirs: list[Path] = typer.Argument(..., metavar="DIR", help="Compile folder(s) holding report.json."),
+    out: Path = typer.Option(Path("comparison"), "--out", help="Several DIRs: folder for the comparison."),
+) -> None:
+    """One DIR: re-render report.md and report.html from report.json. Several: compare them (table, Pareto plot)."""
+    from hw.report import render_markdown, summary_lines
+    from hw.report_compare import compare_builds, load_report, write_atomic
+    from hw.report_html import render_html
+
+    if len(dirs) == 1:
+        report = load_report(dirs[0])
+        md, html = render_markdown(report), render_html(report)
+        write_atomic(dirs[0] / "report.md", md)
+        write_atomic(dirs[0] / "report.html", html)
+        typer.echo(f"{dirs[0]}: report.md and report.html written")
+        for line in summary_lines(report):
+            typer.echo(f"  {line}")
+        return
+    result = compare_builds(dirs, out)
+    typer.echo(f"compared {len(dirs)} builds -> {result['files']['markdown']} (also comparison.html, pareto.png)")
+    for key, label in (("LUT", "LUT"), ("latency_ns", "latency")):
+        typer.echo(f"  Pareto front, accuracy vs {label}: {', '.join(result['pareto'][key]) or 'none'}")
+    if result["not_plotted"]["accuracy"]:
+        typer.echo(f"  not plotted (no accuracy): {', '.join(result['not_plotted']['accuracy'])}")
 
 
 def _load_inputs(path: Path):
@@ -87,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     _register_plugins()
     try:
         app(args=argv, prog_name="l1forge")  # standalone: usage errors print and exit by themselves
+    except SystemExit as exc:  # typer's way of finishing, successful or not
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except L1ForgeError as exc:
         if debug:
             raise

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.parts import find_part
+from hw.report import finalize, render_markdown
+
 from .errors import L1ForgeError
 from .ir import load_model, verify
 from .passes.canonicalize import canonicalize
@@ -21,13 +24,18 @@ DEFAULT_PART = "xcvu13p-flga2577-2-e"
 def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = DEFAULT_PART,
                   clock_ns: float = 5.0, reuse_factor: int = 1, hls_tool: str = "Vitis",
                   data: np.ndarray | None = None, labels: np.ndarray | None = None, n_random: int = 2000,
-                  verify_firmware: bool = True, seed: int = 0, synth: bool = True, log=print) -> dict:
+                  verify_firmware: bool = True, seed: int = 0, synth: bool = True,
+                  synth_by_stage: bool = False, vendor_synth: bool = False, latency_budget_ns: float = 100.0,
+                  log=print) -> dict:
     """Compile a QONNX model (path or ModelWrapper) into `out`; returns the report dict.
 
     With verification (the default) the firmware simulation must equal the emulator and QONNX
     execution on `data` plus n_random grid inputs, or the compile fails naming the first
     diverging layer and leaves no output folder. The rtl backend also measures latency and
-    initiation interval in Verilator and, with synth, resources with yosys.
+    initiation interval in Verilator and, with synth, resources with yosys (one flat run, or with
+    synth_by_stage one run per pipeline stage: less memory and parallel, no cross-stage optimization).
+    The hls4ml backend reports the estimator's figures, or with vendor_synth the HLS tool's latency
+    and Vivado's post-synthesis resources (the tools must be on the PATH).
     """
     if backend not in BACKENDS:
         raise L1ForgeError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
@@ -35,6 +43,18 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
         raise L1ForgeError(f"--hls-tool must be Vitis or Vivado, got {hls_tool!r}")
     if reuse_factor < 1:
         raise L1ForgeError(f"--reuse-factor must be >= 1, got {reuse_factor}")
+    if not clock_ns > 0 or not latency_budget_ns > 0:
+        raise L1ForgeError(f"--clock-ns and --latency-budget-ns must be positive, got {clock_ns} and {latency_budget_ns}")
+    fpga = find_part(part)
+    if vendor_synth:
+        from hw.vendor_synth import HLS_EXECUTABLES, vendor_tool
+
+        if backend != "hls4ml":
+            raise L1ForgeError("--synth runs the vendor tools for the hls4ml backend; the rtl backend synthesizes "
+                               "with yosys unless --skip-synth")
+        if vendor_tool(hls_tool) is None:
+            raise L1ForgeError(f"--synth needs {HLS_EXECUTABLES[hls_tool]} ({hls_tool} HLS) on the PATH; it was "
+                               "not found (without --synth the report gives the estimator's figures)")
     out = Path(out)
     timings = {}
     t0 = time.perf_counter()
@@ -53,17 +73,19 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
         staging.mkdir(parents=True)
         model.save(str(staging / "canonical.onnx"))
         if backend == "rtl":
-            report = _build_rtl(model, staging, part, clock_ns, data, n_random, verify_firmware, synth, seed,
+            report = _build_rtl(model, staging, part, clock_ns, data, n_random, verify_firmware, synth,
+                                synth_by_stage, seed,
                                 timings, log)
         else:
             report = _build_hls4ml(model, types, staging, part, clock_ns, reuse_factor, hls_tool, data, n_random,
-                                   verify_firmware, seed, timings, log)
+                                   verify_firmware, vendor_synth, seed, timings, log)
         report["tensor_types"] = {k: str(v) for k, v in types.items()}
         _add_accuracy(report, model, data, labels)
         report["timings"] = {k: round(v, 3) for k, v in timings.items()}
         report["source"] = str(source) if isinstance(source, (str, Path)) else "in-memory model"
         if isinstance(source, (str, Path)):
             report["model"] = Path(source).stem if Path(source).stem != "model" else Path(source).parent.name or "model"
+        finalize(report, fpga, latency_budget_ns)
         _write_reports(staging, report)
         if out.exists():
             shutil.rmtree(out)
@@ -75,7 +97,7 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
 
 
 def _build_hls4ml(model, types, staging, part, clock_ns, reuse_factor, hls_tool, data, n_random,
-                  verify_firmware, seed, timings, log) -> dict:
+                  verify_firmware, vendor_synth, seed, timings, log) -> dict:
     from hw.hls_csim import HlsCSimulator
 
     from .backends.hls4ml import build_hls_model
@@ -91,21 +113,52 @@ def _build_hls4ml(model, types, staging, part, clock_ns, reuse_factor, hls_tool,
         "clock_ns": clock_ns, "reuse_factor": reuse_factor, "io_type": "io_parallel", "strategy": "Latency",
         "layers": [{"name": l.spec["name"], "class": l.spec["class_name"], "implements": l.sources,
                     "precision": l.precision} for l in project.layers],
-        "latency": None, "resources": None,
-        "notes": ["latency and resources: not estimated by this backend yet (no vendor tools here)"],
+        "latency": None, "resources": None, "notes": [],
     }
+    _add_estimate(report, project, reuse_factor, clock_ns)
     simulator = None
     if verify_firmware:
         simulator = HlsCSimulator(project)
         log("building the C simulation (g++) ...")
         timings["csim_build_s"] = simulator.build()
     report["verification"] = _verify(model, simulator, data, n_random, seed, timings, log)
+    if vendor_synth:
+        from hw.vendor_synth import run_vendor_synthesis
+
+        log(f"running {hls_tool} HLS and Vivado synthesis (hours for large designs) ...")
+        t = time.perf_counter()
+        vendor = run_vendor_synthesis(project.hls_model, hls_tool, staging / "hls4ml_prj", clock_ns)
+        timings["vendor_synthesis_s"] = time.perf_counter() - t
+        report["estimate"] = {"latency": report["latency"], "resources": report["resources"]}
+        report["latency"], report["resources"] = vendor["latency"], vendor["resources"]
+        report["vendor_layers"] = vendor["layers"]
+        if "timing" in vendor:
+            report["timing"] = vendor["timing"]
+        report["notes"][-1] = (f"latency: {vendor['latency']['source']}; resources: {vendor['resources']['source']}; "
+                               "per-layer figures: the estimator (the HLS tool's own per-module figures are in "
+                               "vendor_layers)")
     return report
 
 
-def _build_rtl(model, staging, part, clock_ns, data, n_random, verify_firmware, synth, seed, timings, log) -> dict:
+def _add_estimate(report: dict, project, reuse_factor: int, clock_ns: float) -> None:
+    """Latency and resources per layer and in total from the estimator (no vendor tools)."""
+    from hw.estimate import estimate_hls4ml
+
+    from .backends.hls4ml.shapes import layer_shapes
+
+    est = estimate_hls4ml(layer_shapes(project.layers, reuse_factor), clock_ns)
+    report["latency"], report["resources"] = est["latency"], est["resources"]
+    for layer, figures in zip(report["layers"], est["layers"]):
+        layer["latency"], layer["resources"] = figures["latency"], figures["resources"]
+    report["notes"].append(f"latency and resources: {est['resources']['source']}, fitted to Vivado 2020.1 on the "
+                           "seed paper's deep sets (README: estimator errors); no vendor tool ran")
+
+
+def _build_rtl(model, staging, part, clock_ns, data, n_random, verify_firmware, synth, synth_by_stage, seed, timings,
+               log) -> dict:
     from hw.verilator import VerilatorSimulator
-    from hw.yosys import synthesize
+    from hw.estimate import estimate_rtl
+    from hw.yosys import synthesize, synthesize_by_module
 
     from .backends.rtl import build_rtl_project
     from .backends.rtl.emit import PIPELINE_MODEL
@@ -119,8 +172,9 @@ def _build_rtl(model, staging, part, clock_ns, data, n_random, verify_firmware, 
         "model": model.graph.name or "model", "backend": "rtl", "part": part, "clock_ns": clock_ns,
         "pipeline": {"stages": project.stages, "latency_cutoff": project.latency_cutoff, "source": PIPELINE_MODEL},
         "latency": {"cycles": project.stages, "ns": round(project.stages * clock_ns, 3), "ii": 1,
-                    "source": "da4ml pipeline depth (not simulated)"},
-        "resources": {"estimated_LUT": round(project.estimated_luts), "source": "estimate:da4ml-cost"},
+                    "source": "estimate:da4ml-pipeline-depth"},
+        "resources": {**estimate_rtl(project.estimated_luts, project.path / "src" / f"{project.top}.v"),
+                      "estimated_LUT": round(project.estimated_luts)},
         "notes": [],
     }
     simulator = None
@@ -133,13 +187,24 @@ def _build_rtl(model, staging, part, clock_ns, data, n_random, verify_firmware, 
         report["latency"] = {"cycles": simulator.latency_cycles, "ns": round(simulator.latency_cycles * clock_ns, 3),
                              "ii": simulator.initiation_interval, "source": "verilator"}
     if synth:
-        log("synthesizing with yosys (synth_xilinx, UltraScale+) ...")
-        resources, timings["yosys_s"] = synthesize(project.verilog_files, project.top, staging / "rtl_prj" / "yosys")
+        workdir = staging / "rtl_prj" / "yosys"
+        if synth_by_stage:
+            log(f"synthesizing {len(project.stage_modules)} pipeline stages with yosys (synth_xilinx, UltraScale+) ...")
+            resources, timings["yosys_s"] = synthesize_by_module(
+                project.verilog_files, project.top, project.stage_modules, workdir,
+                progress=lambda done, total: log(f"yosys: {done}/{total} modules"))
+            how = "per pipeline stage, summed"
+        else:
+            log("synthesizing with yosys (synth_xilinx, UltraScale+) ...")
+            resources, timings["yosys_s"] = synthesize(project.verilog_files, project.top, workdir)
+            how = "flat"
+        report["estimate"] = {"resources": report["resources"]}
         report["resources"] = {**resources.to_dict(), "estimated_LUT": round(project.estimated_luts),
-                               "source": "yosys synth_xilinx -family xcup (not Vivado)"}
+                               "source": f"yosys synth_xilinx -family xcup, {how} (not Vivado)"}
         log(f"yosys: {resources.LUT} LUT, {resources.FF} FF, {resources.DSP} DSP, {resources.CARRY} CARRY")
     else:
-        report["notes"].append("resources: yosys synthesis skipped; estimated_LUT is da4ml's cost model")
+        report["notes"].append("resources: yosys synthesis skipped; LUT and FF from the estimator fitted to yosys, "
+                               "estimated_LUT is da4ml's own cost model")
     return report
 
 
@@ -174,32 +239,8 @@ def _add_accuracy(report: dict, model, data, labels) -> None:
 
 
 def _write_reports(folder: Path, report: dict) -> None:
+    from hw.report_html import render_html
+
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    v = report["verification"]
-    if report["backend"] == "hls4ml":
-        backend = (f"hls4ml ({report['hls_tool']}, {report['io_type']}, {report['strategy']}, "
-                   f"reuse factor {report['reuse_factor']})")
-    else:
-        backend = f"rtl (da4ml Verilog, {report['pipeline']['stages']} pipeline stages)"
-    lines = [f"# l1forge compile report: {report['model']}", "",
-             f"- backend: {backend}",
-             f"- part: {report['part']}, clock {report['clock_ns']} ns",
-             f"- verification: {v['status']}" + (f" on {v['samples']} inputs" if "samples" in v else ""),
-             ]
-    lat = report.get("latency")
-    if lat:
-        lines.append(f"- latency: {lat['cycles']} cycles = {lat['ns']} ns, II {lat['ii']} ({lat['source']})")
-    res = report.get("resources")
-    if res:
-        figures = ", ".join(f"{k} {res[k]}" for k in ("LUT", "FF", "DSP", "CARRY", "MUXF", "BRAM", "estimated_LUT")
-                            if k in res)
-        lines.append(f"- resources: {figures} ({res['source']})")
-    if "accuracy" in report:
-        lines.append(f"- accuracy: {report['accuracy']['accuracy']:.4f} on {report['accuracy']['samples']} labelled inputs")
-    if "layers" in report:
-        lines += ["", "| layer | class | precision |", "|---|---|---|"]
-        for layer in report["layers"]:
-            prec = ", ".join(f"{k}={v}" for k, v in layer["precision"].items())
-            lines.append(f"| {layer['name']} | {layer['class']} | {prec} |")
-    lines += ["", *[f"- {n}" for n in report["notes"]], ""]
-    (folder / "report.md").write_text("\n".join(lines))
+    (folder / "report.md").write_text(render_markdown(report))
+    (folder / "report.html").write_text(render_html(report))

@@ -7,9 +7,11 @@ and does not place, route or optimize across registers the way Vivado does.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,25 +59,75 @@ def resources_from_stat(stat: dict, top: str) -> YosysResources:
                           MUXF=count(MUXF_CELLS), DSP=count(DSP_CELLS), BRAM=bram, cells=cells)
 
 
-def synthesize(verilog_files: list[Path], top: str, workdir: Path) -> tuple[YosysResources, float]:
-    """Run yosys synth_xilinx (UltraScale+) on the files; (resources, seconds)."""
+def _yosys() -> str:
     exe = shutil.which("yosys")
     if exe is None:
         raise L1ForgeError("yosys not found on PATH: run `make setup` (installs Debian's yosys) or "
                            "`sudo apt-get install yosys`")
-    workdir = Path(workdir)
+    return exe
+
+
+def _run_script(reads: str, top: str, workdir: Path) -> YosysResources:
+    """One yosys run: read, synth_xilinx (UltraScale+, flattened) of `top`, `stat -json` parsed."""
     workdir.mkdir(parents=True, exist_ok=True)
-    script = workdir / "synth.ys"
-    files = " ".join(str(Path(f).resolve()) for f in verilog_files)
-    script.write_text(f"read_verilog -defer {files}\n"
-                      f"hierarchy -top {top}\n"
-                      "setattr -unset rom_style m:*\n"  # 0.23 cannot map distributed ROMs of large tables
-                      f"synth_xilinx -family xcup -flatten -noiopad -top {top}\n"
-                      "tee -q -o stat.json stat -json\n")
-    start = time.perf_counter()
-    res = subprocess.run([exe, "-q", "-l", "yosys.log", "-s", script.name], cwd=workdir, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    (workdir / "synth.ys").write_text(f"{reads}"
+                                      f"hierarchy -top {top}\n"
+                                      "setattr -unset rom_style m:*\n"  # 0.23 cannot map distributed ROMs of large tables
+                                      f"synth_xilinx -family xcup -flatten -noiopad -top {top}\n"
+                                      "tee -q -o stat.json stat -json\n")
+    res = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=workdir, capture_output=True,
+                         text=True)
     if res.returncode != 0:
         tail = (res.stderr or res.stdout).strip().splitlines()[-2:]
         raise L1ForgeError(f"yosys failed (log: {workdir / 'yosys.log'}): {' | '.join(tail)}")
-    return resources_from_stat(json.loads((workdir / "stat.json").read_text()), top), seconds
+    return resources_from_stat(json.loads((workdir / "stat.json").read_text()), top)
+
+
+def _paths(files) -> str:
+    return " ".join(str(Path(f).resolve()) for f in files)
+
+
+def synthesize(verilog_files: list[Path], top: str, workdir: Path) -> tuple[YosysResources, float]:
+    """Run yosys synth_xilinx (UltraScale+) on the whole design, flattened; (resources, seconds)."""
+    start = time.perf_counter()
+    res = _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", top, Path(workdir))
+    return res, time.perf_counter() - start
+
+
+def synthesize_by_module(verilog_files: list[Path], top: str, parts: list[str], workdir: Path,
+                         jobs: int | None = None, progress=None) -> tuple[YosysResources, float]:
+    """Synthesize each module in `parts` on its own (in up to `jobs` parallel yosys runs), then `top`
+    with those modules as black boxes, and add the counts; (resources, seconds).
+
+    For a pipeline whose parts are the combinational stages between registers this is what an
+    out-of-context flow does: far less memory and time than one flat run of a 200k+ LUT design, at
+    the price of no optimization across part boundaries (a register fed a constant is kept).
+    """
+    workdir = Path(workdir)
+    part_files = {m: [f for f in verilog_files if Path(f).stem == m] for m in parts}
+    missing = [m for m, f in part_files.items() if len(f) != 1]
+    if missing:
+        raise L1ForgeError(f"synthesis by module: no file named <module>.v for {', '.join(missing)}")
+    others = [f for f in verilog_files if Path(f).stem not in part_files]
+    lib = " ".join(_paths(f) for f in part_files.values())
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(parts)))
+    start = time.perf_counter()
+
+    def run(name: str) -> YosysResources:
+        if name == top:
+            return _run_script(f"read_verilog -lib {lib}\nread_verilog -defer {_paths(others)}\n", top,
+                               workdir / top)
+        return _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", name, workdir / name)
+
+    results = []
+    with ThreadPoolExecutor(jobs) as pool:
+        for res in pool.map(run, [top, *parts]):
+            results.append(res)
+            if progress is not None:
+                progress(len(results), len(parts) + 1)
+    total: dict[str, int] = {}
+    for res in results:
+        for cell, n in res.cells.items():
+            if cell not in part_files:  # the black-box instances themselves
+                total[cell] = total.get(cell, 0) + n
+    return resources_from_stat({"modules": {top: {"num_cells_by_type": total}}}, top), time.perf_counter() - start

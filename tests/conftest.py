@@ -40,3 +40,21 @@ def jets_10k(session_cache, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("jets10k") / "jets.h5"
     generate_jets(2000, seed=77, out=out, progress=False)
     return out
+
+
+def anchors_dir() -> Path:
+    """The public reference reports (../shared/anchors/l1-jet-id: the seed paper's Vivado HLS and
+    Vivado synthesis reports and its trained models), unpacked once from tests/fixtures."""
+    import tarfile
+    import tempfile
+
+    target = Path(tempfile.gettempdir()) / "l1forge-test-anchors"
+    if not (target / "l1-jet-id" / "INDEX.md").is_file():
+        partial = Path(tempfile.mkdtemp(prefix="l1forge-anchors-"))
+        with tarfile.open(Path(__file__).parent / "fixtures" / "l1-jet-id-anchors.tar.xz") as tar:
+            tar.extractall(partial, filter="data")
+        try:
+            partial.rename(target)
+        except OSError:  # another process unpacked it first
+            pass
+    return target / "l1-jet-id"

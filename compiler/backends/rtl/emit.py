@@ -33,6 +33,11 @@ class RtlProject:
     estimated_luts: float  # da4ml's own cost model
 
     @property
+    def stage_modules(self) -> list[str]:
+        """The combinational stage modules between the pipeline registers."""
+        return [f.stem for f in sorted((self.path / "src").glob(f"{self.top}_stage*.v"))]
+
+    @property
     def verilog_files(self) -> list[Path]:
         src = self.path / "src"
         return sorted((src / "static").glob("*.v")) + sorted(src.glob(f"{self.top}_stage*.v")) + [src / f"{self.top}.v"]
