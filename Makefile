@@ -10,19 +10,20 @@ PIPQUIET := { grep -v -e 'is ignored: it is neither a file nor a directory' || t
 
 .PHONY: setup demo test test-fast bench clean
 
+# $(call need,COMMAND,DEBIAN_PACKAGE,WHY): install a missing system tool with apt-get when root,
+# else stop with what to install.
+need = command -v $(1) >/dev/null || { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    { apt-get install -y -q $(2) || { apt-get update -q && apt-get install -y -q $(2); }; } >/dev/null; \
+  else echo "error: $(1) not found ($(3)); install it: sudo apt-get install $(2)"; exit 1; fi; }
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install CPython 3.11 (l1forge pins wheels built for it)"; exit 1; }
-	@command -v g++ >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -q g++ >/dev/null; \
-	  else echo "error: g++ not found (hls4ml C simulation needs it); install it: sudo apt-get install g++"; exit 1; fi; }
-	@command -v yosys >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then { apt-get install -y -q yosys || { apt-get update -q && apt-get install -y -q yosys; }; } >/dev/null; \
-	  else echo "error: yosys not found (the rtl backend synthesizes with it); install it: sudo apt-get install yosys"; exit 1; fi; }
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null; \
-	  else echo "error: chromium not found (the report tests render report.html in headless chromium); install it: sudo apt-get install chromium"; exit 1; fi; }
+	@$(call need,g++,g++,hls4ml C simulation needs it)
+	@$(call need,yosys,yosys,the rtl backend synthesizes with it)
+	@$(call need,chromium,chromium,the report tests render report.html in headless chromium)
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@echo "setup: installing pinned dependencies into $(VENV) (first run about 1 minute)"
 	@$(VENV)/bin/python -m pip install -q --upgrade pip 2>&1 | $(PIPQUIET)

@@ -20,6 +20,7 @@ def demo(
     import numpy as np
 
     from compiler.pipeline import compile_model
+    from hw.report import summary_lines
 
     from .cli import print_summary
     from .data.jets import generate_jets
@@ -52,5 +53,8 @@ def demo(
                   f"(float twin {res['float']['accuracy']:.4f})")
     console.print(f"firmware: {v['status']} on {v['samples']} inputs ({v['data_samples']} jets, "
                   f"{v['random_samples']} random grid inputs); firmware accuracy {report['accuracy']['accuracy']:.4f}")
-    console.print(f"project: {out}/deepset_hls4ml/hls4ml_prj, report: {out}/deepset_hls4ml/report.md")
+    for line in summary_lines(report)[1:]:  # latency, resources, utilization, verdict
+        console.print(line)
+    console.print(f"project: {out}/deepset_hls4ml/hls4ml_prj, report: {out}/deepset_hls4ml/report.md and "
+                  "report.html")
     console.rule(f"demo done in {time.perf_counter() - start:.0f} s; outputs in {out}/")
