@@ -19,7 +19,7 @@ app = typer.Typer(name="l1forge", no_args_is_help=True, add_completion=False, pr
 
 @app.command("compile")
 def compile_command(
-    model: Path = typer.Argument(..., help="QONNX/ONNX model file (e.g. from `l1forge train`)."),
+    model: Path = typer.Argument(..., help="QONNX/ONNX model file (e.g. from `l1forge train`) or a (Q)Keras .h5."),
     out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
     backend: str = typer.Option("hls4ml", "--backend", help="Firmware backend: hls4ml (HLS C++) or rtl (da4ml "
                                                               "Verilog, Verilator latency, yosys resources)."),
@@ -34,6 +34,12 @@ def compile_command(
     skip_synth: bool = typer.Option(False, "--skip-synth", help="rtl: no yosys synthesis (da4ml's LUT estimate only)."),
     synth: bool = typer.Option(False, "--synth", help="hls4ml: run Vitis/Vivado HLS and Vivado synthesis (must be "
                                "on the PATH) and report their figures instead of the estimator's."),
+    input_type: str = typer.Option("ap_fixed<12,4,AP_RND,AP_SAT>", "--input-type",
+                                   help="Keras models: the input quantizer (Keras has none)."),
+    final_layer: str = typer.Option("quantize", "--final-layer", help="Keras models: a float last Dense is "
+                                    "'quantize'd to --final-type or refused ('keep-float')."),
+    final_type: str = typer.Option("ap_fixed<16,6>", "--final-type", help="Keras models: type of a float last "
+                                   "Dense's weights and bias (hls4ml's default)."),
     latency_budget_ns: float = typer.Option(100.0, "--latency-budget-ns", help="Latency budget for the verdict."),
     synth_by_stage: bool = typer.Option(False, "--synth-by-stage", help="rtl: yosys per pipeline stage (less memory, "
                                         "parallel; no cross-stage optimization, so counts come out higher)."),
@@ -50,7 +56,9 @@ def compile_command(
     report = compile_model(model, out, backend=backend, part=part, clock_ns=clock_ns, reuse_factor=reuse_factor,
                            hls_tool=hls_tool, data=x, labels=y, n_random=n_random, verify_firmware=not skip_verify,
                            synth=not skip_synth, synth_by_stage=synth_by_stage, vendor_synth=synth,
-                           latency_budget_ns=latency_budget_ns, log=lambda msg: typer.echo(f"  {msg}"))
+                           latency_budget_ns=latency_budget_ns,
+                           keras_options={"input_type": input_type, "final_layer": final_layer,
+                                          "final_type": final_type}, log=lambda msg: typer.echo(f"  {msg}"))
     from hw.report import summary_lines
 
     typer.echo(f"compiled {model} -> {out}/ ({backend}, {report['part']['name']}, {clock_ns} ns)")

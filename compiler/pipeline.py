@@ -26,7 +26,7 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
                   data: np.ndarray | None = None, labels: np.ndarray | None = None, n_random: int = 2000,
                   verify_firmware: bool = True, seed: int = 0, synth: bool = True,
                   synth_by_stage: bool = False, vendor_synth: bool = False, latency_budget_ns: float = 100.0,
-                  log=print) -> dict:
+                  keras_options: dict | None = None, log=print) -> dict:
     """Compile a QONNX model (path or ModelWrapper) into `out`; returns the report dict.
 
     With verification (the default) the firmware simulation must equal the emulator and QONNX
@@ -58,7 +58,8 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
     out = Path(out)
     timings = {}
     t0 = time.perf_counter()
-    model = canonicalize(load_model(source))
+    model, notes = _frontend(source, keras_options or {})
+    model = canonicalize(model)
     verify(model)
     types = infer_fixed_point_types(model)
     timings["frontend_and_passes_s"] = time.perf_counter() - t0
@@ -80,11 +81,13 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
             report = _build_hls4ml(model, types, staging, part, clock_ns, reuse_factor, hls_tool, data, n_random,
                                    verify_firmware, vendor_synth, seed, timings, log)
         report["tensor_types"] = {k: str(v) for k, v in types.items()}
+        report["notes"] = notes + report["notes"]
         _add_accuracy(report, model, data, labels)
         report["timings"] = {k: round(v, 3) for k, v in timings.items()}
         report["source"] = str(source) if isinstance(source, (str, Path)) else "in-memory model"
         if isinstance(source, (str, Path)):
-            report["model"] = Path(source).stem if Path(source).stem != "model" else Path(source).parent.name or "model"
+            report["model"] = (Path(source).stem if Path(source).stem not in ("model", "keras_model")
+                                   else Path(source).parent.name or "model")
         finalize(report, fpga, latency_budget_ns)
         _write_reports(staging, report)
         if out.exists():
@@ -94,6 +97,21 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+
+
+def _frontend(source, keras_options: dict):
+    """The QONNX model and the frontend's notes: a QONNX/ONNX file or model, or a (Q)Keras model
+    (.h5 file or in-memory, converted by compiler.frontends.keras with keras_options)."""
+    is_path = isinstance(source, (str, Path))
+    if (is_path and Path(source).suffix.lower() in KERAS_SUFFIXES) or hasattr(source, "to_json"):
+        from .frontends.keras import conversion_notes, load_keras
+
+        model = load_keras(source, **keras_options)
+        return model, [f"keras frontend: {n}" for n in conversion_notes(model)]
+    return load_model(source), []
 
 
 def _build_hls4ml(model, types, staging, part, clock_ns, reuse_factor, hls_tool, data, n_random,

@@ -53,9 +53,8 @@ def float_scale_dense(scale: float = 0.1) -> ModelWrapper:
     return make_model(nodes, inits, [1, 4], [1, 3])
 
 
-def per_particle_dense(n: int = 8, f: int = 3, c: int = 4, seed: int = 0) -> ModelWrapper:
-    """x (1, n, f) -> Quant -> MatMul (f, c) + bias -> Relu -> Quant -> y (1, n, c): a deep set's
-    phi layer, the MatMul-with-constant-on-(particles, features) pattern."""
+def _quantized_dense(f: int, c: int, seed: int) -> tuple[list, list]:
+    """Initializers and nodes of x -> Quant (12 bit, 2**-8) -> MatMul (f, c) -> + bias = "hb"."""
     rng = np.random.default_rng(seed)
     w = rng.integers(-127, 128, (f, c)) / 64.0
     b = rng.integers(-512, 512, c) / 256.0
@@ -63,9 +62,27 @@ def per_particle_dense(n: int = 8, f: int = 3, c: int = 4, seed: int = 0) -> Mod
              helper.make_tensor("b", TensorProto.FLOAT, [c], b.tolist())]
     nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-8, 12),
              helper.make_node("MatMul", ["xq", "w"], ["h"], name="mm"),
-             helper.make_node("Add", ["h", "b"], ["hb"], name="bias"),
-             helper.make_node("Relu", ["hb"], ["r"], name="relu"),
-             quant_node(inits, "q_act", "r", "y", 2.0**-5, 8, signed=0)]
+             helper.make_node("Add", ["h", "b"], ["hb"], name="bias")]
+    return inits, nodes
+
+
+def per_particle_dense(n: int = 8, f: int = 3, c: int = 4, seed: int = 0) -> ModelWrapper:
+    """x (1, n, f) -> Quant -> MatMul (f, c) + bias -> Relu -> Quant -> y (1, n, c): a deep set's
+    phi layer, the MatMul-with-constant-on-(particles, features) pattern."""
+    inits, nodes = _quantized_dense(f, c, seed)
+    nodes += [helper.make_node("Relu", ["hb"], ["r"], name="relu"),
+              quant_node(inits, "q_act", "r", "y", 2.0**-5, 8, signed=0)]
+    return make_model(nodes, inits, [1, n, f], [1, n, c])
+
+
+def signed_requant(mode: str, n: int = 4, f: int = 3, c: int = 4, seed: int = 5) -> ModelWrapper:
+    """x -> Quant -> MatMul + bias -> Quant(mode, signed 8 bit, 2**-5) -> y: no Relu, so the
+    requantization meets negative and positive ties (rounding_mode as qonnx names it)."""
+    inits, nodes = _quantized_dense(f, c, seed)
+    nodes.append(quant_node(inits, "q_out", "hb", "y", 2.0**-5, 8))
+    for a in nodes[-1].attribute:
+        if a.name == "rounding_mode":
+            a.s = mode.encode()
     return make_model(nodes, inits, [1, n, f], [1, n, c])
 
 

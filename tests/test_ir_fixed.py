@@ -10,8 +10,8 @@ NODE = helper.make_node("MatMul", ["a", "b"], ["c"], name="mm")
 
 
 @pytest.mark.parametrize("mode,ref", [
-    ("ROUND", np.round), ("FLOOR", np.floor), ("CEIL", np.ceil), ("ROUND_TO_ZERO", np.trunc),
-    ("HALF_UP", lambda v: np.floor(v + 0.5)),
+    ("ROUND", np.round), ("FLOOR", np.floor), ("CEIL", np.ceil), ("DOWN", np.trunc),
+    ("HALF_UP", lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5)),  # qonnx: ties away from zero
 ])
 @pytest.mark.parametrize("shift", [1, 2, 5])
 def test_shift_round_matches_float_rounding(mode, ref, shift):
@@ -50,3 +50,13 @@ def test_const_mantissa_recovers_the_grid():
 def test_const_mantissa_rejects_non_finite():
     with pytest.raises(NotExact, match="non-finite"):
         const_mantissa(np.array([1.0, np.nan]), NODE, "w")
+
+
+@pytest.mark.parametrize("mode", ["ROUND", "FLOOR", "CEIL", "DOWN", "HALF_UP"])
+def test_rounding_names_mean_what_qonnx_says(mode):
+    """The IR's meaning is qonnx's: HALF_UP sends ties away from zero (-2.5 -> -3), not toward +inf."""
+    from qonnx.custom_op.general.intquant import resolve_rounding_mode
+
+    m = np.arange(-300, 301, dtype=np.int64)
+    expected = resolve_rounding_mode(mode)(m / 8.0).astype(np.int64)
+    np.testing.assert_array_equal(shift_round(m, 3, mode), expected)

@@ -20,7 +20,7 @@ from hw.yosys import resources_from_stat, synthesize, synthesize_by_module
 from models.taggers import TaggerConfig, build_tagger
 from models.train import export_qonnx_model
 
-from .graphs import per_particle_dense
+from .graphs import per_particle_dense, signed_requant
 from .tagger_checks import quick_fit
 
 SMALL = {
@@ -168,3 +168,17 @@ def test_yosys_by_module_adds_parts_counted_by_hand(tmp_path):
         assert (res.LUT, res.FF, res.CARRY, res.MUXF, res.DSP) == (8, 16, 0, 0, 0)
         assert res.cells.get("LUT2") == 8 and res.cells.get("FDRE") == 16
     assert "and_stage" not in parts.cells  # the black-box instances are not counted as cells
+
+
+@pytest.mark.parametrize("backend", ["hls4ml", "rtl"])
+@pytest.mark.parametrize("mode", ["HALF_UP", "ROUND", "FLOOR"])
+def test_signed_requantization_with_negative_ties(backend, mode, tmp_path):
+    """qonnx's HALF_UP rounds a negative tie away from zero (AP_RND_INF in HLS, built from
+    truncation and the sign bit in RTL); an earlier l1forge read it as half toward +inf."""
+    model = signed_requant(mode)
+    x = grid_inputs(canonicalize(signed_requant(mode)), 12_000, seed=2)
+    y = emulate(canonicalize(signed_requant(mode)), x)
+    assert (y < 0).mean() > 0.2  # the quantizer sees negative values (and so negative ties)
+    report = compile_model(model, tmp_path / "fw", backend=backend, data=x, n_random=0, synth=False,
+                           log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact" and report["verification"]["samples"] == 12_000

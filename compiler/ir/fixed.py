@@ -66,7 +66,8 @@ def log2_exact(scale: float) -> int | None:
 
 def shift_round(m: np.ndarray, shift: int, mode: str) -> np.ndarray:
     """Integer m * 2**-shift rounded to an integer: ROUND (half to even, numpy's round), FLOOR,
-    CEIL, ROUND_TO_ZERO (truncation toward zero) or HALF_UP (round half toward +inf)."""
+    CEIL, DOWN (truncation toward zero) or HALF_UP (ties away from zero), as qonnx's Quant reads
+    these names (qonnx.custom_op.general.intquant.resolve_rounding_mode)."""
     m = np.asarray(m, dtype=np.int64)
     if shift <= 0:
         return m << (-shift)
@@ -77,10 +78,10 @@ def shift_round(m: np.ndarray, shift: int, mode: str) -> np.ndarray:
         return floor
     if mode == "CEIL":
         return floor + (rem > 0)
-    if mode == "ROUND_TO_ZERO":
+    if mode == "DOWN":
         return np.where(m < 0, floor + (rem > 0), floor)
-    if mode == "HALF_UP":
-        return floor + (rem >= half)
+    if mode == "HALF_UP":  # a tie goes up for m >= 0 and down (away from zero) for m < 0
+        return floor + np.where(m < 0, rem > half, rem >= half)
     if mode == "ROUND":
         up = (rem > half) | ((rem == half) & (floor & 1 == 1))
         return floor + up

@@ -99,8 +99,8 @@ def _int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out.astype(np.float64) if a.dtype == np.float64 else out
 
 
-_FLOAT_ROUND = {"ROUND": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND_TO_ZERO": np.trunc,
-                "HALF_UP": lambda v: np.floor(v + 0.5)}
+_FLOAT_ROUND = {"ROUND": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "DOWN": np.trunc,
+                "HALF_UP": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5)}  # qonnx's meanings
 
 
 def requantize(m: np.ndarray, shift: int, mode: str, lo: int, hi: int) -> np.ndarray:
@@ -136,7 +136,7 @@ def check_quant(model: ModelWrapper, node) -> dict:
     bits = np.asarray(p["bit_width"]).ravel()
     if bits.size != 1 or bits[0] != int(bits[0]) or not 1 <= bits[0] <= 32:
         raise NotExact(node, "bit width", f"bit width {bits} must be one integer in 1..32")
-    if p["rounding_mode"] not in ("ROUND", "FLOOR", "CEIL", "ROUND_TO_ZERO", "HALF_UP"):
+    if p["rounding_mode"] not in ("ROUND", "FLOOR", "CEIL", "DOWN", "HALF_UP"):
         raise NotExact(node, "rounding mode", f"{p['rounding_mode']} is not supported")
     p["frac"] = -k
     return p

@@ -14,7 +14,7 @@ from ...ir.model import attr, axis_attr, consumers, gather_indices, reduce_axes
 from ...passes.fixed_point_types import infer_fixed_point_types
 from .routing import LAYER_CLASS as ROUTE, register as register_routing
 
-ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND", "ROUND_TO_ZERO": "AP_TRN_ZERO",
+ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND_INF", "DOWN": "AP_TRN_ZERO",
             "CEIL": None}
 # A default the layer list never relies on: check_types fails if any layer ends up with it.
 SENTINEL_WIDTH, SENTINEL_INTEGER = 3, 2

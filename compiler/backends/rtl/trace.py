@@ -34,6 +34,15 @@ def _round_half_even(v, k: int, i: int, f: int, overflow: str):
     return (v + (lsb * 2.0 ** (f - f_in) + (2.0 ** (-f - 1) - 2.0 ** -f_in))).quantize(k, i, f, overflow, "TRN")
 
 
+def _round_half_away(v, k: int, i: int, f: int, overflow: str):
+    """One FixedVariable rounded half away from zero (qonnx's HALF_UP) to f fraction bits, then
+    saturated: adding 2**-(f+1), minus 2**-f_in when negative, and truncating."""
+    f_in = v.kif[2]
+    if f_in <= f:
+        return v.quantize(k, i, f, overflow, "TRN")
+    return (v + (2.0 ** (-f - 1) - v.is_negative() * 2.0 ** -f_in)).quantize(k, i, f, overflow, "TRN")
+
+
 def _requantize(node, x, p: dict):
     from da4ml.trace import FixedVariableArray
 
@@ -44,10 +53,9 @@ def _requantize(node, x, p: dict):
     mode = p["rounding_mode"]
     if mode == "FLOOR":
         return x.quantize(k, i, f, overflow, "TRN")
-    if mode == "HALF_UP":
-        return x.quantize(k, i, f, overflow, "RND")
-    if mode == "ROUND":
-        flat = [_round_half_even(v, k, i, f, overflow) for v in np.ravel(x._vars)]
+    rounders = {"ROUND": _round_half_even, "HALF_UP": _round_half_away}
+    if mode in rounders:
+        flat = [rounders[mode](v, k, i, f, overflow) for v in np.ravel(x._vars)]
         return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options, hwconf=x.hwconf)
     raise NotExact(node, "rounding mode not supported by the RTL backend", f"{mode}; use ROUND, HALF_UP or FLOOR")
 

@@ -1,0 +1,776 @@
+"""Keras / QKeras frontend: a QKeras 0.9 or plain Keras model -> QONNX (the shared IR).
+
+Reads a Keras 2 `.h5` file with h5py (the `model_config` JSON and `model_weights/<layer>/...`) or
+an in-memory model duck-typed (`.to_json()` and per-layer `.get_weights()`; tf_keras or Keras 3),
+so TensorFlow is never imported. Each QKeras quantizer becomes a QONNX `Quant` node computing
+what QKeras 0.9.0 computes at inference (qkeras/quantizers.py; checked against QKeras itself):
+
+* quantized_bits(bits, integer, symmetric, keep_negative, alpha): alpha * clip(round(x * 2**f),
+  lo, hi) * 2**-f with f = bits - keep_negative - integer, lo = -2**(bits-1) + symmetric (0
+  without keep_negative), hi = 2**(bits-keep_negative) - 1. round is tf.round, half to even
+  (QONNX "ROUND"); alpha (None = 1, or a power of two) scales after rounding, so it is folded
+  into weights and refused on activations. In QDense/QConv1D a kernel quantizer with alpha=None
+  becomes alpha="auto_po2" (qkeras/qlayers.py, `_set_trainable_parameter`): per-output-channel
+  power-of-two scales computed from the kernel, done here as QKeras does and folded into the
+  constant weights. alpha="auto" (float scales) is refused.
+* quantized_relu(bits, integer): clip(round(x * 2**f), 0, 2**bits - 1) * 2**-f, f = bits -
+  integer (Relu, then an unsigned Quant). use_sigmoid and negative_slope are refused.
+* use_stochastic_rounding only acts in training (inference uses tf.round); qnoise_factor must be
+  1; a negative `integer` is refused (QKeras 0.9.0 itself fails on K.pow(2, integer)).
+* Strings are parsed like qkeras/safe_eval.py: the text is split at "(", so a nested call such
+  as "quantized_relu(quantized_bits(4, 0, alpha=1), 0)" builds quantized_relu() with its
+  defaults (8 bits, 0 integer bits); the paper's deep sets carry this string and run so.
+
+Keras models have no input quantizer: `input_type` (default the seed paper's
+ap_fixed<12,4,AP_RND,AP_SAT>) puts one on the input. A float last Dense (the paper's output
+layer) is quantized to `final_type` or refused; a trailing Softmax is dropped (the firmware
+emits logits, argmax unchanged). What was changed is listed by `conversion_notes`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.util.basic import qonnx_make_model
+
+from ..errors import L1ForgeError
+from ..ir.fixed import FixedType
+
+NOTES_KEY = "l1forge.keras_frontend_notes"
+QUANT_DOMAIN = "qonnx.custom_op.general"
+
+SUPPORTED_LAYERS = ("InputLayer", "Dense", "QDense", "Conv1D", "QConv1D", "Activation", "ReLU", "QActivation",
+                    "Softmax", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Concatenate")
+WEIGHTED = ("Dense", "QDense", "Conv1D", "QConv1D")
+
+# ap_fixed rounding / saturation modes -> QONNX Quant rounding_mode / narrow. AP_RND (ties toward
+# +inf) has no qonnx mode: it becomes HALF_UP (ties away from zero, AP_RND_INF), which differs
+# only for a negative value exactly halfway between two grid points; a note says so.
+AP_ROUNDING = {"AP_RND": "HALF_UP", "AP_RND_INF": "HALF_UP", "AP_RND_CONV": "ROUND", "AP_TRN": "FLOOR",
+               "AP_TRN_ZERO": "DOWN"}
+AP_SATURATION = ("AP_SAT", "AP_SAT_SYM", "AP_WRAP")
+
+
+@dataclass(frozen=True)
+class FixedSpec:
+    """An ap_[u]fixed<W,I,rounding,saturation> type as a quantizer."""
+    type: FixedType
+    rounding: str = "AP_TRN"
+    saturation: str = "AP_WRAP"
+
+    @classmethod
+    def parse(cls, spec, default: "FixedSpec") -> "FixedSpec":
+        """From a FixedSpec, a (width, integer) pair (default's signedness and modes) or a string
+        like 'ap_fixed<12,4,AP_RND,AP_SAT>' / 'fixed<16,6>' / 'ufixed<8,0,RND_CONV,SAT>'."""
+        if isinstance(spec, FixedSpec):
+            return spec
+        if isinstance(spec, (tuple, list)) and len(spec) == 2 and all(isinstance(v, (int, np.integer)) for v in spec):
+            width, integer = int(spec[0]), int(spec[1])
+            return replace(default, type=FixedType(default.type.signed, width, width - integer))
+        m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?"
+                         r"(?:,\s*\d+\s*)?>\s*", str(spec))
+        if m is None:
+            raise L1ForgeError(f"fixed-point type {spec!r} is not understood; write e.g. "
+                               "'ap_fixed<12,4,AP_RND,AP_SAT>' or (width, integer)")
+        width, integer = int(m.group(2)), int(m.group(3))
+        rounding = _ap_mode(m.group(4) or "AP_TRN")
+        saturation = _ap_mode(m.group(5) or "AP_WRAP")
+        if rounding not in AP_ROUNDING or saturation not in AP_SATURATION or width < 1:
+            raise L1ForgeError(f"fixed-point type {spec!r}: rounding must be one of {', '.join(AP_ROUNDING)} and "
+                               f"saturation one of {', '.join(AP_SATURATION)}")
+        return cls(FixedType(m.group(1) != "u", width, width - integer), rounding, saturation)
+
+    @property
+    def qonnx_rounding(self) -> str:
+        return AP_ROUNDING[self.rounding]
+
+    @property
+    def narrow(self) -> bool:
+        return self.saturation == "AP_SAT_SYM" and self.type.signed
+
+    def __str__(self) -> str:
+        t = self.type
+        return f"ap_{'' if t.signed else 'u'}fixed<{t.width},{t.integer},{self.rounding},{self.saturation}>"
+
+
+def _ap_mode(word: str) -> str:
+    word = word.upper()
+    return word if word.startswith("AP_") else "AP_" + word
+
+
+PAPER_INPUT_TYPE = FixedSpec(FixedType(True, 12, 8), "AP_RND", "AP_SAT")
+HLS4ML_DEFAULT_TYPE = FixedSpec(FixedType(True, 16, 10), "AP_TRN", "AP_WRAP")  # hls4ml's fixed<16,6>
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """One QONNX Quant: value = clip(round(x / scale), lo, hi) * scale (scale = 2**-frac)."""
+    frac: int
+    bits: int
+    signed: bool
+    narrow: bool = False
+    rounding: str = "ROUND"
+    relu: bool = False  # quantized_relu: a Relu before the Quant
+    alpha: float = 1.0  # quantized_bits' alpha (a power of two): QKeras returns alpha * the quantized value
+
+    def describe(self) -> str:
+        """The equivalent ap_fixed type (QONNX ROUND, half to even, is AP_RND_CONV)."""
+        rounding = {v: k for k, v in AP_ROUNDING.items()}[self.rounding]
+        return FixedType(self.signed, self.bits, self.frac).hls(rounding, "AP_SAT_SYM" if self.narrow else "AP_SAT")
+
+
+# --------------------------------------------------------------------------------------------
+# QKeras quantizers: identifier (string or serialized dict) -> QuantSpec
+
+QUANTIZER_ARGS = {  # constructor signatures of qkeras 0.9.0 (qkeras/quantizers.py)
+    "quantized_bits": ("bits", "integer", "symmetric", "keep_negative", "alpha", "use_stochastic_rounding",
+                       "scale_axis", "qnoise_factor", "var_name", "use_ste", "use_variables"),
+    "quantized_relu": ("bits", "integer", "use_sigmoid", "negative_slope", "use_stochastic_rounding",
+                       "relu_upper_bound", "is_quantized_clip", "qnoise_factor", "var_name", "use_ste",
+                       "use_variables"),
+}
+QUANTIZER_DEFAULTS = {
+    "quantized_bits": dict(bits=8, integer=0, symmetric=0, keep_negative=True, alpha=None,
+                           use_stochastic_rounding=False, scale_axis=None, qnoise_factor=1.0),
+    "quantized_relu": dict(bits=8, integer=0, use_sigmoid=0, negative_slope=0.0, use_stochastic_rounding=False,
+                           relu_upper_bound=None, is_quantized_clip=True, qnoise_factor=1.0),
+}
+KERAS_ACTIVATIONS = ("linear", "relu", "softmax")
+
+
+def _layer_error(layer: dict, what: str) -> L1ForgeError:
+    return L1ForgeError(f"layer '{layer['name']}' ({layer['class_name']}): {what}")
+
+
+def _safe_eval_arg(text: str):
+    """One argument as qkeras' safe_eval.GetArg reads it: bool, int, float or a quoted string."""
+    text = text.strip()
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    raise ValueError(text)
+
+
+def parse_quantizer(identifier, layer: dict) -> tuple[str, dict]:
+    """(class or activation name, keyword arguments) as QKeras builds the quantizer from a layer
+    config entry: a serialized dict, or a string read like qkeras/safe_eval.py, which splits at
+    '(' and so builds a nested call's outer quantizer with its defaults."""
+    if isinstance(identifier, dict):
+        config = dict(identifier.get("config") or {})
+        return str(identifier.get("class_name")), config
+    if not isinstance(identifier, str):
+        raise _layer_error(layer, f"quantizer {identifier!r} is neither a string nor a serialized quantizer")
+    parts = identifier.split("(")
+    name = parts[0]
+    if len(parts) != 2:  # no call, or a nested call: safe_eval calls the class without arguments
+        return name, {}
+    inner = parts[1].strip()
+    if not inner.endswith(")"):
+        raise _layer_error(layer, f"quantizer string {identifier!r} is not a call")
+    inner = inner[:-1].strip()
+    args, kwargs = [], {}
+    try:
+        for item in [p for p in inner.split(",")] if inner else []:
+            if "=" in item:
+                key, value = item.split("=", 1)
+                kwargs[key.strip()] = _safe_eval_arg(value)
+            elif kwargs:
+                raise ValueError(item)
+            else:
+                args.append(_safe_eval_arg(item))
+    except ValueError:
+        raise _layer_error(layer, f"quantizer string {identifier!r}: cannot read its arguments as QKeras "
+                                  "does") from None
+    names = QUANTIZER_ARGS.get(name)
+    if names is None:
+        return name, {"__args__": args, **kwargs}
+    if len(args) > len(names):
+        raise _layer_error(layer, f"quantizer string {identifier!r}: too many arguments for {name}")
+    return name, {**dict(zip(names, args)), **kwargs}
+
+
+def _integral(v) -> int | None:
+    """v as an int when it is a whole number (QKeras takes 4 or 4.0 alike), else None."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or float(v) != int(v):
+        return None
+    return int(v)
+
+
+def _is_power_of_two(v: float) -> bool:
+    m, _ = np.frexp(float(v))
+    return v > 0 and m == 0.5
+
+
+def quantizer_spec(name: str, kwargs: dict, layer: dict, role: str) -> QuantSpec | str:
+    """A QuantSpec for a QKeras quantizer at inference, or the name of a plain Keras activation
+    ('linear', 'relu', 'softmax'); L1ForgeError naming the layer otherwise."""
+    if name in KERAS_ACTIVATIONS and not kwargs:
+        return name
+    if name not in QUANTIZER_ARGS:
+        raise _layer_error(layer, f"{role} {name!r} is not supported (supported: quantized_bits, quantized_relu, "
+                                  f"{', '.join(KERAS_ACTIVATIONS)})")
+    unknown = set(kwargs) - set(QUANTIZER_ARGS[name])
+    if unknown:
+        raise _layer_error(layer, f"{role} {name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+    p = {**QUANTIZER_DEFAULTS[name], **{k: v for k, v in kwargs.items() if k in QUANTIZER_DEFAULTS[name]}}
+    bits, integer = _integral(p["bits"]), _integral(p["integer"])
+    if bits is None or integer is None or bits < 1:
+        raise _layer_error(layer, f"{role} {name}: bits={p['bits']!r}, integer={p['integer']!r} must be integers, "
+                                  "bits >= 1")
+    if integer < 0:  # K.pow(2, integer) raises for a negative integer in qkeras 0.9.0
+        raise _layer_error(layer, f"{role} {name}: integer={integer} < 0, which QKeras 0.9.0 itself cannot evaluate")
+    if float(p["qnoise_factor"]) != 1.0:
+        raise _layer_error(layer, f"{role} {name}: qnoise_factor={p['qnoise_factor']} mixes float and quantized "
+                                  "values; only 1.0 (fully quantized) is exact")
+    if name == "quantized_relu":
+        if p["use_sigmoid"]:
+            raise _layer_error(layer, f"{role} quantized_relu with use_sigmoid is not supported")
+        if float(p["negative_slope"]) != 0.0:
+            raise _layer_error(layer, f"{role} quantized_relu with negative_slope={p['negative_slope']} "
+                                      "(leaky) is not supported")
+        if not p["is_quantized_clip"] and p["relu_upper_bound"] is not None \
+                and p["relu_upper_bound"] < 2.0**integer * (1 - 2.0**-bits):
+            raise _layer_error(layer, f"{role} quantized_relu with relu_upper_bound={p['relu_upper_bound']} "
+                                      "below its range is not supported")
+        return QuantSpec(frac=bits - integer, bits=bits, signed=False, relu=True)
+    keep_negative = 1 if p["keep_negative"] else 0
+    unsigned_bits = bits - keep_negative
+    if unsigned_bits < 1:
+        raise _layer_error(layer, f"{role} quantized_bits({bits}) with keep_negative is a binary (sign) "
+                                  "quantizer, which is not supported")
+    frac = unsigned_bits - integer
+    alpha = p["alpha"]
+    if isinstance(alpha, str):
+        raise _layer_error(layer, f"{role} quantized_bits with alpha={alpha!r}: the scale depends on the data "
+                                  "(supported: alpha=None or a power of two; 'auto_po2' on QDense/QConv1D kernels)")
+    if alpha is not None:
+        if isinstance(alpha, (list, tuple)) or not _is_power_of_two(float(alpha)):
+            raise _layer_error(layer, f"{role} quantized_bits with alpha={alpha!r}: only a power of two scale "
+                                      "keeps values on a fixed-point grid")
+    narrow = bool(keep_negative and p["symmetric"])
+    return QuantSpec(frac=frac, bits=bits, signed=bool(keep_negative), narrow=narrow,
+                     alpha=1.0 if alpha is None else float(alpha))
+
+
+def auto_po2_kernel(kernel: np.ndarray, bits: int, integer: int, keep_negative: bool = True) -> np.ndarray:
+    """What qkeras 0.9.0's quantized_bits(bits, integer, alpha='auto_po2') returns for a constant
+    kernel (channels-last, scale per output channel), computed in float32 in QKeras' order."""
+    f32 = np.float32
+    eps = f32(1e-7)  # keras.backend.epsilon()
+    x = np.asarray(kernel, dtype=f32)
+    axis = tuple(range(x.ndim - 1)) if x.ndim > 1 else (0,)
+    m = f32(2.0 ** (bits - int(bool(keep_negative))))
+    m_i = f32(2.0 ** integer)
+    x = x / m_i
+    levels = f32((2 ** (bits - 1) - 1) * 2)  # symmetric is forced for 'auto*'
+
+    def po2(scale):
+        return f32(2.0) ** np.round(np.log(scale + eps) / f32(np.log(2.0))).astype(f32)
+
+    scale = po2(np.max(np.abs(x), axis=axis, keepdims=True) * f32(2) / levels)
+    z = None
+    for _ in range(5):
+        v = np.floor(np.abs(x) / scale + f32(0.5))
+        z = np.sign(x) * np.where(v < levels / 2, v, levels / 2).astype(f32)
+        if x.ndim > 1:
+            qx = np.mean(x * z, axis=axis, keepdims=True, dtype=f32)
+            qq = np.mean(z * z, axis=axis, keepdims=True, dtype=f32)
+        else:
+            qx, qq = x * z, z * z
+        scale = po2(qx / (qq + eps))
+    return (m_i * z / m * (scale * m)).astype(f32)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the model: config + weights, from an .h5 file or a Keras object
+
+
+def read_keras(source) -> tuple[dict, dict[str, list[np.ndarray]]]:
+    """(model config, weights per layer name in get_weights() order) from an .h5 path or a
+    Keras model object."""
+    if hasattr(source, "to_json") and not isinstance(source, (str, Path)):
+        config = json.loads(source.to_json())
+        layers = getattr(source, "layers", None)
+        if layers is None:
+            raise L1ForgeError(f"{type(source).__name__}: a Keras model must have .layers with .get_weights()")
+        weights = {layer.name: [np.asarray(w) for w in layer.get_weights()] for layer in layers}
+        return config, weights
+    path = Path(source)
+    if not path.is_file():
+        raise L1ForgeError(f"{path}: no such Keras model file")
+    if path.suffix == ".keras" or zipfile.is_zipfile(path):
+        raise L1ForgeError(f"{path}: a Keras 3 '.keras' archive is not supported; save the model with tf_keras / "
+                           "Keras 2 as '.h5' (model.save('model.h5')) or pass the loaded model object")
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise L1ForgeError(f"{path}: not an HDF5 (.h5) Keras model file")
+    try:
+        with h5py.File(path, "r") as f:
+            if "model_config" not in f.attrs:
+                raise L1ForgeError(f"{path}: no 'model_config' attribute (a weights-only file?); save the whole "
+                                   "model with model.save('model.h5')")
+            raw = f.attrs["model_config"]
+            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            group = f["model_weights"] if "model_weights" in f else f
+            weights = {}
+            for name in group:
+                names = [n.decode() if isinstance(n, bytes) else str(n)
+                         for n in group[name].attrs.get("weight_names", [])]
+                weights[name] = [np.asarray(group[name][n]) for n in names]
+    except (OSError, KeyError, ValueError) as exc:
+        raise L1ForgeError(f"{path}: unreadable Keras .h5 file ({type(exc).__name__}: {exc})") from None
+    return config, weights
+
+
+def _inbound_names(layer: dict) -> list[str]:
+    """Names of the layers feeding a Functional layer (Keras 2 and Keras 3 config formats)."""
+    nodes = layer.get("inbound_nodes") or []
+    if len(nodes) > 1:
+        raise _layer_error(layer, f"called {len(nodes)} times (a shared layer), which is not supported")
+    if not nodes:
+        return []
+    node = nodes[0]
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}} holding __keras_tensor__ entries
+        found: list[str] = []
+
+        def collect(obj):
+            if isinstance(obj, dict):
+                if obj.get("class_name") == "__keras_tensor__":
+                    found.append(obj["config"]["keras_history"][0])
+                else:
+                    for v in obj.values():
+                        collect(v)
+            elif isinstance(obj, list):
+                for v in obj:
+                    collect(v)
+        collect(node.get("args", []))
+        return found
+    return [entry[0] for entry in node]
+
+
+def _layer_list(config: dict) -> tuple[list[dict], list[str], str, list | None]:
+    """(layers with 'inputs', input layer names, output layer name, input shape when no
+    InputLayer) for a Functional or Sequential config."""
+    kind = config.get("class_name")
+    body = config.get("config", {})
+    if kind in ("Functional", "Model"):
+        layers = []
+        for raw in body.get("layers", []):
+            layer = {"class_name": raw["class_name"], "name": raw.get("name") or raw["config"]["name"],
+                     "config": raw.get("config", {})}
+            layer["inputs"] = _inbound_names({**layer, "inbound_nodes": raw.get("inbound_nodes")})
+            layers.append(layer)
+        ins, outs = (body.get(k, []) for k in ("input_layers", "output_layers"))
+        ins, outs = ([e] if e and isinstance(e[0], str) else e for e in (ins, outs))  # Keras 3: one flat [name, 0, 0]
+        ins = [e[0] for e in ins]
+        if len(ins) != 1 or len(outs) != 1:
+            raise L1ForgeError(f"model '{body.get('name')}': {len(ins)} inputs and {len(outs)} outputs; "
+                               "l1forge compiles models with one input and one output")
+        return layers, ins, outs[0][0], None
+    if kind == "Sequential":
+        raw_layers = body["layers"] if isinstance(body, dict) else body
+        layers, prev, shape = [], None, None
+        for raw in raw_layers:
+            cfg = raw.get("config", {})
+            layer = {"class_name": raw["class_name"], "name": cfg.get("name", raw.get("name")), "config": cfg}
+            if prev is None and raw["class_name"] != "InputLayer":
+                shape = cfg.get("batch_input_shape") or cfg.get("batch_shape") or (
+                    body.get("build_input_shape") if isinstance(body, dict) else None)
+                if shape is None:
+                    raise L1ForgeError("Sequential model without an input shape; build it (model.build) or start "
+                                       "it with an Input layer")
+                layers.append({"class_name": "InputLayer", "name": "input", "config": {"batch_input_shape": shape},
+                               "inputs": []})
+                prev = "input"
+            layer["inputs"] = [prev] if prev is not None else []
+            layers.append(layer)
+            prev = layer["name"]
+        if not layers:
+            raise L1ForgeError("Sequential model without layers")
+        return layers, [layers[0]["name"]], prev, shape
+    raise L1ForgeError(f"model class {kind!r} is not supported; give a Functional or Sequential Keras model")
+
+
+# --------------------------------------------------------------------------------------------
+# Building the QONNX graph
+
+
+class _Graph:
+    """Nodes, initializers and per-tensor shapes (batch first, batch 1) of the graph being built."""
+
+    def __init__(self):
+        self.nodes, self.inits, self.shapes = [], [], {}
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        value = np.asarray(value, dtype=np.float32)
+        self.inits.append(helper.make_tensor(name, TensorProto.FLOAT, list(value.shape), value.ravel().tolist()))
+        return name
+
+    def node(self, op: str, inputs: list[str], out: str, shape: list[int], name: str, **attrs) -> str:
+        self.nodes.append(helper.make_node(op, inputs, [out], name=name, **attrs))
+        self.shapes[out] = list(shape)
+        return out
+
+    def quant(self, inp: str, q: QuantSpec, name: str, shape: list[int]) -> str:
+        params = [self.const(f"{name}_scale", np.float32(2.0 ** -q.frac)), self.const(f"{name}_zeropt", 0.0),
+                  self.const(f"{name}_bitwidth", float(q.bits))]
+        self.nodes.append(helper.make_node("Quant", [inp] + params, [name], name=name, domain=QUANT_DOMAIN,
+                                           rounding_mode=q.rounding, signed=int(q.signed), narrow=int(q.narrow)))
+        self.shapes[name] = list(shape)
+        return name
+
+
+def _fixed_quant(spec: FixedSpec) -> QuantSpec:
+    return QuantSpec(frac=spec.type.frac, bits=spec.type.width, signed=spec.type.signed, narrow=spec.narrow,
+                     rounding=spec.qonnx_rounding)
+
+
+class _Converter:
+    def __init__(self, config, weights, input_type, final_layer, final_type, softmax):
+        body = config.get("config")
+        self.model_name = str(body.get("name") or "keras_model") if isinstance(body, dict) else "keras_model"
+        self.layers, self.inputs, self.output, self.seq_shape = _layer_list(config)
+        self.by_name = {layer["name"]: layer for layer in self.layers}
+        self.weights = weights
+        self.input_type, self.final_layer, self.final_type, self.softmax = input_type, final_layer, final_type, softmax
+        self.graph = _Graph()
+        self.notes: list[str] = []
+        self.tensor: dict[str, str] = {}
+        self.softmax_ok, self.final = self._ends()
+
+    def _ends(self) -> tuple[set[str], str | None]:
+        """The layers whose softmax may be dropped (those after which only softmax or linear
+        layers follow) and the last layer with weights (the one final_layer='quantize' may
+        quantize), walking back from the output."""
+        name, ok = self.output, set()
+        layer = self.by_name.get(name)
+        while layer is not None:
+            ok.add(name)
+            act = layer["config"].get("activation")
+            if not (layer["class_name"] == "Softmax" or (layer["class_name"] == "Activation"
+                                                         and act in ("softmax", "linear"))) \
+                    or len(layer["inputs"]) != 1:
+                break
+            name = layer["inputs"][0]
+            layer = self.by_name.get(name)
+        while layer is not None and layer["class_name"] not in WEIGHTED and len(layer["inputs"]) == 1:
+            layer = self.by_name.get(layer["inputs"][0])
+        return ok, (layer["name"] if layer is not None and layer["class_name"] in WEIGHTED else None)
+
+    def run(self) -> ModelWrapper:
+        for layer in self._ordered():
+            if layer["class_name"] not in SUPPORTED_LAYERS:
+                raise _layer_error(layer, f"layer type not supported by the Keras frontend (supported: "
+                                          f"{', '.join(SUPPORTED_LAYERS)})")
+            getattr(self, "_" + layer["class_name"].lower())(layer, [self.tensor[i] for i in layer["inputs"]])
+        out = self.tensor[self.output]
+        g = self.graph
+        if out == "input":
+            raise L1ForgeError("the model's output is its input: nothing to compile")
+        for node in g.nodes:  # the model's output tensor is called "output"
+            for i, name in enumerate(node.input):
+                if name == out:
+                    node.input[i] = "output"
+            for i, name in enumerate(node.output):
+                if name == out:
+                    node.output[i] = "output"
+        g.shapes["output"] = g.shapes[out]
+        graph = helper.make_graph(
+            g.nodes, self.model_name,
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, g.shapes["input"])],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, g.shapes["output"])],
+            initializer=g.inits)
+        proto = qonnx_make_model(graph, producer_name="l1forge-keras-frontend",
+                                 opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QUANT_DOMAIN, 1)])
+        helper.set_model_props(proto, {NOTES_KEY: json.dumps(self.notes)})
+        return ModelWrapper(proto)
+
+    def _ordered(self) -> list[dict]:
+        """The layers the output depends on, in an order where inputs come first."""
+        order, state = [], {}
+
+        def visit(name, stack):
+            if name not in self.by_name:
+                raise L1ForgeError(f"layer '{stack[-1]}' reads layer '{name}', which the model config does not define")
+            if state.get(name) == "done":
+                return
+            if state.get(name) == "active":
+                raise L1ForgeError(f"layer '{name}' is part of a cycle")
+            state[name] = "active"
+            for i in self.by_name[name]["inputs"]:
+                visit(i, stack + [name])
+            state[name] = "done"
+            order.append(self.by_name[name])
+        visit(self.output, [self.output])
+        return order
+
+    # ---- layers -----------------------------------------------------------------------------
+
+    def _shape(self, tensor: str) -> list[int]:
+        return self.graph.shapes[tensor]
+
+    def _inputlayer(self, layer, ins):
+        cfg = layer["config"]
+        shape = cfg.get("batch_input_shape") or cfg.get("batch_shape") or self.seq_shape
+        if shape is None or any(d is None or int(d) <= 0 for d in list(shape)[1:]):
+            raise _layer_error(layer, f"input shape {shape} must be fully known (except the batch size)")
+        self.graph.shapes["input"] = [1] + [int(d) for d in list(shape)[1:]]
+        t = "input"
+        if self.input_type is not None:
+            q = _fixed_quant(self.input_type)
+            t = self.graph.quant(t, q, f"{layer['name']}_quant", self.graph.shapes["input"])
+            self.notes.append(f"input: quantized to {self.input_type} (Keras models have no input quantizer)"
+                              + ("; AP_RND is built as qonnx HALF_UP, which rounds a negative exact half-step "
+                                 "away from zero instead of toward +inf" if self.input_type.rounding == "AP_RND"
+                                 else ""))
+        else:
+            self.notes.append("input: no input quantizer (input_type=None); the first layer must quantize it")
+        self.tensor[layer["name"]] = t
+
+    def _weights(self, layer) -> list[np.ndarray]:
+        w = self.weights.get(layer["name"])
+        if w is None:
+            raise _layer_error(layer, "no weights found for this layer in the model file")
+        return w
+
+    def _dense(self, layer, ins):
+        self._weighted(layer, ins, quantized=False)
+
+    def _qdense(self, layer, ins):
+        self._weighted(layer, ins, quantized=True)
+
+    def _conv1d(self, layer, ins):
+        self._weighted(layer, ins, quantized=False, conv=True)
+
+    def _qconv1d(self, layer, ins):
+        self._weighted(layer, ins, quantized=True, conv=True)
+
+    def _weighted(self, layer, ins, quantized: bool, conv: bool = False):
+        cfg, name = layer["config"], layer["name"]
+        (x,) = ins
+        shape = self._shape(x)
+        w = self._weights(layer)
+        use_bias = cfg.get("use_bias", True)
+        if len(w) != (2 if use_bias else 1):
+            raise _layer_error(layer, f"expected {'kernel and bias' if use_bias else 'a kernel'}, found {len(w)} "
+                                      "arrays")
+        kernel = np.asarray(w[0], dtype=np.float32)
+        if conv:
+            ks = cfg.get("kernel_size", [1])
+            if list(ks) != [1] or kernel.shape[0] != 1:
+                raise _layer_error(layer, f"kernel_size {ks}: only kernel size 1 (a per-element Dense) is supported")
+            if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("groups", 1) != 1:
+                raise _layer_error(layer, "only channels_last, groups=1 convolutions are supported")
+            if list(cfg.get("strides", [1])) != [1]:
+                raise _layer_error(layer, f"strides {cfg.get('strides')}: only stride 1 is supported")
+            kernel = kernel[0]
+            if len(shape) != 3:
+                raise _layer_error(layer, f"expects a (steps, channels) input, got shape {shape[1:]}")
+        if kernel.ndim != 2 or kernel.shape[0] != shape[-1]:
+            raise _layer_error(layer, f"kernel shape {kernel.shape} does not fit input features {shape[-1]}")
+        final = name == self.final
+        g = self.graph
+        kq_id = cfg.get("kernel_quantizer") if quantized else None
+        bq_id = cfg.get("bias_quantizer") if quantized else None
+        float_parts = [p for p, q in (("kernel", kq_id), ("bias", bq_id if use_bias else 0)) if q is None]
+        if float_parts:
+            if not final:
+                raise _layer_error(layer, f"float {' and '.join(float_parts)} (no quantizer); l1forge compiles fixed "
+                                          "point only: use QDense/QConv1D with kernel_quantizer and bias_quantizer "
+                                          "(only the last layer can be quantized by the frontend)")
+            if self.final_layer == "keep-float":
+                raise _layer_error(layer, f"the final layer has float {' and '.join(float_parts)}; l1forge compiles "
+                                          "fixed point only: use final_layer='quantize' (to final_type, default "
+                                          f"{HLS4ML_DEFAULT_TYPE} like hls4ml) or quantize it in QKeras")
+        out_shape = shape[:-1] + [kernel.shape[1]]
+        saturated = []
+        k = self._param(layer, "kernel", kernel, kq_id, saturated)
+        t = g.node("MatMul", [x, k], f"{name}_matmul", out_shape, name)
+        if use_bias:
+            b = self._param(layer, "bias", np.asarray(w[1], dtype=np.float32), bq_id, saturated)
+            t = g.node("Add", [t, b], f"{name}_bias_add", out_shape, f"{name}_bias")
+        if float_parts:
+            self.notes.append(f"layer '{name}' ({layer['class_name']}): float {' and '.join(float_parts)} quantized "
+                              f"to {self.final_type} (final_layer='quantize')"
+                              + (f"; {sum(saturated)} value(s) saturated" if sum(saturated) else ""))
+        self.tensor[name] = self._apply_activation(layer, t, cfg.get("activation", "linear"))
+
+    def _param(self, layer, role: str, value: np.ndarray, qid, saturated: list[int]) -> str:
+        """The constant input of a MatMul/Add: the float value behind a Quant node, or the
+        quantized values themselves (auto_po2 kernels)."""
+        g, name = self.graph, layer["name"]
+        if qid is None:  # the final float layer, final_layer='quantize' (checked by the caller)
+            q = _fixed_quant(self.final_type)
+            lo, hi = self.final_type.type.min_int + int(q.narrow), self.final_type.type.max_int
+            m = value.astype(np.float64) * 2.0 ** q.frac
+            over = int(np.sum((m < lo) | (m >= hi + 1)))
+            if over and self.final_type.saturation == "AP_WRAP":
+                raise _layer_error(layer, f"{over} float {role} value(s) overflow {self.final_type}, which wraps; "
+                                          "choose a wider final_type or one with AP_SAT")
+            saturated.append(over)
+            return g.quant(g.const(f"{name}_{role}", value), q, f"{name}_{role}_quant", list(value.shape))
+        qname, kwargs = parse_quantizer(qid, layer)
+        if role == "kernel" and qname == "quantized_bits" and kwargs.get("alpha", None) in (None, "auto_po2"):
+            p = {**QUANTIZER_DEFAULTS["quantized_bits"], **kwargs}
+            quantizer_spec(qname, {**kwargs, "alpha": None}, layer, f"{role} quantizer")  # the other parameters' checks
+            why = "alpha=None (QDense/QConv1D turn it into 'auto_po2')" if kwargs.get("alpha") is None else \
+                "alpha='auto_po2'"
+            self.notes.append(f"layer '{name}' ({layer['class_name']}): {role} quantizer {why}: per-channel "
+                              "power-of-two scales computed from the weights as QKeras does, folded into the kernel")
+            q = auto_po2_kernel(value, int(p["bits"]), int(p["integer"]), bool(p["keep_negative"]))
+            return g.const(f"{name}_{role}_auto_po2", q)
+        q = quantizer_spec(qname, kwargs, layer, f"{role} quantizer")
+        if isinstance(q, str):
+            raise _layer_error(layer, f"{role} quantizer {q!r} is an activation, not a quantizer")
+        if q.relu:
+            raise _layer_error(layer, f"{role} quantizer quantized_relu: a ReLU on weights is not supported")
+        if q.alpha != 1.0:  # alpha * Q(w) == Quant(alpha * w) on the grid scaled by alpha (alpha = 2**k: exact)
+            value = value * np.float32(q.alpha)
+            q = replace(q, frac=q.frac - int(np.frexp(q.alpha)[1] - 1), alpha=1.0)
+        return g.quant(g.const(f"{name}_{role}", value), q, f"{name}_{role}_quant", list(value.shape))
+
+    def _apply_activation(self, layer, t: str, identifier) -> str:
+        """Apply a layer's activation (Keras name or QKeras quantizer) to tensor t."""
+        if identifier in (None, "linear"):
+            return t
+        name, kwargs = parse_quantizer(identifier, layer)
+        spec = quantizer_spec(name, kwargs, layer, "activation")
+        g, lname, shape = self.graph, layer["name"], self._shape(t)
+        if spec == "linear":
+            return t
+        if spec == "softmax":
+            return self._drop_softmax(layer, t)
+        if spec == "relu":
+            return g.node("Relu", [t], f"{lname}_relu", shape, f"{lname}_relu")
+        if spec.alpha != 1.0:
+            raise _layer_error(layer, f"activation quantizer with alpha={spec.alpha:g}: QKeras scales the quantized "
+                                      "value after rounding, which has no exact layer here (use alpha=1 or None)")
+        if spec.relu:
+            t = g.node("Relu", [t], f"{lname}_relu", shape, f"{lname}_relu")
+        if isinstance(identifier, str) and len(identifier.split("(")) > 2:
+            self.notes.append(f"layer '{lname}' ({layer['class_name']}): QKeras' safe_eval reads the nested string "
+                              f"{identifier!r} as {name}() with its defaults, {spec.describe()}; converted so")
+        return g.quant(t, spec, f"{lname}_quant", shape)
+
+    def _drop_softmax(self, layer, t: str) -> str:
+        if layer["name"] not in self.softmax_ok:
+            raise _layer_error(layer, "softmax inside the network is not supported (only a final softmax, dropped)")
+        if self.softmax != "drop":
+            raise _layer_error(layer, "a softmax cannot be compiled exactly; use softmax='drop' (the firmware emits "
+                                      "the logits; the argmax is unchanged)")
+        self.notes.append(f"layer '{layer['name']}' ({layer['class_name']}): softmax dropped, the firmware outputs the "
+                          "logits (argmax unchanged)")
+        return t
+
+    def _qactivation(self, layer, ins):
+        (x,) = ins
+        self.tensor[layer["name"]] = self._apply_activation(layer, x, layer["config"].get("activation"))
+
+    def _activation(self, layer, ins):
+        (x,) = ins
+        act = layer["config"].get("activation")
+        if act not in KERAS_ACTIVATIONS:
+            raise _layer_error(layer, f"activation {act!r} is not supported (supported: "
+                                      f"{', '.join(KERAS_ACTIVATIONS)})")
+        self.tensor[layer["name"]] = self._apply_activation(layer, x, act)
+
+    def _relu(self, layer, ins):
+        (x,) = ins
+        cfg = layer["config"]
+        if cfg.get("max_value") is not None or float(cfg.get("negative_slope") or 0) != 0 \
+                or float(cfg.get("threshold") or 0) != 0:
+            raise _layer_error(layer, "only the plain ReLU (no max_value, negative_slope or threshold) is supported")
+        self.tensor[layer["name"]] = self.graph.node("Relu", [x], f"{layer['name']}_out", self._shape(x), layer["name"])
+
+    def _softmax(self, layer, ins):
+        (x,) = ins
+        self.tensor[layer["name"]] = self._drop_softmax(layer, x)
+
+    def _pool(self, layer, ins, op: str):
+        (x,) = ins
+        cfg, shape = layer["config"], self._shape(x)
+        if cfg.get("data_format", "channels_last") != "channels_last":
+            raise _layer_error(layer, "only channels_last pooling is supported")
+        if len(shape) != 3:
+            raise _layer_error(layer, f"expects a (steps, features) input, got shape {shape[1:]}")
+        keep = bool(cfg.get("keepdims", False))
+        out_shape = [shape[0], 1, shape[2]] if keep else [shape[0], shape[2]]
+        self.tensor[layer["name"]] = self.graph.node(op, [x], f"{layer['name']}_out", out_shape, layer["name"],
+                                                     axes=[1], keepdims=int(keep))
+
+    def _globalaveragepooling1d(self, layer, ins):
+        self._pool(layer, ins, "ReduceMean")
+
+    def _globalmaxpooling1d(self, layer, ins):
+        self._pool(layer, ins, "ReduceMax")
+
+    def _concatenate(self, layer, ins):
+        shapes = [self._shape(t) for t in ins]
+        rank = len(shapes[0])
+        axis = int(layer["config"].get("axis", -1))
+        axis = axis + rank if axis < 0 else axis
+        if len(ins) < 2 or axis < 1 or axis >= rank or any(len(s) != rank for s in shapes) or any(
+                s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:] for s in shapes):
+            raise _layer_error(layer, f"cannot concatenate shapes {[s[1:] for s in shapes]} on axis {axis}")
+        out_shape = list(shapes[0])
+        out_shape[axis] = sum(s[axis] for s in shapes)
+        self.tensor[layer["name"]] = self.graph.node("Concat", list(ins), f"{layer['name']}_out", out_shape,
+                                                     layer["name"], axis=axis)
+
+
+def convert_keras_config(config: dict, weights: dict[str, list[np.ndarray]], *,
+                         input_type=PAPER_INPUT_TYPE, final_layer: str = "quantize",
+                         final_type=HLS4ML_DEFAULT_TYPE, softmax: str = "drop") -> ModelWrapper:
+    """QONNX model from a Keras model config (the `model_config` JSON as a dict) and its weights
+    (layer name -> arrays in get_weights() order). Options as for load_keras."""
+    if final_layer not in ("quantize", "keep-float"):
+        raise L1ForgeError(f"final_layer must be 'quantize' or 'keep-float', got {final_layer!r}")
+    if softmax not in ("drop", "error"):
+        raise L1ForgeError(f"softmax must be 'drop' or 'error', got {softmax!r}")
+    in_spec = None if input_type is None else FixedSpec.parse(input_type, PAPER_INPUT_TYPE)
+    if in_spec is not None and in_spec.saturation == "AP_WRAP":
+        raise L1ForgeError(f"input_type {in_spec}: the input quantizer must saturate (AP_SAT or AP_SAT_SYM)")
+    out_spec = FixedSpec.parse(final_type, HLS4ML_DEFAULT_TYPE)
+    try:
+        return _Converter(config, weights, in_spec, final_layer, out_spec, softmax).run()
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise L1ForgeError(f"Keras model config not understood ({type(exc).__name__}: {exc}); the frontend reads "
+                           "Keras 2 / tf_keras Functional and Sequential configs") from exc
+
+
+def load_keras(source, *, input_type=PAPER_INPUT_TYPE, final_layer: str = "quantize",
+               final_type=HLS4ML_DEFAULT_TYPE, softmax: str = "drop") -> ModelWrapper:
+    """A QKeras / Keras model (.h5 path, or an in-memory model with to_json() and per-layer
+    get_weights()) as a QONNX ModelWrapper, without importing TensorFlow.
+
+    input_type: the input quantizer (ap_fixed string, (width, integer) or FixedSpec; None for
+    none), default the seed paper's ap_fixed<12,4,AP_RND,AP_SAT>. final_layer: 'quantize' puts a
+    float last Dense's weights and bias on final_type (default hls4ml's fixed<16,6>, AP_TRN),
+    'keep-float' refuses such a layer. softmax: 'drop' removes a final softmax (the output is
+    the logits), 'error' refuses it. conversion_notes(model) lists what was changed.
+    """
+    config, weights = read_keras(source)
+    return convert_keras_config(config, weights, input_type=input_type, final_layer=final_layer,
+                                final_type=final_type, softmax=softmax)
+
+
+def conversion_notes(model: ModelWrapper) -> list[str]:
+    """What the Keras frontend changed or chose (input quantizer, quantized final layer,
+    dropped softmax, QKeras parsing quirks), as stored in the model's metadata."""
+    for prop in model.model.metadata_props:
+        if prop.key == NOTES_KEY:
+            return list(json.loads(prop.value))
+    return []
