@@ -259,3 +259,13 @@ def test_compile_takes_the_h5_file_and_reports_the_frontend_notes(tmp_path):
                for n in report["notes"])
     assert main(["compile", str(paper_model(6)), "--out", str(tmp_path / "no"), "--final-layer", "keep-float"]) == 1
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("n_const", [16, 32])
+def test_paper_8bit_deepsets_at_16_and_32_constituents_compile_bit_exact(n_const, tmp_path):
+    path = anchors_dir() / f"deepsets_8bit_{n_const}const_config_only_no_reports" / "keras_model.h5"
+    model = load_keras(path)
+    assert model.get_tensor_shape(model.graph.input[0].name) == [1, n_const, 3]
+    report = compile_model(model, tmp_path / "fw", data=grid_inputs(500, n_const=n_const), n_random=1500,
+                           log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact" and report["verification"]["samples"] == 2000
