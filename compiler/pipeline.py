@@ -46,15 +46,15 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
     if not clock_ns > 0 or not latency_budget_ns > 0:
         raise L1ForgeError(f"--clock-ns and --latency-budget-ns must be positive, got {clock_ns} and {latency_budget_ns}")
     fpga = find_part(part)
+    if part.strip().lower() == fpga.device:  # a bare device: the tools need the full part name
+        part = fpga.name
     if vendor_synth:
-        from hw.vendor_synth import HLS_EXECUTABLES, vendor_tool
+        from hw.vendor_synth import require_vendor_tool
 
         if backend != "hls4ml":
             raise L1ForgeError("--synth runs the vendor tools for the hls4ml backend; the rtl backend synthesizes "
                                "with yosys unless --skip-synth")
-        if vendor_tool(hls_tool) is None:
-            raise L1ForgeError(f"--synth needs {HLS_EXECUTABLES[hls_tool]} ({hls_tool} HLS) on the PATH; it was "
-                               "not found (without --synth the report gives the estimator's figures)")
+        require_vendor_tool(hls_tool)
     out = Path(out)
     timings = {}
     t0 = time.perf_counter()
@@ -152,7 +152,8 @@ def _build_hls4ml(model, types, staging, part, clock_ns, reuse_factor, hls_tool,
         report["vendor_layers"] = vendor["layers"]
         if "timing" in vendor:
             report["timing"] = vendor["timing"]
-        report["notes"][-1] = (f"latency: {vendor['latency']['source']}; resources: {vendor['resources']['source']}; "
+        report["notes"] = [n for n in report["notes"] if not n.startswith("latency and resources: estimate:")]
+        report["notes"].append(f"latency: {vendor['latency']['source']}; resources: {vendor['resources']['source']}; "
                                "per-layer figures: the estimator (the HLS tool's own per-module figures are in "
                                "vendor_layers)")
     return report

@@ -49,8 +49,7 @@ def paper_deepset_shapes(folder: Path) -> list[LayerShape]:
         return np.clip(np.round(w * scale), -(2 ** (width - 1)), 2 ** (width - 1) - 1).astype(np.int64)
 
     n = int(_json(folder / "hyperparameters.json")["data_hyperparams"]["fpath"].split("jets_")[1].split("const")[0])
-    in_bits = prec("input_layer")[0] if isinstance(cfg["input_layer"]["Precision"], dict) else \
-        _fixed(cfg["input_layer"]["Precision"])[0]
+    in_bits = prec("input_layer")[0]
     shapes = [LayerShape("input_layer", "input", rows=n, n_out=3, out_bits=in_bits)]
     bits = in_bits
     for dense, act in (("phi1", "q_activation"), ("phi2", "q_activation_1"), ("phi3", "q_activation_2")):

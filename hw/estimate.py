@@ -3,13 +3,16 @@
 `estimate_hls4ml` ("estimate:l1forge-hls4ml-v1") models an hls4ml io_parallel, Latency-strategy
 design layer by layer from shapes, bit widths, the constant weights and the reuse factor:
 
-- Dense: every product by a constant is shifts and adds (one add per nonzero digit of the
-  weight in canonical signed digits, CSD), all of a column's digits summed in one adder tree of
-  about (input bits + weight bits) wide; products with weights wider than DSP_MIN_WEIGHT_BITS go
-  to one DSP each. A reuse factor R shares the hardware R times and sets II = R.
+- Dense: every product by a constant is shifts and adds (one term per nonzero digit of the
+  weight in canonical signed digits, CSD), all of a column's terms summed in one adder tree as
+  wide as the accumulator. In a layer whose widest weight has more than DSP_MIN_WEIGHT_BITS bits,
+  every product with more than one digit goes to a DSP instead (one term of the tree). The
+  reuse factor R divides the DSPs (shared multipliers) and sets II = R; constant shift-adds are
+  not shared.
 - ReLU / quantizers: a compare-and-select per output bit. Pooling: an adder (mean) or comparator
   (max) tree over the particles. Routing (wires and k-input sums): the sums' adders only.
-- FF: every layer's output is registered once per cycle it spends (a pipelined io_parallel design).
+- FF: every layer's output is registered once per cycle it spends (a pipelined io_parallel design),
+  plus PARTIAL_SUM_FF_FRACTION of the adder-tree bits of a Dense layer per register cut inside it.
 - Cycles: one register per layer boundary plus the adder-tree depth that does not fit in a clock.
 
 The constants below were fitted to Vivado 2020.1 post-synthesis of the seed paper's 4- and 6-bit
@@ -129,7 +132,7 @@ def estimate_hls4ml(layers: list[LayerShape], clock_ns: float) -> dict:
             "resources": {**total, "source": HLS4ML_ESTIMATOR}, "layers": per_layer}
 
 
-_REG = re.compile(r"^\s*reg\s*\[(\d+)\s*:\s*(\d+)\]", re.MULTILINE)
+_REG = re.compile(r"\breg\s*\[(\d+)\s*:\s*(\d+)\]")
 
 
 def register_bits(top_verilog: Path) -> int:

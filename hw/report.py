@@ -45,8 +45,9 @@ def finalize(report: dict, part: Part, latency_budget_ns: float = DEFAULT_LATENC
 def verdict(report: dict, latency_budget_ns: float) -> dict:
     """Within the latency budget? Within the part's capacity (every resource <= 100 %)?"""
     lat = report.get("latency")
-    latency = {"budget_ns": latency_budget_ns, "ns": lat["ns"] if lat else None,
-               "within": (lat["ns"] <= latency_budget_ns) if lat else None, "source": lat["source"] if lat else None}
+    ns = lat.get("ns") if lat else None  # an HLS report may give no latency ("?")
+    latency = {"budget_ns": latency_budget_ns, "ns": ns, "within": None if ns is None else ns <= latency_budget_ns,
+               "source": lat["source"] if lat else None}
     util = {k: v for k, v in (report.get("utilization") or {}).items() if k in RESOURCES}
     if util:
         worst = max(util, key=util.get)

@@ -18,11 +18,16 @@ def vendor_tool(hls_tool: str) -> str | None:
     return shutil.which(HLS_EXECUTABLES[hls_tool])
 
 
-def run_vendor_synthesis(hls_model, hls_tool: str, project_dir: Path, clock_ns: float) -> dict:
-    """C synthesis + Vivado synthesis; {latency, resources, layers, timing?} with vendor sources."""
+def require_vendor_tool(hls_tool: str) -> None:
+    """A one-line error unless the HLS tool for this flavour is installed."""
     if vendor_tool(hls_tool) is None:
         raise L1ForgeError(f"--synth needs {HLS_EXECUTABLES[hls_tool]} ({hls_tool} HLS) on the PATH; it was not "
                            "found (without --synth the report gives the estimator's figures)")
+
+
+def run_vendor_synthesis(hls_model, hls_tool: str, project_dir: Path, clock_ns: float) -> dict:
+    """C synthesis + Vivado synthesis; {latency, resources, layers, timing?} with vendor sources."""
+    require_vendor_tool(hls_tool)
     try:
         hls_model.build(csim=False, synth=True, vsynth=True)
     except Exception as exc:  # hls4ml raises bare Exceptions for failed builds
@@ -31,7 +36,7 @@ def run_vendor_synthesis(hls_model, hls_tool: str, project_dir: Path, clock_ns: 
     if "csynth" not in found and "csynth_rpt" not in found:
         raise L1ForgeError(f"{hls_tool} HLS ran but wrote no C-synthesis report under {project_dir}")
     hls = parse_csynth(found.get("csynth") or found["csynth_rpt"])
-    result = {"latency": hls["latency"], "resources": hls["resources"], "layers": hls["layers"], "hls": hls}
+    result = {"latency": hls["latency"], "resources": hls["resources"], "layers": hls["layers"]}
     if "utilization" in found:
         util = parse_vivado_utilization(found["utilization"])
         result["resources"] = {k: util[k] for k in ("LUT", "FF", "DSP", "BRAM", "URAM", "CARRY", "source", "kind")

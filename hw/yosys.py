@@ -95,7 +95,7 @@ def synthesize(verilog_files: list[Path], top: str, workdir: Path) -> tuple[Yosy
 
 
 def synthesize_by_module(verilog_files: list[Path], top: str, parts: list[str], workdir: Path,
-                         jobs: int | None = None, progress=None) -> tuple[YosysResources, float]:
+                         jobs: int = 2, progress=None) -> tuple[YosysResources, float]:
     """Synthesize each module in `parts` on its own (in up to `jobs` parallel yosys runs), then `top`
     with those modules as black boxes, and add the counts; (resources, seconds).
 
@@ -110,7 +110,7 @@ def synthesize_by_module(verilog_files: list[Path], top: str, parts: list[str], 
         raise L1ForgeError(f"synthesis by module: no file named <module>.v for {', '.join(missing)}")
     others = [f for f in verilog_files if Path(f).stem not in part_files]
     lib = " ".join(_paths(f) for f in part_files.values())
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(parts)))
+    jobs = max(1, min(jobs, os.cpu_count() or 1, len(parts)))  # each run can take several GB
     start = time.perf_counter()
 
     def run(name: str) -> YosysResources:

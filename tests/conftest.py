@@ -45,6 +45,7 @@ def jets_10k(session_cache, tmp_path_factory) -> Path:
 def anchors_dir() -> Path:
     """The public reference reports (../shared/anchors/l1-jet-id: the seed paper's Vivado HLS and
     Vivado synthesis reports and its trained models), unpacked once from tests/fixtures."""
+    import shutil
     import tarfile
     import tempfile
 
@@ -53,8 +54,9 @@ def anchors_dir() -> Path:
         partial = Path(tempfile.mkdtemp(prefix="l1forge-anchors-"))
         with tarfile.open(Path(__file__).parent / "fixtures" / "l1-jet-id-anchors.tar.xz") as tar:
             tar.extractall(partial, filter="data")
+        shutil.rmtree(target, ignore_errors=True)  # a half-unpacked earlier attempt
         try:
             partial.rename(target)
         except OSError:  # another process unpacked it first
-            pass
+            shutil.rmtree(partial, ignore_errors=True)
     return target / "l1-jet-id"

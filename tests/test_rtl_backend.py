@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from onnx import numpy_helper
 
 from compiler.backends.rtl import build_rtl_project, pipeline_cutoff
 from compiler.backends.rtl.trace import _trace, trace_model
@@ -178,7 +179,10 @@ def test_signed_requantization_with_negative_ties(backend, mode, tmp_path):
     model = signed_requant(mode)
     x = grid_inputs(canonicalize(signed_requant(mode)), 12_000, seed=2)
     y = emulate(canonicalize(signed_requant(mode)), x)
-    assert (y < 0).mean() > 0.2  # the quantizer sees negative values (and so negative ties)
+    assert (y < 0).mean() > 0.2  # the quantizer sees negative values
+    w, b = (numpy_helper.to_array(t) for t in model.graph.initializer[:2])
+    pre = (np.clip(np.round(x * 256), -2048, 2047) / 256 @ w + b) * 32  # the requantized value in output steps
+    assert ((pre - np.floor(pre) == 0.5) & (pre < 0) & (pre > -128)).sum() > 20  # negative ties in range
     report = compile_model(model, tmp_path / "fw", backend=backend, data=x, n_random=0, synth=False,
                            log=lambda m: None)
     assert report["verification"]["status"] == "bit-exact" and report["verification"]["samples"] == 12_000

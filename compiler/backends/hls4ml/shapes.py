@@ -18,10 +18,6 @@ def _width_frac(precision: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(1)) - int(m.group(2))
 
 
-def _elements(spec: dict, widths: dict) -> int:
-    return widths[spec["inputs"][0]][1] if spec.get("inputs") else 0
-
-
 def layer_shapes(layers: list[HlsLayer], reuse_factor: int) -> list[LayerShape]:
     """One LayerShape per hls4ml layer: positions, sizes, widths, integer weight mantissas."""
     shapes: list[LayerShape] = []
