@@ -8,25 +8,17 @@ hls4ml's fixed<16,6>) and `hls4ml_config.yml` precisions.
 """
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 
 import numpy as np
 
-from compiler.errors import L1ForgeError
+from compiler.ir.fixed import FixedType
 
 from .estimate import LayerShape, estimate_hls4ml
 from .vendor_reports import parse_csynth, parse_vivado_utilization
 
 ANCHOR_MODELS = ("deepsets_4bit_8const_vu13p_5ns_hls2020.1", "deepsets_6bit_8const_vu13p_5ns_hls2020.1")
-
-
-def _fixed(text: str) -> tuple[int, int]:
-    """(width, integer bits) of 'fixed<16,6>' / 'ufixed<8,0,RND_CONV,SAT>' / 'ap_fixed<12,4,...>'."""
-    m = re.search(r"fixed<(\d+),\s*(-?\d+)", text)
-    if m is None:
-        raise L1ForgeError(f"cannot read the fixed-point type {text!r}")
-    return int(m.group(1)), int(m.group(2))
 
 
 def paper_deepset_shapes(folder: Path) -> list[LayerShape]:
@@ -39,7 +31,8 @@ def paper_deepset_shapes(folder: Path) -> list[LayerShape]:
 
     def prec(layer, key="result"):
         p = cfg[layer]["Precision"]
-        return _fixed(p if isinstance(p, str) else p[key])
+        t = FixedType.parse(p if isinstance(p, str) else p[key])
+        return t.width, t.integer
 
     def mantissas(layer):
         width, integer = prec(layer, "weight")
@@ -48,7 +41,7 @@ def paper_deepset_shapes(folder: Path) -> list[LayerShape]:
         scale = 2.0 ** (width - integer)
         return np.clip(np.round(w * scale), -(2 ** (width - 1)), 2 ** (width - 1) - 1).astype(np.int64)
 
-    n = int(_json(folder / "hyperparameters.json")["data_hyperparams"]["fpath"].split("jets_")[1].split("const")[0])
+    n = int(json.loads((folder / "hyperparameters.json").read_text())["data_hyperparams"]["fpath"].split("jets_")[1].split("const")[0])
     in_bits = prec("input_layer")[0]
     shapes = [LayerShape("input_layer", "input", rows=n, n_out=3, out_bits=in_bits)]
     bits = in_bits
@@ -74,12 +67,6 @@ def paper_deepset_shapes(folder: Path) -> list[LayerShape]:
             shapes.append(LayerShape(act, "relu", n_in=w.shape[1], n_out=w.shape[1], out_bits=bits))
     shapes.append(LayerShape("softmax", "softmax", n_in=5, n_out=5, out_bits=prec("softmax")[0]))
     return shapes
-
-
-def _json(path: Path) -> dict:
-    import json
-
-    return json.loads(Path(path).read_text())
 
 
 def hls4ml_references(anchors: Path) -> list[dict]:

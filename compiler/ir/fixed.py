@@ -6,9 +6,12 @@ m in [-2**(width-1), 2**(width-1) - 1] (signed) or [0, 2**width - 1] (unsigned).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
+
+_FIXED_TEXT = re.compile(r"(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,16 @@ class FixedType:
 
     def __str__(self) -> str:
         return f"{'s' if self.signed else 'u'}fix<{self.width},{self.integer}>"
+
+    @classmethod
+    def parse(cls, text: str) -> "FixedType":
+        """The type of an hls4ml precision string: 'ap_fixed<12,4,AP_RND,AP_SAT>', 'fixed<16,6>',
+        'ufixed<8,0,RND_CONV,SAT>' (rounding and saturation are ignored)."""
+        m = _FIXED_TEXT.search(text)
+        if m is None:
+            raise ValueError(f"not a fixed-point type: {text!r}")
+        width, integer = int(m.group(2)), int(m.group(3))
+        return cls(m.group(1) != "u", width, width - integer)
 
     @classmethod
     def covering(cls, lo_int: int, hi_int: int, frac: int) -> "FixedType":

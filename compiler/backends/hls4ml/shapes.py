@@ -1,21 +1,13 @@
 """The hls4ml project's layers as the estimator sees them (hw.estimate.LayerShape)."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from hw.estimate import LayerShape
 
+from ...ir.fixed import FixedType
 from .emit import HlsLayer
 from .routing import LAYER_CLASS as ROUTE
-
-_FIXED = re.compile(r"fixed<\s*(\d+)\s*,\s*(-?\d+)")
-
-
-def _width_frac(precision: str) -> tuple[int, int]:
-    m = _FIXED.search(precision)
-    return int(m.group(1)), int(m.group(1)) - int(m.group(2))
 
 
 def layer_shapes(layers: list[HlsLayer], reuse_factor: int) -> list[LayerShape]:
@@ -25,7 +17,7 @@ def layer_shapes(layers: list[HlsLayer], reuse_factor: int) -> list[LayerShape]:
     for layer in layers:
         spec, prec = layer.spec, layer.precision
         cls, name = spec["class_name"], spec["name"]
-        out_bits = _width_frac(prec["result"])[0]
+        out_bits = FixedType.parse(prec["result"]).width
         src = produced.get(spec["inputs"][0]) if spec.get("inputs") else None
         in_bits, in_elems = src if src else (0, 0)
         if cls == "InputLayer":
@@ -36,20 +28,20 @@ def layer_shapes(layers: list[HlsLayer], reuse_factor: int) -> list[LayerShape]:
         elif cls == "Dense":
             n_in, n_out = spec["n_in"], spec["n_out"]
             rows = max(1, in_elems // n_in)
-            frac = _width_frac(prec["weight"])[1]
+            frac = FixedType.parse(prec["weight"]).frac
             w = np.round(np.asarray(spec["weight_data"]) * 2.0 ** frac).astype(np.int64)
             shapes.append(LayerShape(name, "dense", rows=rows, n_in=n_in, n_out=n_out, in_bits=in_bits,
-                                     out_bits=out_bits, acc_bits=_width_frac(prec["accum"])[0], weights=w,
+                                     out_bits=out_bits, acc_bits=FixedType.parse(prec["accum"]).width, weights=w,
                                      reuse=reuse_factor))
             elems = rows * n_out
         elif cls in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
             kind = "avg_pool" if cls == "GlobalAveragePooling1D" else "max_pool"
             shapes.append(LayerShape(name, kind, rows=spec["n_in"], n_in=spec["n_filt"], n_out=spec["n_filt"],
-                                     in_bits=in_bits, out_bits=out_bits, acc_bits=_width_frac(prec["accum"])[0]))
+                                     in_bits=in_bits, out_bits=out_bits, acc_bits=FixedType.parse(prec["accum"]).width))
             elems = spec["n_filt"]
         elif cls == ROUTE:
             shapes.append(LayerShape(name, "route", n_in=spec["n_in"], n_out=spec["n_out"], in_bits=in_bits,
-                                     out_bits=out_bits, acc_bits=_width_frac(prec["accum"])[0], n_sum=spec["n_sum"]))
+                                     out_bits=out_bits, acc_bits=FixedType.parse(prec["accum"]).width, n_sum=spec["n_sum"]))
             elems = spec["n_out"]
         elif cls == "Activation":
             kind = "relu" if spec["activation"] == "relu" else "quant"
