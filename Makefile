@@ -29,7 +29,8 @@ $(STAMP): pyproject.toml Makefile
 	@$(VENV)/bin/python -m pip install -q --upgrade pip 2>&1 | $(PIPQUIET)
 	@# The CPU build of torch first: any other route resolves to a multi-GB CUDA build.
 	@$(VENV)/bin/python -m pip install -q torch==2.13.0 2>&1 | $(PIPQUIET)
-	@$(VENV)/bin/python -m pip install -q -e '.[test]' 2>&1 | $(PIPQUIET)
+	@# The keras extra (TensorFlow, QKeras: about 20 s) lets the tests compare with QKeras and hls4ml's Keras path.
+	@$(VENV)/bin/python -m pip install -q -e '.[test,keras]' 2>&1 | $(PIPQUIET)
 	@$(VENV)/bin/python -m pip check
 	@touch $(STAMP)
 	@echo "setup: done ($(VENV)/bin/l1forge)"

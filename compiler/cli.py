@@ -66,6 +66,45 @@ def compile_command(
         typer.echo(f"  {line}")
 
 
+@app.command("keras-check")
+def keras_check_command(
+    model: Path = typer.Argument(..., help="QKeras / Keras model (.h5)."),
+    hls4ml_config: Path = typer.Option(None, "--hls4ml-config", help="hls4ml_config.yml for hls4ml's path (its "
+                                       "HLSConfig section; default: hls4ml's model-level defaults)."),
+    data: Path = typer.Option(None, "--data", help="Inputs: .npz with x (quantized to --input-type first)."),
+    n_random: int = typer.Option(10000, "--n-random", help="Random inputs on the input grid (extremes included)."),
+    skip_hls4ml: bool = typer.Option(False, "--skip-hls4ml", help="Compare only QKeras and l1forge."),
+    input_type: str = typer.Option("ap_fixed<12,4,AP_RND,AP_SAT>", "--input-type", help="Input quantizer."),
+    final_type: str = typer.Option("ap_fixed<16,6>", "--final-type", help="Type of a float last Dense."),
+    out: Path = typer.Option(None, "--out", help="Write the comparison as JSON here."),
+) -> None:
+    """Compare QKeras' own forward pass, hls4ml's Keras converter and l1forge's frontend layer by
+    layer (needs the keras extra: pip install 'l1forge[keras]'). Exits 1 if l1forge's graph
+    differs from QKeras at any layer before a final layer it quantized."""
+    import json
+
+    from .keras_check import compare_keras_paths, paper_hls_config, summary_table
+
+    x = _load_inputs(data)[0] if data is not None else None
+    hls = paper_hls_config(hls4ml_config) if hls4ml_config is not None else None
+    result = compare_keras_paths(model, n_random=n_random, data=x, hls_config=hls, skip_hls4ml=skip_hls4ml,
+                                 keras_options={"input_type": input_type, "final_type": final_type},
+                                 log=lambda msg: typer.echo(f"  {msg}"))
+    for line in summary_table(result):
+        typer.echo(line)
+    if out is not None:
+        from hw.report_compare import write_atomic
+
+        write_atomic(out, json.dumps(result, indent=2) + "\n")
+        typer.echo(f"written {out}")
+    if not result["l1forge_equals_qkeras"]:
+        raise L1ForgeError(f"l1forge's graph differs from QKeras at layer '{result['first_divergent_layer']}': "
+                           "an l1forge bug, please report it with the model")
+    typer.echo("l1forge's graph equals QKeras' forward pass at every layer"
+               + (f" before the quantized final layer '{result['quantized_final_layer']}'"
+                  if result["quantized_final_layer"] else ""))
+
+
 @app.command("report")
 def report_command(
     dirs: list[Path] = typer.Argument(..., metavar="DIR", help="Compile folder(s) holding report.json."),

@@ -1,20 +1,35 @@
-"""Keep dependencies' stdout chatter (C++ banners, g++ logs, progress prints) off the terminal."""
+"""Keep dependencies' chatter (C++ banners, g++ logs, progress prints, TensorFlow's start-up
+logs) off the terminal."""
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import sys
 
 
 @contextlib.contextmanager
-def silenced_stdout():
-    """Send file descriptor 1 (C/C++ prints) and Python's sys.stdout to nowhere for the block."""
-    saved = os.dup(1)
+def _silenced(fd: int, stream: str):
+    """Send file descriptor fd (C/C++ prints) and the Python stream sys.<stream> to nowhere."""
+    saved = os.dup(fd)
+    getattr(sys, stream).flush()
     with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), fd)
+    redirect = contextlib.redirect_stdout if stream == "stdout" else contextlib.redirect_stderr
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with redirect(io.StringIO()):
             yield
     finally:
-        os.dup2(saved, 1)
+        os.dup2(saved, fd)
         os.close(saved)
+
+
+def silenced_stdout():
+    """Standard output (fd 1 and sys.stdout) to nowhere for the block."""
+    return _silenced(1, "stdout")
+
+
+def silenced_stderr():
+    """Standard error (fd 2 and sys.stderr) to nowhere for the block: only around imports whose
+    failures surface as exceptions anyway."""
+    return _silenced(2, "stderr")

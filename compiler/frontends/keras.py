@@ -43,6 +43,8 @@ from ..errors import L1ForgeError
 from ..ir.fixed import FixedType
 
 NOTES_KEY = "l1forge.keras_frontend_notes"
+LAYERS_KEY = "l1forge.keras_layer_tensors"  # Keras layer name -> the QONNX tensor holding its output
+FLOAT_FINAL_KEY = "l1forge.keras_float_final"  # the quantized final layer's float weights (see float_final_layer)
 QUANT_DOMAIN = "qonnx.custom_op.general"
 
 SUPPORTED_LAYERS = ("InputLayer", "Dense", "QDense", "Conv1D", "QConv1D", "Activation", "ReLU", "QActivation",
@@ -449,6 +451,7 @@ class _Converter:
         self.graph = _Graph()
         self.notes: list[str] = []
         self.tensor: dict[str, str] = {}
+        self.float_final: dict | None = None
         self.softmax_ok, self.final = self._ends()
 
     def _ends(self) -> tuple[set[str], str | None]:
@@ -488,6 +491,7 @@ class _Converter:
                 if name == out:
                     node.output[i] = "output"
         g.shapes["output"] = g.shapes[out]
+        layer_tensors = {name: ("output" if t == out else t) for name, t in self.tensor.items()}
         graph = helper.make_graph(
             g.nodes, self.model_name,
             [helper.make_tensor_value_info("input", TensorProto.FLOAT, g.shapes["input"])],
@@ -495,7 +499,10 @@ class _Converter:
             initializer=g.inits)
         proto = qonnx_make_model(graph, producer_name="l1forge-keras-frontend",
                                  opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QUANT_DOMAIN, 1)])
-        helper.set_model_props(proto, {NOTES_KEY: json.dumps(self.notes)})
+        props = {NOTES_KEY: json.dumps(self.notes), LAYERS_KEY: json.dumps(layer_tensors)}
+        if self.float_final is not None and self.tensor[self.float_final["layer"]] == out:
+            props[FLOAT_FINAL_KEY] = json.dumps(self.float_final)
+        helper.set_model_props(proto, props)
         return ModelWrapper(proto)
 
     def _ordered(self) -> list[dict]:
@@ -606,7 +613,12 @@ class _Converter:
             self.notes.append(f"layer '{name}' ({layer['class_name']}): float {' and '.join(float_parts)} quantized "
                               f"to {self.final_type} (final_layer='quantize')"
                               + (f"; {sum(saturated)} value(s) saturated" if sum(saturated) else ""))
-        self.tensor[name] = self._apply_activation(layer, t, cfg.get("activation", "linear"))
+        activation = cfg.get("activation", "linear")
+        if float_parts and activation in ("linear", "softmax", "relu", None):
+            self.float_final = {"layer": name, "input": x, "kernel": kernel.astype(np.float64).tolist(),
+                                "bias": np.asarray(w[1], np.float64).tolist() if use_bias else None,
+                                "relu": activation == "relu"}
+        self.tensor[name] = self._apply_activation(layer, t, activation)
 
     def _param(self, layer, role: str, value: np.ndarray, qid, saturated: list[int]) -> str:
         """The constant input of a MatMul/Add: the float value behind a Quant node, or the
@@ -767,10 +779,27 @@ def load_keras(source, *, input_type=PAPER_INPUT_TYPE, final_layer: str = "quant
                                 final_type=final_type, softmax=softmax)
 
 
+def _metadata(model: ModelWrapper, key: str):
+    for prop in model.model.metadata_props:
+        if prop.key == key:
+            return json.loads(prop.value)
+    return None
+
+
 def conversion_notes(model: ModelWrapper) -> list[str]:
     """What the Keras frontend changed or chose (input quantizer, quantized final layer,
     dropped softmax, QKeras parsing quirks), as stored in the model's metadata."""
-    for prop in model.model.metadata_props:
-        if prop.key == NOTES_KEY:
-            return list(json.loads(prop.value))
-    return []
+    return list(_metadata(model, NOTES_KEY) or [])
+
+
+def layer_tensors(model: ModelWrapper) -> dict[str, str]:
+    """Keras layer name -> the QONNX tensor that holds that layer's output (a layer that only
+    dropped a softmax maps to its input's tensor)."""
+    return dict(_metadata(model, LAYERS_KEY) or {})
+
+
+def float_final_layer(model: ModelWrapper) -> dict | None:
+    """The final layer the frontend quantized (final_layer='quantize') with its original float
+    weights, when its output is the model's output: {layer, input (tensor), kernel, bias, relu}.
+    The float logits are relu?(input @ kernel + bias); None when no float layer was quantized."""
+    return _metadata(model, FLOAT_FINAL_KEY)

@@ -120,3 +120,28 @@ def as_float64(model: ModelWrapper) -> ModelWrapper:
             m.graph.node.insert(idx + 1, helper.make_node("Cast", [node.output[0]], [out], to=TensorProto.DOUBLE,
                                                           name=node.name + "_to_double"))
     return m
+
+
+def upstream_model(model: ModelWrapper, tensor: str) -> ModelWrapper:
+    """A copy whose output is `tensor`: only the nodes that tensor depends on are kept (to run a
+    model up to an inner layer, e.g. to compare it layer by layer with another framework)."""
+    m = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    if tensor in [o.name for o in m.graph.output]:
+        return m
+    nodes = list(m.graph.node)
+    producer_of = {out: i for i, n in enumerate(nodes) for out in n.output}
+    if tensor not in producer_of:
+        raise L1ForgeError(f"tensor {tensor!r} is not computed by any node of the model")
+    keep, todo = set(), [tensor]
+    while todo:
+        i = producer_of.get(todo.pop())
+        if i is not None and i not in keep:
+            keep.add(i)
+            todo.extend(nodes[i].input)
+    for i in sorted(set(range(len(nodes))) - keep, reverse=True):
+        del m.graph.node[i]
+    shape = m.get_tensor_shape(tensor)
+    del m.graph.output[:]
+    m.graph.output.append(onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, shape))
+    m.cleanup()
+    return m
