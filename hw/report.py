@@ -15,6 +15,9 @@
     estimate      the estimator's {latency, resources} when measured figures replaced it (kept to compare)
     verification  {status: "bit-exact" | "unverified", samples, data_samples, random_samples, mismatches {...}}
     accuracy      {samples, accuracy, source} when labels were given
+    final_layer_quantization   Keras models whose float last layer the frontend quantized:
+                  {layer, type, samples, argmax_agreement, max_abs_logit_change, source,
+                   accuracy_float?, accuracy_quantized?, labelled_samples? (with labels)}
     verdict       {latency: {budget_ns, ns, within, source}, capacity: {within, resource, percent}, ok}
     timings       seconds per step; notes: list of sentences; tensor_types: every tensor's fixed type
 
@@ -72,6 +75,8 @@ def summary_lines(report: dict) -> list[str]:
     v, part = report["verification"], report["part"]
     lines = [f"verification: {v['status']}" + (f" on {v['samples']:,} inputs" if "samples" in v else "")
              + (f"; accuracy {report['accuracy']['accuracy']:.4f}" if "accuracy" in report else "")]
+    if report.get("final_layer_quantization"):
+        lines.append(final_layer_line(report["final_layer_quantization"]))
     lat = report.get("latency")
     lines.append(f"latency: {lat['cycles']} cycles = {lat['ns']} ns at {report['clock_ns']} ns, II {lat['ii']} "
                  f"({lat['source']})" if lat else "latency: unknown")
@@ -88,6 +93,17 @@ def summary_lines(report: dict) -> list[str]:
                  + (f" (largest: {vd['capacity']['resource']} {vd['capacity']['percent']:.2f}%)"
                     if vd["capacity"]["resource"] else ""))
     return lines
+
+
+def final_layer_line(change: dict) -> str:
+    """One sentence on what quantizing a float final layer changed."""
+    line = (f"final layer '{change['layer']}' quantized to {change['type']}: argmax unchanged on "
+            f"{100 * change['argmax_agreement']:.2f}% of {change['samples']:,} inputs, largest logit change "
+            f"{change['max_abs_logit_change']:.3g}")
+    if "accuracy_float" in change:
+        line += (f"; accuracy {change['accuracy_float']:.4f} (float layer) -> {change['accuracy_quantized']:.4f} "
+                 f"on {change['labelled_samples']:,} labelled inputs")
+    return line
 
 
 def backend_line(report: dict) -> str:

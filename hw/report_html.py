@@ -4,7 +4,8 @@ compile report (schema in `hw.report`).
 Every figure carries a numbered marker that links to the sources legend at the end of the page, so
 each number says where it came from. Figures a report lacks are shown as "n/a". Stable element
 ids for the key figures: model, backend, part-name, clock-ns, verdict, verdict-latency,
-verdict-capacity, verification, accuracy, latency-cycles, latency-ns, latency-ii, total-<R> and
+verdict-capacity, verification, accuracy, final-layer-quantization (Keras models with a quantized float
+last layer), latency-cycles, latency-ns, latency-ii, total-<R> and
 util-<R> for each resource R, sources.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from html import escape
 
 from .parts import RESOURCES
-from .report import backend_line, summary_lines
+from .report import backend_line, final_layer_line, summary_lines
 
 NA = "n/a"
 LAYER_RESOURCES = ("LUT", "FF", "DSP")
@@ -150,6 +151,10 @@ def _verification(report: dict, src: _Sources) -> str:
     acc_html = (_figure(acc.get("accuracy"), "accuracy", src.mark(acc.get("source"), "accuracy"))
                 + f' on {fmt(acc.get("samples"))} labelled samples') if acc else _span(NA, "accuracy", "na")
     rows.append(("accuracy", acc_html))
+    change = report.get("final_layer_quantization")
+    if change:
+        rows.append(("final layer quantization", _span(escape(final_layer_line(change)), "final-layer-quantization")
+                     + src.mark(change.get("source"), "final layer quantization")))
     body = "".join(f"<tr><th>{escape(k)}</th><td>{val}</td></tr>" for k, val in rows)
     return f"<h2>Verification and accuracy</h2><table>{body}</table>"
 

@@ -617,7 +617,7 @@ class _Converter:
         if float_parts and activation in ("linear", "softmax", "relu", None):
             self.float_final = {"layer": name, "input": x, "kernel": kernel.astype(np.float64).tolist(),
                                 "bias": np.asarray(w[1], np.float64).tolist() if use_bias else None,
-                                "relu": activation == "relu"}
+                                "relu": activation == "relu", "type": str(self.final_type)}
         self.tensor[name] = self._apply_activation(layer, t, activation)
 
     def _param(self, layer, role: str, value: np.ndarray, qid, saturated: list[int]) -> str:
@@ -800,6 +800,7 @@ def layer_tensors(model: ModelWrapper) -> dict[str, str]:
 
 def float_final_layer(model: ModelWrapper) -> dict | None:
     """The final layer the frontend quantized (final_layer='quantize') with its original float
-    weights, when its output is the model's output: {layer, input (tensor), kernel, bias, relu}.
+    weights, when its output is the model's output: {layer, input (tensor), kernel, bias, relu,
+    type (the final_type it was quantized to)}.
     The float logits are relu?(input @ kernel + bias); None when no float layer was quantized."""
     return _metadata(model, FLOAT_FINAL_KEY)

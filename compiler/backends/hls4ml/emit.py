@@ -12,6 +12,7 @@ from ...ir.fixed import FixedType, log2_exact
 from ...ir.integer import NotExact, check_quant, const_mantissa
 from ...ir.model import attr, axis_attr, consumers, gather_indices, reduce_axes
 from ...passes.fixed_point_types import infer_fixed_point_types
+from ...quiet import silenced_stderr
 from .routing import LAYER_CLASS as ROUTE, register as register_routing
 
 ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND_INF", "DOWN": "AP_TRN_ZERO",
@@ -215,6 +216,13 @@ class HlsProject:
     hls_model: object
     layers: list[HlsLayer]
     output_dir: Path
+
+    def write(self) -> None:
+        """Write the HLS project. hls4ml's writer imports Keras whenever it is installed (a YAML
+        representer), which with the keras extra starts TensorFlow, whose C++ start-up logs go to
+        stderr: kept off the terminal (errors still raise)."""
+        with silenced_stderr():
+            self.hls_model.write()
 
     def check_types(self) -> None:
         """Every type of every layer is one l1forge set: none is hls4ml's default (the sentinel)."""
