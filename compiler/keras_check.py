@@ -150,16 +150,19 @@ def hls4ml_outputs(hls_model, x: np.ndarray) -> dict[str, np.ndarray]:
     return sim.trace(x)
 
 
-def l1forge_outputs(model, x: np.ndarray, layers) -> dict[str, np.ndarray]:
-    """Each Keras layer's output in the frontend's QONNX graph, emulated exactly (the graph cut
-    after that layer)."""
+def _emulated(model, tensor: str, x: np.ndarray) -> np.ndarray:
+    """The exact values of one tensor of the frontend's graph (the graph cut there, emulated)."""
     from .ir.emulator import emulate
     from .ir.model import upstream_model
     from .passes.canonicalize import canonicalize
 
+    return emulate(canonicalize(upstream_model(model, tensor)), x)
+
+
+def l1forge_outputs(model, x: np.ndarray, layers) -> dict[str, np.ndarray]:
+    """Each Keras layer's output in the frontend's QONNX graph, emulated exactly."""
     tensors = layer_tensors(model)
-    return {name: emulate(canonicalize(upstream_model(model, tensors[name])), x)
-            for name in layers if name in tensors}
+    return {name: _emulated(model, tensors[name], x) for name in layers if name in tensors}
 
 
 def _row_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -201,7 +204,9 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
     ref = qkeras_outputs(keras_model, x)
     timings["qkeras_s"] = time.perf_counter() - t0
     classes = {layer.name: type(layer).__name__ for layer in keras_model.layers}
-    names = [n for n in ref if n in tensors and n != "input_layer" and classes[n] != "Softmax"]
+    softmax = {layer.name for layer in keras_model.layers  # dropped by l1forge and by the hls4ml path
+               if classes[layer.name] == "Softmax" or layer.get_config().get("activation") == "softmax"}
+    names = [n for n in ref if n in tensors and not (n in softmax and classes[n] in ("Softmax", "Activation"))]
 
     t1 = time.perf_counter()
     log("l1forge frontend: QONNX graph emulated layer by layer")
@@ -233,7 +238,9 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
         rows.append(row)
     last = names[-1]
     final = float_final_layer(model)
-    exact = names[:names.index(final["layer"])] if final else names  # layers l1forge must reproduce exactly
+    # the layers l1forge must reproduce exactly: all before a float layer it quantized, but a
+    # layer whose softmax it dropped
+    exact = [n for n in (names[:names.index(final["layer"])] if final else names) if n not in softmax]
     diverged = [r["layer"] for r in rows if r["layer"] in exact and r["equal"].get("l1forge=qkeras") != 1.0]
     argmax = {f"{a}={b}": float((outputs[a][last].reshape(len(x), -1).argmax(1)
                                  == outputs[b][last].reshape(len(x), -1).argmax(1)).mean())
@@ -247,14 +254,10 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
 
 def _quantized_input(model, x: np.ndarray) -> np.ndarray:
     """x through the frontend's input quantizer (what every path is fed)."""
-    from .ir.emulator import emulate
-    from .ir.model import upstream_model
-    from .passes.canonicalize import canonicalize
-
-    tensor = layer_tensors(model).get("input_layer")
-    if tensor is None or tensor == "input":
+    first = model.find_consumer(model.graph.input[0].name)
+    if first is None or first.op_type != "Quant":  # input_type=None: no input quantizer
         return np.asarray(x, np.float32)
-    return emulate(canonicalize(upstream_model(model, tensor)), x).astype(np.float32)
+    return _emulated(model, first.output[0], x).astype(np.float32)
 
 
 def summary_table(result: dict) -> list[str]:

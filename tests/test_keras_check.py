@@ -95,7 +95,7 @@ HLS4ML_FACTS = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     import numpy as np
-    from compiler.keras_check import hls4ml_keras_model, load_qkeras, paper_hls_config, _import_qkeras
+    from compiler.keras_check import hls4ml_keras_model, load_qkeras, paper_hls_config
     d, tmp = Path(sys.argv[1]), Path(sys.argv[2])
     keras_model = load_qkeras(d / "keras_model.h5")
     hls = hls4ml_keras_model(d / "keras_model.h5", tmp / "prj", paper_hls_config(d / "hls4ml_config.yml"),

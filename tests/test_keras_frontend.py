@@ -1,8 +1,7 @@
 """Keras / QKeras frontend without TensorFlow: the seed paper's trained deep sets compile
 bit-exactly, QKeras 0.9.0's quantizer semantics (values pinned from QKeras itself), bad inputs.
 
-QKeras itself was compared separately (/tmp/kvenv_check.py in a TensorFlow venv): every layer of
-the four paper models bit-exact on 12,209 inputs each.
+QKeras itself (TensorFlow) is compared in tests/test_keras_check.py.
 """
 from __future__ import annotations
 
@@ -257,6 +256,11 @@ def test_compile_takes_the_h5_file_and_reports_the_frontend_notes(tmp_path):
     assert report["verification"]["status"] == "bit-exact" and report["verification"]["samples"] == 1000
     assert any(n.startswith("keras frontend: layer 'dense' (Dense): float kernel and bias quantized")
                for n in report["notes"])
+    change = report["final_layer_quantization"]  # figures recomputed in test_keras_check
+    assert change["layer"] == "dense" and change["samples"] == 1000 and "accuracy_float" not in change
+    assert (f"final layer 'dense' quantized to ap_fixed<16,6,AP_TRN,AP_WRAP>: argmax unchanged on "
+            f"{100 * change['argmax_agreement']:.2f}% of 1,000 inputs") in (out / "report.md").read_text()
+    assert 'id="final-layer-quantization"' in (out / "report.html").read_text()
     assert main(["compile", str(paper_model(6)), "--out", str(tmp_path / "no"), "--final-layer", "keep-float"]) == 1
     assert not (tmp_path / "no").exists()
 
