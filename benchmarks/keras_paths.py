@@ -11,8 +11,6 @@ import os
 import platform
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before anything imports TensorFlow
-
 MODELS = ("deepsets_4bit_8const_vu13p_5ns_hls2020.1", "deepsets_6bit_8const_vu13p_5ns_hls2020.1",
           "deepsets_8bit_16const_config_only_no_reports", "deepsets_8bit_32const_config_only_no_reports")
 

@@ -70,7 +70,7 @@ def compile_command(
 def keras_check_command(
     model: Path = typer.Argument(..., help="QKeras / Keras model (.h5)."),
     hls4ml_config: Path = typer.Option(None, "--hls4ml-config", help="hls4ml_config.yml for hls4ml's path (its "
-                                       "HLSConfig section; default: hls4ml's model-level defaults)."),
+                                       "HLSConfig section); without it hls4ml's path is skipped."),
     data: Path = typer.Option(None, "--data", help="Inputs: .npz with x (quantized to --input-type first)."),
     n_random: int = typer.Option(10000, "--n-random", help="Random inputs on the input grid (extremes included)."),
     skip_hls4ml: bool = typer.Option(False, "--skip-hls4ml", help="Compare only QKeras and l1forge."),

@@ -29,6 +29,11 @@ from .errors import L1ForgeError
 from .quiet import silenced_stderr
 from .frontends.keras import float_final_layer, load_keras, layer_tensors
 
+# hls4ml's own default config comes from config_from_keras_model, which fails on tf_keras models
+# once Keras 3 is installed (hls4ml 1.3 then takes its Keras 3 parser); a config written without
+# the per-layer types it derives from the quantizers would not be hls4ml's path.
+NO_HLS_CONFIG = ("no --hls4ml-config given (hls4ml 1.3's config_from_keras_model cannot read tf_keras models "
+                 "while Keras 3 is installed)")
 PATHS = ("qkeras", "l1forge", "hls4ml", "hls4ml-prequantized")
 PAIRS = (("l1forge", "qkeras"), ("hls4ml", "qkeras"), ("hls4ml-prequantized", "qkeras"), ("l1forge", "hls4ml"))
 
@@ -57,7 +62,11 @@ def _import_qkeras():
 def load_qkeras(h5: Path):
     """The .h5 model as QKeras itself loads it (tf_keras)."""
     tf, objects = _import_qkeras()
-    return tf.keras.models.load_model(str(h5), custom_objects=objects, compile=False)
+    try:
+        return tf.keras.models.load_model(str(h5), custom_objects=objects, compile=False)
+    except Exception as exc:  # e.g. an .h5 written by Keras 3
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise L1ForgeError(f"{h5}: QKeras (tf_keras) cannot load it ({type(exc).__name__}: {first})") from None
 
 
 def qkeras_outputs(keras_model, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -92,13 +101,19 @@ def paper_hls_config(yml: Path) -> dict:
     return hls
 
 
-def default_hls_config(keras_model) -> dict:
-    """hls4ml's model-level defaults (fixed<16,6>, reuse 1, Latency; QKeras layers take their
-    types from their quantizers) with every layer traced. Written here because hls4ml 1.3's
-    config_from_keras_model takes its Keras 3 parser whenever Keras 3 is installed (TensorFlow
-    2.21 installs it) and fails on a tf_keras model."""
-    return {"Model": {"Precision": "fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
-            "LayerName": {layer.name: {"Trace": True} for layer in keras_model.layers}}
+def traced(hls_config: dict, keras_model) -> dict:
+    """A copy of an HLSConfig with Trace on for every Keras layer and for the activation layers
+    hls4ml splits off them (hls4ml traces only layers configured so)."""
+    import copy
+
+    config = copy.deepcopy(hls_config)
+    names = config.setdefault("LayerName", {})
+    for layer in keras_model.layers:
+        entry = names.setdefault(layer.name, {})
+        if isinstance(entry, dict):
+            entry["Trace"] = True
+    config.setdefault("LayerType", {}).setdefault("Activation", {})["Trace"] = True
+    return config
 
 
 def hls4ml_keras_model(h5: Path, out_dir: Path, hls_config: dict, part: str, clock_ns: float):
@@ -116,11 +131,16 @@ def hls4ml_keras_model(h5: Path, out_dir: Path, hls_config: dict, part: str, clo
               "Part": part, "ClockPeriod": clock_ns, "IOType": "io_parallel", "HLSConfig": hls_config}
     arch, reader = get_model_arch(config)
     layers, inputs, outputs, _ = parse_keras_model(arch, reader)
-    while layers and (layers[-1]["class_name"] == "Softmax" or layers[-1].get("activation") == "softmax"):
+    while layers and layers[-1]["class_name"] == "Softmax":  # a Softmax layer, or one split off a Dense
         layers.pop()
-    with warnings.catch_warnings():  # hls4ml's own notices (attribute overrides in its pointwise pass)
-        warnings.simplefilter("ignore", UserWarning)
-        return ModelGraph.from_layer_list(config, layers, inputs, [layers[-1]["name"]])
+    try:
+        with warnings.catch_warnings():  # hls4ml's own notices (attribute overrides in its pointwise pass)
+            warnings.simplefilter("ignore", UserWarning)
+            return ModelGraph.from_layer_list(config, layers, inputs, [layers[-1]["name"]])
+    except Exception as exc:
+        raise L1ForgeError(f"hls4ml's Keras converter failed on {h5} ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''}); --skip-hls4ml compares QKeras and "
+                           "l1forge only") from exc
 
 
 def prequantized_h5(keras_model, h5: Path, out: Path) -> Path:
@@ -141,13 +161,27 @@ def prequantized_h5(keras_model, h5: Path, out: Path) -> Path:
     return out
 
 
-def hls4ml_outputs(hls_model, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Every traced layer's output from hls4ml's C simulation (compiled with g++)."""
+def hls4ml_outputs(hls_model, x: np.ndarray, keras_layers) -> dict[str, np.ndarray]:
+    """Each Keras layer's output from hls4ml's C simulation (compiled with g++, every layer
+    traced). hls4ml splits a layer's built-in activation into a layer of its own, named
+    `<layer>_<activation>`, whose output is the Keras layer's output."""
     from hw.hls_csim import HlsCSimulator
 
     sim = HlsCSimulator(SimpleNamespace(hls_model=hls_model))
-    sim.build()
-    return sim.trace(x)
+    try:
+        sim.build()
+        trace = sim.trace(x)
+    except Exception as exc:
+        raise L1ForgeError(f"hls4ml's C simulation did not build or run ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    keras_layers = set(keras_layers)
+    outputs = {}
+    for name in keras_layers:
+        split = [k for k in trace if k.startswith(name + "_") and k not in keras_layers and k != name + "_linear"]
+        key = split[-1] if split else name
+        if key in trace:
+            outputs[name] = trace[key]
+    return outputs
 
 
 def _emulated(model, tensor: str, x: np.ndarray) -> np.ndarray:
@@ -162,7 +196,7 @@ def _emulated(model, tensor: str, x: np.ndarray) -> np.ndarray:
 def l1forge_outputs(model, x: np.ndarray, layers) -> dict[str, np.ndarray]:
     """Each Keras layer's output in the frontend's QONNX graph, emulated exactly."""
     tensors = layer_tensors(model)
-    return {name: _emulated(model, tensors[name], x) for name in layers if name in tensors}
+    return {name: _emulated(model, tensors[name], x) for name in layers}
 
 
 def _row_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -175,34 +209,40 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
                         skip_hls4ml: bool = False, seed: int = 0, log=print) -> dict:
     """Run the three paths on the same inputs (data, then n_random grid inputs, all quantized
     by the frontend's input quantizer) and compare every layer's output. hls_config: hls4ml's
-    HLSConfig (e.g. paper_hls_config(yml)); None builds hls4ml's default per-layer config from the
-    model (default_hls_config). Returns {samples, layers: [{layer, class,
+    HLSConfig (e.g. paper_hls_config(yml)); without it hls4ml's path is skipped. Returns {samples, layers: [{layer, class,
     equal: {"l1forge=qkeras": fraction of inputs with that layer's output identical, ...},
     max_abs_diff: {...}}], argmax_agreement: {...}, l1forge_equals_qkeras (every layer before a
     final layer the frontend quantized is identical on every input), first_divergent_layer,
-    timings_s}."""
+    timings_s (l1forge: frontend and emulation; qkeras: with TensorFlow's import in a fresh
+    process; hls4ml: both builds and runs)}."""
     from hw.cosim import grid_inputs
 
-    config_source = "hls4ml default (fixed<16,6>, types from the quantizers)" if hls_config is None else "given"
     h5 = Path(h5)
     if not h5.is_file():
         raise L1ForgeError(f"{h5}: no such file")
+    if n_random < 0:
+        raise L1ForgeError(f"--n-random must be >= 0, got {n_random}")
     timings = {}
     t0 = time.perf_counter()
     model = load_keras(h5, **(keras_options or {}))
+    timings["l1forge_s"] = time.perf_counter() - t0
     tensors = layer_tensors(model)
-    x = grid_inputs(model, n_random, seed) if n_random else np.zeros((0,) + tuple(
-        model.get_tensor_shape("input")[1:]), np.float32)
+    shape = tuple(model.get_tensor_shape(model.graph.input[0].name)[1:])
+    x = grid_inputs(model, n_random, seed) if n_random else np.zeros((0,) + shape, np.float32)
     if data is not None:
+        if tuple(np.shape(data)[1:]) != shape:
+            raise L1ForgeError(f"data shape {list(np.shape(data)[1:])} (per sample) does not match the model input "
+                               f"{list(shape)}")
         x = np.concatenate([np.asarray(data, np.float32), x])
     if not len(x):
         raise L1ForgeError("no inputs: give data or n_random > 0")
     x = _quantized_input(model, x)
 
     log(f"QKeras forward pass on {len(x)} inputs")
+    t0 = time.perf_counter()
     keras_model = load_qkeras(h5)
     ref = qkeras_outputs(keras_model, x)
-    timings["qkeras_s"] = time.perf_counter() - t0
+    timings["qkeras_s"] = time.perf_counter() - t0  # with TensorFlow's import in a fresh process
     classes = {layer.name: type(layer).__name__ for layer in keras_model.layers}
     softmax = {layer.name for layer in keras_model.layers  # dropped by l1forge and by the hls4ml path
                if classes[layer.name] == "Softmax" or layer.get_config().get("activation") == "softmax"}
@@ -211,20 +251,23 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
     t1 = time.perf_counter()
     log("l1forge frontend: QONNX graph emulated layer by layer")
     outputs = {"qkeras": ref, "l1forge": l1forge_outputs(model, x, names)}
-    timings["l1forge_s"] = time.perf_counter() - t1
-    if not skip_hls4ml:
+    timings["l1forge_s"] += time.perf_counter() - t1
+    skipped = "--skip-hls4ml" if skip_hls4ml else None
+    if hls_config is None and not skip_hls4ml:
+        skipped = NO_HLS_CONFIG
+        log(f"hls4ml path skipped: {NO_HLS_CONFIG}")
+    if skipped is None:
         t2 = time.perf_counter()
         import tempfile
 
-        if hls_config is None:
-            hls_config = default_hls_config(keras_model)
+        hls_config = traced(hls_config, keras_model)
         with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
             log("hls4ml Keras converter: converting, compiling its C simulation (g++), as is and with "
                 "QKeras-quantized weights")
             sources = {"hls4ml": h5, "hls4ml-prequantized": prequantized_h5(keras_model, h5, Path(tmp) / "preq.h5")}
             for path, source in sources.items():
                 hls_model = hls4ml_keras_model(source, Path(tmp) / path, hls_config, part, clock_ns)
-                outputs[path] = hls4ml_outputs(hls_model, x)
+                outputs[path] = hls4ml_outputs(hls_model, x, names)
         timings["hls4ml_s"] = time.perf_counter() - t2
 
     rows = []
@@ -248,7 +291,8 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
     return {"model": str(h5), "samples": int(len(x)), "data_samples": 0 if data is None else int(len(data)),
             "paths": [p for p in PATHS if p in outputs], "layers": rows, "output_layer": last,
             "argmax_agreement": argmax, "exact_layers": exact, "quantized_final_layer": final and final["layer"],
-            "l1forge_equals_qkeras": not diverged, "first_divergent_layer": diverged[0] if diverged else None, "hls4ml_config": config_source,
+            "l1forge_equals_qkeras": not diverged, "first_divergent_layer": diverged[0] if diverged else None,
+            "hls4ml_skipped": skipped,
             "timings_s": {k: round(v, 2) for k, v in timings.items()}}
 
 
@@ -271,6 +315,8 @@ def summary_table(result: dict) -> list[str]:
         cells = "".join((f"{row['equal'][p]:.4f} ({row['max_abs_diff'][p]:.3g})" if p in row["equal"] else "-")
                         .ljust(width) for p in pairs)
         lines.append(f"{row['layer']:<26}{row['class']:<24}{cells}")
+    if result.get("hls4ml_skipped"):
+        lines.append(f"hls4ml's path skipped: {result['hls4ml_skipped']}")
     if result.get("quantized_final_layer"):
         lines.append(f"layer '{result['quantized_final_layer']}' is float in Keras and quantized by l1forge "
                      "(--final-type): its output differs by design")

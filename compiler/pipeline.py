@@ -58,7 +58,7 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
     out = Path(out)
     timings = {}
     t0 = time.perf_counter()
-    model, notes = _frontend(source, keras_options or {})
+    model, notes, from_keras = _frontend(source, keras_options or {})
     frontend_model = model
     model = canonicalize(model)
     verify(model)
@@ -84,7 +84,7 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
         report["tensor_types"] = {k: str(v) for k, v in types.items()}
         report["notes"] = notes + report["notes"]
         _add_accuracy(report, model, data, labels)
-        change = final_layer_change(frontend_model, model, data, labels, n_random, seed)
+        change = final_layer_change(frontend_model, model, data, labels, n_random, seed) if from_keras else None
         if change is not None:
             report["final_layer_quantization"] = change
         report["timings"] = {k: round(v, 3) for k, v in timings.items()}
@@ -107,15 +107,16 @@ KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 
 
 def _frontend(source, keras_options: dict):
-    """The QONNX model and the frontend's notes: a QONNX/ONNX file or model, or a (Q)Keras model
-    (.h5 file or in-memory, converted by compiler.frontends.keras with keras_options)."""
+    """The QONNX model, the frontend's notes and whether it came from the Keras frontend: a
+    QONNX/ONNX file or model, or a (Q)Keras model (.h5 file or in-memory, converted by
+    compiler.frontends.keras with keras_options)."""
     is_path = isinstance(source, (str, Path))
     if (is_path and Path(source).suffix.lower() in KERAS_SUFFIXES) or hasattr(source, "to_json"):
         from .frontends.keras import conversion_notes, load_keras
 
         model = load_keras(source, **keras_options)
-        return model, [f"keras frontend: {n}" for n in conversion_notes(model)]
-    return load_model(source), []
+        return model, [f"keras frontend: {n}" for n in conversion_notes(model)], True
+    return load_model(source), [], False
 
 
 def _build_hls4ml(model, types, staging, part, clock_ns, reuse_factor, hls_tool, data, n_random,
@@ -265,7 +266,8 @@ def final_layer_change(frontend_model, model, data, labels, n_random: int, seed:
     """What quantizing a Keras model's float final layer (final_layer='quantize') changed, on the
     verification inputs (data, then n_random grid inputs): the argmax agreement and largest logit
     change against the float layer (float64 on the exact inputs of that layer), and with labels
-    the accuracy of both. None when the frontend quantized no float layer."""
+    the accuracy of both. None when the frontend quantized no float layer; {layer, type,
+    not_measured: why} when layers follow it or only part of it was float."""
     from hw.cosim import grid_inputs
 
     from .frontends.keras import float_final_layer
@@ -275,6 +277,8 @@ def final_layer_change(frontend_model, model, data, labels, n_random: int, seed:
     final = float_final_layer(frontend_model)
     if final is None:
         return None
+    if "kernel" not in final:
+        return {**final, "not_measured": "layers follow it or only part of its weights were float"}
     x = grid_inputs(frontend_model, n_random, seed) if n_random else None
     if data is not None:
         x = np.asarray(data, np.float32) if x is None else np.concatenate([np.asarray(data, np.float32), x])

@@ -30,6 +30,6 @@ def silenced_stdout():
 
 
 def silenced_stderr():
-    """Standard error (fd 2 and sys.stderr) to nowhere for the block: only around imports whose
-    failures surface as exceptions anyway."""
+    """Standard error (fd 2 and sys.stderr) to nowhere for the block: only around steps whose
+    failures surface as exceptions anyway (TensorFlow's import, hls4ml's project writer)."""
     return _silenced(2, "stderr")

@@ -17,7 +17,8 @@
     accuracy      {samples, accuracy, source} when labels were given
     final_layer_quantization   Keras models whose float last layer the frontend quantized:
                   {layer, type, samples, argmax_agreement, max_abs_logit_change, source,
-                   accuracy_float?, accuracy_quantized?, labelled_samples? (with labels)}
+                   accuracy_float?, accuracy_quantized?, labelled_samples? (with labels)},
+                  or {layer, type, not_measured: why}
     verdict       {latency: {budget_ns, ns, within, source}, capacity: {within, resource, percent}, ok}
     timings       seconds per step; notes: list of sentences; tensor_types: every tensor's fixed type
 
@@ -97,6 +98,8 @@ def summary_lines(report: dict) -> list[str]:
 
 def final_layer_line(change: dict) -> str:
     """One sentence on what quantizing a float final layer changed."""
+    if "not_measured" in change:
+        return f"final layer '{change['layer']}' quantized to {change['type']}: effect not measured ({change['not_measured']})"
     line = (f"final layer '{change['layer']}' quantized to {change['type']}: argmax unchanged on "
             f"{100 * change['argmax_agreement']:.2f}% of {change['samples']:,} inputs, largest logit change "
             f"{change['max_abs_logit_change']:.3g}")

@@ -8,7 +8,6 @@ TF_USE_LEGACY_KERAS=1 before its import, and keeps its threads out of the test p
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -103,11 +102,14 @@ HLS4ML_FACTS = textwrap.dedent("""
     facts = {}
     for name in ("phi1", "rho"):
         layer, hl = keras_model.get_layer(name), next(l for l in hls.get_layers() if l.name == name)
-        quantized = np.asarray(layer.kernel_quantizer_internal(layer.kernel)).ravel()
-        data = np.asarray(hl.weights["weight"].data).ravel()
-        facts[name] = {"class": hl.class_name, "raw": bool(np.array_equal(data, layer.kernel.numpy().ravel())),
-                       "quantized": bool(np.array_equal(data, quantized)),
-                       "quantizer": hl.get_attr("weight_quantizer") is not None}
+        facts[name] = {"class": hl.class_name}
+        for role, hls_role in (("kernel", "weight"), ("bias", "bias")):
+            raw = getattr(layer, role).numpy().ravel()
+            quantized = np.asarray(getattr(layer, role + "_quantizer_internal")(getattr(layer, role))).ravel()
+            data = np.asarray(hl.weights[hls_role].data).ravel()
+            assert not np.array_equal(raw, quantized)
+            facts[name][role] = {"raw": bool(np.array_equal(data, raw)), "quantized": bool(np.array_equal(data, quantized)),
+                                 "quantizer": hl.get_attr(hls_role + "_quantizer") is not None}
     # hls4ml's own converter, Softmax included: the C++ it writes
     from hls4ml.converters.keras_v2_to_hls import keras_v2_to_hls
     import re
@@ -136,18 +138,19 @@ HLS4ML_FACTS = textwrap.dedent("""
 @pytest.mark.slow
 def test_hls4ml_keras_converter_bugs_on_the_paper_model(tmp_path):
     """Pinned hls4ml 1.3 behaviour that keras_check works around or reports:
-    - a QDense over a set (3-D input) is rewritten to Conv1D without its QKeras weight quantizer,
-      so its float weights are truncated to the layer's type instead of rounded as QKeras does
+    - a QDense over a set (3-D input) is rewritten to Conv1D without its QKeras weight and bias
+      quantizers, so its float weights and biases are truncated to the layer's type instead of rounded as QKeras does
       (the 2-D QDense 'rho' keeps its quantizer);
     - a Keras `Softmax` layer yields C++ calling an undeclared config struct (does not compile);
     - the paper's ConvImplementation 'Pointwise' (hls4ml < 1.0) is refused."""
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
     proc = subprocess.run([sys.executable, "-c", HLS4ML_FACTS, str(paper_dir(4)), str(tmp_path)], capture_output=True,
-                          text=True, timeout=600, env=env, cwd=Path(__file__).parents[1])
+                          text=True, timeout=600, cwd=Path(__file__).parents[1])
     assert proc.returncode == 0, proc.stderr[-3000:]
     facts = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert facts["phi1"] == {"class": "PointwiseConv1D", "raw": True, "quantized": False, "quantizer": False}
-    assert facts["rho"] == {"class": "Dense", "raw": False, "quantized": True, "quantizer": True}
+    lost = {"raw": True, "quantized": False, "quantizer": False}
+    kept = {"raw": False, "quantized": True, "quantizer": True}
+    assert facts["phi1"] == {"class": "PointwiseConv1D", "kernel": lost, "bias": lost}
+    assert facts["rho"] == {"class": "Dense", "kernel": kept, "bias": kept}
     assert facts["softmax_config_in_call"].startswith("softmax_config")
     assert not facts["softmax_config_declared"]
     assert facts["pointwise_refused"], facts.get("pointwise_error")
@@ -186,26 +189,106 @@ def test_frontend_records_each_layer_tensor_and_upstream_model_cuts_there():
 
 
 def test_final_layer_change_against_the_float_layer_in_numpy():
-    """The report's figures for quantizing the paper's float Dense, recomputed from the h5."""
-    h5 = paper_dir(4) / "keras_model.h5"
-    model = load_keras(h5)
-    final = float_final_layer(model)
-    assert final["layer"] == "dense" and final["type"] == "ap_fixed<16,6,AP_TRN,AP_WRAP>"
-    with h5py.File(h5, "r") as f:
-        kernel = np.asarray(f["model_weights/dense/dense/kernel:0"], np.float64)
-        bias = np.asarray(f["model_weights/dense/dense/bias:0"], np.float64)
-    data, labels = grid_inputs(300, seed=5), np.arange(300) % 5
-    change = final_layer_change(model, canonicalize(model), data, labels, n_random=1000, seed=0)
+    """The report's figures for quantizing the paper's float Dense, recomputed from the h5 with
+    QKeras' formulas in numpy (tests/test_keras_frontend.paper4_in_numpy)."""
     from hw.cosim import grid_inputs as on_grid
 
-    x = np.concatenate([data.astype(np.float32), on_grid(model, 1000, 0)])
-    h = emulate(canonicalize(upstream_model(model, "q_activation_4_quant")), x)
+    from .test_keras_frontend import paper4_in_numpy
+
+    model = load_keras(paper_dir(4) / "keras_model.h5")
+    final = float_final_layer(model)
+    assert final["layer"] == "dense" and final["type"] == "ap_fixed<16,6,AP_TRN,AP_WRAP>"
+    data, labels = grid_inputs(300, seed=5), np.arange(300) % 5
+    change = final_layer_change(model, canonicalize(model), data, labels, n_random=1000, seed=0)
+    x = np.concatenate([data, on_grid(model, 1000, 0).astype(np.float64)])
+    h, (kernel, bias) = paper4_in_numpy(x)
     float_logits = h @ kernel + bias
-    quantized = emulate(canonicalize(model), x)
+    quantized = h @ (np.floor(kernel * 1024) / 1024) + np.floor(bias * 1024) / 1024
     assert change["samples"] == 1300
     assert change["argmax_agreement"] == float((float_logits.argmax(1) == quantized.argmax(1)).mean())
-    assert change["max_abs_logit_change"] == float(np.abs(float_logits - quantized).max())
+    assert change["max_abs_logit_change"] == pytest.approx(float(np.abs(float_logits - quantized).max()), rel=1e-12)
     assert 0 < change["max_abs_logit_change"] < 0.05  # weights and bias on a 2**-10 grid, 32 inputs below 1
     assert change["accuracy_float"] == float((float_logits[:300].argmax(1) == labels).mean())
     assert change["accuracy_quantized"] == float((quantized[:300].argmax(1) == labels).mean())
-    assert final_layer_change(load_keras(h5), canonicalize(model), None, None, n_random=0, seed=0) is None
+    assert final_layer_change(model, canonicalize(model), None, None, n_random=0, seed=0) is None
+
+
+BUILD_SMALL_MODELS = textwrap.dedent("""
+    import os, sys
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"  # QKeras runs on tf_keras
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+    out = sys.argv[1]
+    tf.keras.utils.set_random_seed(0)
+    L = tf.keras.layers
+    q6 = lambda: quantized_bits(6, 0, alpha=1)
+    # Sequential without an InputLayer, float last Dense with a built-in softmax
+    tf.keras.Sequential([QDense(8, input_shape=(6,), kernel_quantizer=q6(), bias_quantizer=q6()),
+                         QActivation("quantized_relu(6,0)"), L.Dense(4, activation="softmax")]
+                        ).save(f"{out}/sequential_softmax_dense.h5")
+    # float last Dense followed by a ReLU layer
+    x = L.Input((4, 3))
+    h = QDense(8, kernel_quantizer=q6(), bias_quantizer=q6(), name="phi")(x)
+    h = QActivation("quantized_relu(8,0)", name="act")(h)
+    h = L.GlobalAveragePooling1D(name="pool")(h)
+    h = L.Dense(3, name="head")(h)
+    tf.keras.Model(x, L.ReLU(name="final_relu")(h)).save(f"{out}/functional_final_relu.h5")
+    # fully quantized, a quantized_relu built into a QDense, no softmax
+    x = L.Input((4,))
+    h = QDense(6, kernel_quantizer=q6(), bias_quantizer=q6(), activation="quantized_relu(6,2)", name="inline")(x)
+    tf.keras.Model(x, QDense(3, kernel_quantizer=q6(), bias_quantizer=q6(), name="out")(h)
+                   ).save(f"{out}/quantized_inline_activation.h5")
+""")
+
+# Wide enough that hls4ml computes these small layers exactly; the ReLU quantizer as QKeras'.
+EXACT_HLS_CONFIG = """\
+HLSConfig:
+  Model: {Precision: "fixed<24,8>", ReuseFactor: 1, Strategy: Latency}
+  LayerName:
+    inline_quantized_relu: {Precision: {result: "ufixed<6,2,RND_CONV,SAT>"}}
+"""
+
+
+@pytest.mark.slow
+def test_keras_check_on_other_model_shapes(tmp_path):
+    """Small QKeras models built by QKeras itself: no InputLayer, a softmax built into the last
+    Dense, layers after the quantized float layer, a fully quantized model with an activation
+    inside a QDense (hls4ml splits it off; its traced output is the Keras layer's)."""
+    proc = subprocess.run([sys.executable, "-c", BUILD_SMALL_MODELS, str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    proc, result = keras_check([str(tmp_path / "sequential_softmax_dense.h5"), "--n-random", "3000"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert result["exact_layers"] == ["q_dense", "q_activation"] and result["quantized_final_layer"] == "dense"
+    assert result["l1forge_equals_qkeras"] and result["paths"] == ["qkeras", "l1forge"]
+    assert "config_from_keras_model" in result["hls4ml_skipped"]
+    assert result["argmax_agreement"]["l1forge=qkeras"] > 0.99  # softmax is monotone: logits vs probabilities
+
+    proc, result = keras_check([str(tmp_path / "functional_final_relu.h5"), "--n-random", "3000",
+                                "--skip-hls4ml"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert result["exact_layers"] == ["phi", "act", "pool"] and result["quantized_final_layer"] == "head"
+    assert [r["layer"] for r in result["layers"]][-2:] == ["head", "final_relu"]
+
+    config = tmp_path / "hls4ml_config.yml"
+    config.write_text(EXACT_HLS_CONFIG)
+    proc, result = keras_check([str(tmp_path / "quantized_inline_activation.h5"), "--n-random", "3000",
+                                "--hls4ml-config", str(config)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert result["exact_layers"] == ["inline", "out"] and result["quantized_final_layer"] is None
+    for layer in ("inline", "out"):
+        assert equal(result, layer, "l1forge=qkeras") == 1.0
+        assert equal(result, layer, "hls4ml=qkeras") == 1.0, layer
+        assert equal(result, layer, "l1forge=hls4ml") == 1.0, layer
+
+    from compiler.pipeline import compile_model
+
+    report = compile_model(tmp_path / "functional_final_relu.h5", tmp_path / "fw", n_random=500, log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact"
+    assert report["final_layer_quantization"] == {"layer": "head", "type": "ap_fixed<16,6,AP_TRN,AP_WRAP>",
+                                                  "not_measured": "layers follow it or only part of its weights "
+                                                                  "were float"}
+    report = compile_model(tmp_path / "quantized_inline_activation.h5", tmp_path / "fw2", n_random=500,
+                           log=lambda m: None)
+    assert "final_layer_quantization" not in report

@@ -59,9 +59,9 @@ def test_paper_deepsets_compile_bit_exact(bits, tmp_path):
                                                                  "ap_ufixed<8,0,AP_RND_CONV,AP_SAT>"]
 
 
-def test_paper_model_matches_qkeras_formulas_in_numpy():
-    """The 4-bit deep set by QKeras 0.9.0's formulas, in float64 from the h5 weights: the emulated
-    firmware's logits are equal to the last bit."""
+def paper4_in_numpy(x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The paper's 4-bit deep set by QKeras 0.9.0's formulas in float64 from the h5 weights, up to
+    its last quantized layer (q_activation_4), and the float kernel and bias of its last Dense."""
     with h5py.File(paper_model(4), "r") as f:
         w = {n: [np.asarray(f["model_weights"][n][n][k], np.float64) for k in ("kernel:0", "bias:0")]
              for n in ("phi1", "phi2", "phi3", "rho", "dense")}
@@ -73,15 +73,21 @@ def test_paper_model_matches_qkeras_formulas_in_numpy():
     def qrelu(v):  # quantized_relu() = quantized_relu(8, 0), the nested string's defaults
         return np.clip(np.round(v * 256), 0, 255) / 256
 
-    def dense(h, n, quant=lambda v: qbits(v, 4, 0)):
-        return h @ quant(w[n][0]) + quant(w[n][1])
+    def dense(h, n):
+        return h @ qbits(w[n][0], 4, 0) + qbits(w[n][1], 4, 0)
 
-    x = grid_inputs(2000)
     h = qrelu(dense(x, "phi1"))
     h = qrelu(dense(h, "phi2"))
     h = qbits(qrelu(dense(h, "phi3")), 12, 3).mean(axis=1)
-    h = qrelu(dense(h, "rho"))
-    logits = dense(h, "dense", quant=lambda v: np.floor(v * 1024) / 1024)  # fixed<16,6>, AP_TRN
+    return qrelu(dense(h, "rho")), w["dense"]
+
+
+def test_paper_model_matches_qkeras_formulas_in_numpy():
+    """The emulated firmware's logits equal the 4-bit deep set computed by QKeras' formulas, the
+    float last Dense on fixed<16,6> (AP_TRN), to the last bit."""
+    x = grid_inputs(2000)
+    h, (kernel, bias) = paper4_in_numpy(x)
+    logits = h @ (np.floor(kernel * 1024) / 1024) + np.floor(bias * 1024) / 1024
     ours = emulate(canonicalize(load_keras(paper_model(4))), x)
     np.testing.assert_array_equal(ours, logits)
 

@@ -44,7 +44,7 @@ from ..ir.fixed import FixedType
 
 NOTES_KEY = "l1forge.keras_frontend_notes"
 LAYERS_KEY = "l1forge.keras_layer_tensors"  # Keras layer name -> the QONNX tensor holding its output
-FLOAT_FINAL_KEY = "l1forge.keras_float_final"  # the quantized final layer's float weights (see float_final_layer)
+FLOAT_FINAL_KEY = "l1forge.keras_float_final"  # the float final layer the frontend quantized (float_final_layer)
 QUANT_DOMAIN = "qonnx.custom_op.general"
 
 SUPPORTED_LAYERS = ("InputLayer", "Dense", "QDense", "Conv1D", "QConv1D", "Activation", "ReLU", "QActivation",
@@ -500,7 +500,9 @@ class _Converter:
         proto = qonnx_make_model(graph, producer_name="l1forge-keras-frontend",
                                  opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QUANT_DOMAIN, 1)])
         props = {NOTES_KEY: json.dumps(self.notes), LAYERS_KEY: json.dumps(layer_tensors)}
-        if self.float_final is not None and self.tensor[self.float_final["layer"]] == out:
+        if self.float_final is not None:
+            if self.tensor[self.float_final["layer"]] != out:  # layers follow it: no float logits from its weights
+                self.float_final = {k: self.float_final[k] for k in ("layer", "type")}
             props[FLOAT_FINAL_KEY] = json.dumps(self.float_final)
         helper.set_model_props(proto, props)
         return ModelWrapper(proto)
@@ -614,10 +616,12 @@ class _Converter:
                               f"to {self.final_type} (final_layer='quantize')"
                               + (f"; {sum(saturated)} value(s) saturated" if sum(saturated) else ""))
         activation = cfg.get("activation", "linear")
-        if float_parts and activation in ("linear", "softmax", "relu", None):
-            self.float_final = {"layer": name, "input": x, "kernel": kernel.astype(np.float64).tolist(),
-                                "bias": np.asarray(w[1], np.float64).tolist() if use_bias else None,
-                                "relu": activation == "relu", "type": str(self.final_type)}
+        if float_parts:
+            self.float_final = {"layer": name, "type": str(self.final_type)}
+            if len(float_parts) == len(w) and activation in ("linear", "softmax", "relu", None):  # all of it float
+                self.float_final.update(input=x, kernel=kernel.astype(np.float64).tolist(),
+                                        bias=np.asarray(w[1], np.float64).tolist() if use_bias else None,
+                                        relu=activation == "relu")
         self.tensor[name] = self._apply_activation(layer, t, activation)
 
     def _param(self, layer, role: str, value: np.ndarray, qid, saturated: list[int]) -> str:
@@ -799,8 +803,8 @@ def layer_tensors(model: ModelWrapper) -> dict[str, str]:
 
 
 def float_final_layer(model: ModelWrapper) -> dict | None:
-    """The final layer the frontend quantized (final_layer='quantize') with its original float
-    weights, when its output is the model's output: {layer, input (tensor), kernel, bias, relu,
-    type (the final_type it was quantized to)}.
-    The float logits are relu?(input @ kernel + bias); None when no float layer was quantized."""
+    """The float final layer the frontend quantized (final_layer='quantize'): {layer, type (the
+    final_type)}, plus its float weights {input (tensor), kernel, bias, relu} when the float
+    output relu?(input @ kernel + bias) is the model's output (all its weights float, activation
+    linear/softmax/relu, no layer after it). None when no float layer was quantized."""
     return _metadata(model, FLOAT_FINAL_KEY)
