@@ -9,9 +9,11 @@
   proves the firmware equal to this graph).
 
 All three get the same inputs on the input quantizer's grid (Keras models have no input
-quantizer). Needs the optional `keras` extra (TensorFlow, tf_keras, QKeras): `pip install
-'l1forge[keras]'`. TensorFlow is imported in legacy-Keras mode (TF_USE_LEGACY_KERAS=1), which
-must be set before anything imports it; `l1forge keras-check` does that.
+quantizer). The comparison needs the optional `keras` extra (TensorFlow, tf_keras, QKeras):
+`pip install 'l1forge[keras]'`. TensorFlow is imported in legacy-Keras mode
+(TF_USE_LEGACY_KERAS=1), which must be set before anything imports it; `l1forge keras-check` does
+that. `final_layer_change` (used by compile) measures what quantizing a float last layer changed,
+without TensorFlow.
 """
 from __future__ import annotations
 
@@ -36,6 +38,12 @@ NO_HLS_CONFIG = ("no --hls4ml-config given (hls4ml 1.3's config_from_keras_model
                  "while Keras 3 is installed)")
 PATHS = ("qkeras", "l1forge", "hls4ml", "hls4ml-prequantized")
 PAIRS = (("l1forge", "qkeras"), ("hls4ml", "qkeras"), ("hls4ml-prequantized", "qkeras"), ("l1forge", "hls4ml"))
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception as '<Class>: <first line of its message>', for one-line errors."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _import_qkeras():
@@ -65,8 +73,7 @@ def load_qkeras(h5: Path):
     try:
         return tf.keras.models.load_model(str(h5), custom_objects=objects, compile=False)
     except Exception as exc:  # e.g. an .h5 written by Keras 3
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise L1ForgeError(f"{h5}: QKeras (tf_keras) cannot load it ({type(exc).__name__}: {first})") from None
+        raise L1ForgeError(f"{h5}: QKeras (tf_keras) cannot load it ({_first_line(exc)})") from None
 
 
 def qkeras_outputs(keras_model, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -130,7 +137,7 @@ def hls4ml_keras_model(h5: Path, out_dir: Path, hls_config: dict, part: str, clo
     config = {"KerasH5": str(h5), "OutputDir": str(out_dir), "ProjectName": "myproject", "Backend": "Vivado",
               "Part": part, "ClockPeriod": clock_ns, "IOType": "io_parallel", "HLSConfig": hls_config}
     arch, reader = get_model_arch(config)
-    layers, inputs, outputs, _ = parse_keras_model(arch, reader)
+    layers, inputs, _, _ = parse_keras_model(arch, reader)
     while layers and layers[-1]["class_name"] == "Softmax":  # a Softmax layer, or one split off a Dense
         layers.pop()
     try:
@@ -138,9 +145,8 @@ def hls4ml_keras_model(h5: Path, out_dir: Path, hls_config: dict, part: str, clo
             warnings.simplefilter("ignore", UserWarning)
             return ModelGraph.from_layer_list(config, layers, inputs, [layers[-1]["name"]])
     except Exception as exc:
-        raise L1ForgeError(f"hls4ml's Keras converter failed on {h5} ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else ''}); --skip-hls4ml compares QKeras and "
-                           "l1forge only") from exc
+        raise L1ForgeError(f"hls4ml's Keras converter failed on {h5} ({_first_line(exc)}); --skip-hls4ml "
+                           "compares QKeras and l1forge only") from exc
 
 
 def prequantized_h5(keras_model, h5: Path, out: Path) -> Path:
@@ -172,8 +178,7 @@ def hls4ml_outputs(hls_model, x: np.ndarray, keras_layers) -> dict[str, np.ndarr
         sim.build()
         trace = sim.trace(x)
     except Exception as exc:
-        raise L1ForgeError(f"hls4ml's C simulation did not build or run ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        raise L1ForgeError(f"hls4ml's C simulation did not build or run ({_first_line(exc)})") from exc
     keras_layers = set(keras_layers)
     outputs = {}
     for name in keras_layers:
@@ -199,6 +204,44 @@ def l1forge_outputs(model, x: np.ndarray, layers) -> dict[str, np.ndarray]:
     return {name: _emulated(model, tensors[name], x) for name in layers}
 
 
+def final_layer_change(frontend_model, model, data, labels, n_random: int, seed: int) -> dict | None:
+    """What quantizing a Keras model's float final layer (final_layer='quantize') changed, on the
+    verification inputs (data, then n_random grid inputs; `model` is the canonical form): the
+    argmax agreement and largest logit change against the float layer (float64 on the exact
+    inputs of that layer), and with labels the accuracy of both. None when the frontend quantized
+    no float layer; {layer, type, not_measured: why} when layers follow it or only part of it was
+    float."""
+    from hw.cosim import verification_inputs
+
+    from .ir.emulator import emulate
+
+    final = float_final_layer(frontend_model)
+    if final is None:
+        return None
+    if "kernel" not in final:
+        return {**final, "not_measured": "layers follow it or only part of its weights were float"}
+    x = verification_inputs(frontend_model, data, n_random, seed)
+    if not len(x):
+        return None
+    h = _emulated(frontend_model, final["input"], x)
+    logits = h @ np.asarray(final["kernel"]) + (0.0 if final["bias"] is None else np.asarray(final["bias"]))
+    if final["relu"]:
+        logits = np.maximum(logits, 0.0)
+    quantized = emulate(model, x)
+    n = len(x)
+    pred_float, pred_quant = logits.reshape(n, -1).argmax(1), quantized.reshape(n, -1).argmax(1)
+    change = {"layer": final["layer"], "type": final["type"], "samples": n,
+              "argmax_agreement": float((pred_float == pred_quant).mean()),
+              "max_abs_logit_change": float(np.max(np.abs(logits.reshape(n, -1) - quantized.reshape(n, -1)))),
+              "source": "emulator (quantized layer) vs the float layer in float64 on the same layer inputs"}
+    if labels is not None and data is not None:
+        y, k = np.asarray(labels), len(data)
+        change["accuracy_float"] = float((pred_float[:k] == y).mean())
+        change["accuracy_quantized"] = float((pred_quant[:k] == y).mean())
+        change["labelled_samples"] = int(k)
+    return change
+
+
 def _row_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.all(a.reshape(len(a), -1) == b.reshape(len(b), -1), axis=1)
 
@@ -215,7 +258,7 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
     final layer the frontend quantized is identical on every input), first_divergent_layer,
     timings_s (l1forge: frontend and emulation; qkeras: with TensorFlow's import in a fresh
     process; hls4ml: both builds and runs)}."""
-    from hw.cosim import grid_inputs
+    from hw.cosim import verification_inputs
 
     h5 = Path(h5)
     if not h5.is_file():
@@ -227,13 +270,7 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
     model = load_keras(h5, **(keras_options or {}))
     timings["l1forge_s"] = time.perf_counter() - t0
     tensors = layer_tensors(model)
-    shape = tuple(model.get_tensor_shape(model.graph.input[0].name)[1:])
-    x = grid_inputs(model, n_random, seed) if n_random else np.zeros((0,) + shape, np.float32)
-    if data is not None:
-        if tuple(np.shape(data)[1:]) != shape:
-            raise L1ForgeError(f"data shape {list(np.shape(data)[1:])} (per sample) does not match the model input "
-                               f"{list(shape)}")
-        x = np.concatenate([np.asarray(data, np.float32), x])
+    x = verification_inputs(model, data, n_random, seed)
     if not len(x):
         raise L1ForgeError("no inputs: give data or n_random > 0")
     x = _quantized_input(model, x)

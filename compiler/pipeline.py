@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.cosim import check_data_shape
 from hw.parts import find_part
 from hw.report import finalize, render_markdown
 
@@ -64,10 +65,7 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
     verify(model)
     types = infer_fixed_point_types(model)
     timings["frontend_and_passes_s"] = time.perf_counter() - t0
-    in_shape = list(model.get_tensor_shape(model.graph.input[0].name)[1:])
-    if data is not None and list(np.shape(data)[1:]) != in_shape:
-        raise L1ForgeError(f"data shape {list(np.shape(data)[1:])} (per sample) does not match the model "
-                           f"input {in_shape}")
+    check_data_shape(model, data)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -84,7 +82,11 @@ def compile_model(source, out: str | Path, backend: str = "hls4ml", part: str = 
         report["tensor_types"] = {k: str(v) for k, v in types.items()}
         report["notes"] = notes + report["notes"]
         _add_accuracy(report, model, data, labels)
-        change = final_layer_change(frontend_model, model, data, labels, n_random, seed) if from_keras else None
+        change = None
+        if from_keras:
+            from .keras_check import final_layer_change
+
+            change = final_layer_change(frontend_model, model, data, labels, n_random, seed)
         if change is not None:
             report["final_layer_quantization"] = change
         report["timings"] = {k: round(v, 3) for k, v in timings.items()}
@@ -260,47 +262,6 @@ def _add_accuracy(report: dict, model, data, labels) -> None:
         pred = emulate(model, np.asarray(data, dtype=np.float32)).reshape(len(data), -1).argmax(axis=1)
         report["accuracy"] = {"samples": int(len(labels)), "accuracy": float((pred == np.asarray(labels)).mean()),
                               "source": "emulator (bit-exact with the firmware)"}
-
-
-def final_layer_change(frontend_model, model, data, labels, n_random: int, seed: int) -> dict | None:
-    """What quantizing a Keras model's float final layer (final_layer='quantize') changed, on the
-    verification inputs (data, then n_random grid inputs): the argmax agreement and largest logit
-    change against the float layer (float64 on the exact inputs of that layer), and with labels
-    the accuracy of both. None when the frontend quantized no float layer; {layer, type,
-    not_measured: why} when layers follow it or only part of it was float."""
-    from hw.cosim import grid_inputs
-
-    from .frontends.keras import float_final_layer
-    from .ir.emulator import emulate
-    from .ir.model import upstream_model
-
-    final = float_final_layer(frontend_model)
-    if final is None:
-        return None
-    if "kernel" not in final:
-        return {**final, "not_measured": "layers follow it or only part of its weights were float"}
-    x = grid_inputs(frontend_model, n_random, seed) if n_random else None
-    if data is not None:
-        x = np.asarray(data, np.float32) if x is None else np.concatenate([np.asarray(data, np.float32), x])
-    if x is None or not len(x):
-        return None
-    h = emulate(canonicalize(upstream_model(frontend_model, final["input"])), x)
-    logits = h @ np.asarray(final["kernel"]) + (0.0 if final["bias"] is None else np.asarray(final["bias"]))
-    if final["relu"]:
-        logits = np.maximum(logits, 0.0)
-    quantized = emulate(model, x)
-    n = len(x)
-    pred_float, pred_quant = logits.reshape(n, -1).argmax(1), quantized.reshape(n, -1).argmax(1)
-    change = {"layer": final["layer"], "type": final["type"], "samples": n,
-              "argmax_agreement": float((pred_float == pred_quant).mean()),
-              "max_abs_logit_change": float(np.max(np.abs(logits.reshape(n, -1) - quantized.reshape(n, -1)))),
-              "source": "emulator (quantized layer) vs the float layer in float64 on the same layer inputs"}
-    if labels is not None and data is not None:
-        y, k = np.asarray(labels), len(data)
-        change["accuracy_float"] = float((pred_float[:k] == y).mean())
-        change["accuracy_quantized"] = float((pred_quant[:k] == y).mean())
-        change["labelled_samples"] = int(k)
-    return change
 
 
 def _write_reports(folder: Path, report: dict) -> None:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
+from compiler.errors import L1ForgeError
 from compiler.ir.emulator import emulate
 from compiler.ir.integer import check_quant, quant_bounds
 from compiler.ir.model import with_batch_size
@@ -43,6 +44,21 @@ def grid_inputs(model: ModelWrapper, n: int, seed: int = 0) -> np.ndarray:
                 np.where(np.indices(shape).sum(0) % 2 == 0, lo, hi)]
     m[:min(n, 4)] = np.stack(extremes)[:min(n, 4)]
     return (m * 2.0 ** -p["frac"]).astype(np.float32)
+
+
+def check_data_shape(model: ModelWrapper, data: np.ndarray | None) -> None:
+    """A one-line error unless data's per-sample shape is the model input's."""
+    shape = list(model.get_tensor_shape(model.graph.input[0].name)[1:])
+    if data is not None and list(np.shape(data)[1:]) != shape:
+        raise L1ForgeError(f"data shape {list(np.shape(data)[1:])} (per sample) does not match the model input {shape}")
+
+
+def verification_inputs(model: ModelWrapper, data: np.ndarray | None, n_random: int, seed: int = 0) -> np.ndarray:
+    """The inputs a compile verifies on: data (shape checked) then n_random grid inputs, float32."""
+    check_data_shape(model, data)
+    parts = [] if data is None else [np.asarray(data, dtype=np.float32)]
+    parts.append(grid_inputs(model, n_random, seed))
+    return np.concatenate(parts)
 
 
 FLOAT32_EXACT_BITS = 24
@@ -82,9 +98,7 @@ def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def cosimulate(model: ModelWrapper, simulator, data: np.ndarray | None = None, n_random: int = 2000,
                seed: int = 0, compare_qonnx: bool = True) -> CosimResult:
     """Run data + random grid inputs through the simulator, the emulator and QONNX; compare."""
-    parts = [] if data is None else [np.asarray(data, dtype=np.float32)]
-    parts.append(grid_inputs(model, n_random, seed))
-    x = np.concatenate(parts)
+    x = verification_inputs(model, data, n_random, seed)
     emu = emulate(model, x).reshape(len(x), -1)
     firmware = simulator.predict(x)
     mismatches = {"firmware_vs_emulator": int(_rows_differ(firmware, emu).sum())}

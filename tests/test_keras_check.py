@@ -20,8 +20,8 @@ import pytest
 from compiler.frontends.keras import float_final_layer, layer_tensors, load_keras
 from compiler.ir.emulator import emulate
 from compiler.ir.model import upstream_model
+from compiler.keras_check import final_layer_change
 from compiler.passes.canonicalize import canonicalize
-from compiler.pipeline import final_layer_change
 
 from .conftest import anchors_dir
 
