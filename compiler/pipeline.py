@@ -16,7 +16,7 @@ from hw.report import finalize, render_markdown
 from .errors import L1ForgeError
 from .ir import load_model, verify
 from .passes.canonicalize import canonicalize
-from .passes.fixed_point_types import infer_fixed_point_types
+from .ir.types import infer_fixed_point_types
 
 BACKENDS = ("hls4ml", "rtl")
 DEFAULT_PART = "xcvu13p-flga2577-2-e"

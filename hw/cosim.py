@@ -67,7 +67,7 @@ FLOAT32_EXACT_BITS = 24
 def qonnx_reference_precision(model: ModelWrapper) -> str:
     """float32 when every tensor's mantissa fits float32's 24 bits (QONNX execution is then
     integer-exact), else float64 (the same graph executed in double, exact to 53 bits)."""
-    from compiler.passes.fixed_point_types import infer_fixed_point_types
+    from compiler.ir.types import infer_fixed_point_types
 
     widest = max(t.width for t in infer_fixed_point_types(model).values())
     return "float32" if widest <= FLOAT32_EXACT_BITS else "float64"

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from compiler.errors import L1ForgeError
-from compiler.frontends.keras import (FixedSpec, auto_po2_kernel, conversion_notes, convert_keras_config,
+from compiler.ir.fixed import FixedSpec
+from compiler.frontends.keras import (auto_po2_kernel, conversion_notes, convert_keras_config,
                                       load_keras)
 from compiler.ir.emulator import emulate
 from compiler.passes.canonicalize import canonicalize

@@ -8,7 +8,7 @@ from compiler.errors import L1ForgeError
 from compiler.ir import verify
 from compiler.ir.emulator import emulate
 from compiler.passes.canonicalize import canonicalize
-from compiler.passes.fixed_point_types import infer_fixed_point_types
+from compiler.ir.types import infer_fixed_point_types
 from compiler.passes.pooling import lower_set_pooling
 from hw.cosim import grid_inputs, qonnx_execute
 
@@ -81,7 +81,7 @@ def test_power_of_two_version_of_the_same_graph_verifies():
 def test_emulator_int64_and_float64_mantissas_agree():
     """The emulator carries mantissas as float64 for speed when types are narrow; the int64 path
     (used for wide models) must give the same integers."""
-    from compiler.ir.integer import walk
+    from compiler.ir.interpret import walk
 
     from .graphs import per_particle_dense
 

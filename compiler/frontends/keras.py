@@ -29,7 +29,6 @@ emits logits, argmax unchanged). What was changed is listed by `conversion_notes
 from __future__ import annotations
 
 import json
-import re
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,7 +39,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
 from ..errors import L1ForgeError
-from ..ir.fixed import FixedType
+from ..ir.fixed import QONNX_TO_AP_ROUNDING, FixedSpec, FixedType
 
 NOTES_KEY = "l1forge.keras_frontend_notes"
 LAYERS_KEY = "l1forge.keras_layer_tensors"  # Keras layer name -> the QONNX tensor holding its output
@@ -50,61 +49,6 @@ QUANT_DOMAIN = "qonnx.custom_op.general"
 SUPPORTED_LAYERS = ("InputLayer", "Dense", "QDense", "Conv1D", "QConv1D", "Activation", "ReLU", "QActivation",
                     "Softmax", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Concatenate")
 WEIGHTED = ("Dense", "QDense", "Conv1D", "QConv1D")
-
-# ap_fixed rounding / saturation modes -> QONNX Quant rounding_mode / narrow. AP_RND (ties toward
-# +inf) has no qonnx mode: it becomes HALF_UP (ties away from zero, AP_RND_INF), which differs
-# only for a negative value exactly halfway between two grid points; a note says so.
-AP_ROUNDING = {"AP_RND": "HALF_UP", "AP_RND_INF": "HALF_UP", "AP_RND_CONV": "ROUND", "AP_TRN": "FLOOR",
-               "AP_TRN_ZERO": "DOWN"}
-AP_SATURATION = ("AP_SAT", "AP_SAT_SYM", "AP_WRAP")
-
-
-@dataclass(frozen=True)
-class FixedSpec:
-    """An ap_[u]fixed<W,I,rounding,saturation> type as a quantizer."""
-    type: FixedType
-    rounding: str = "AP_TRN"
-    saturation: str = "AP_WRAP"
-
-    @classmethod
-    def parse(cls, spec, default: "FixedSpec") -> "FixedSpec":
-        """From a FixedSpec, a (width, integer) pair (default's signedness and modes) or a string
-        like 'ap_fixed<12,4,AP_RND,AP_SAT>' / 'fixed<16,6>' / 'ufixed<8,0,RND_CONV,SAT>'."""
-        if isinstance(spec, FixedSpec):
-            return spec
-        if isinstance(spec, (tuple, list)) and len(spec) == 2 and all(isinstance(v, (int, np.integer)) for v in spec):
-            width, integer = int(spec[0]), int(spec[1])
-            return replace(default, type=FixedType(default.type.signed, width, width - integer))
-        m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?"
-                         r"(?:,\s*\d+\s*)?>\s*", str(spec))
-        if m is None:
-            raise L1ForgeError(f"fixed-point type {spec!r} is not understood; write e.g. "
-                               "'ap_fixed<12,4,AP_RND,AP_SAT>' or (width, integer)")
-        width, integer = int(m.group(2)), int(m.group(3))
-        rounding = _ap_mode(m.group(4) or "AP_TRN")
-        saturation = _ap_mode(m.group(5) or "AP_WRAP")
-        if rounding not in AP_ROUNDING or saturation not in AP_SATURATION or width < 1:
-            raise L1ForgeError(f"fixed-point type {spec!r}: rounding must be one of {', '.join(AP_ROUNDING)} and "
-                               f"saturation one of {', '.join(AP_SATURATION)}")
-        return cls(FixedType(m.group(1) != "u", width, width - integer), rounding, saturation)
-
-    @property
-    def qonnx_rounding(self) -> str:
-        return AP_ROUNDING[self.rounding]
-
-    @property
-    def narrow(self) -> bool:
-        return self.saturation == "AP_SAT_SYM" and self.type.signed
-
-    def __str__(self) -> str:
-        t = self.type
-        return f"ap_{'' if t.signed else 'u'}fixed<{t.width},{t.integer},{self.rounding},{self.saturation}>"
-
-
-def _ap_mode(word: str) -> str:
-    word = word.upper()
-    return word if word.startswith("AP_") else "AP_" + word
-
 
 PAPER_INPUT_TYPE = FixedSpec(FixedType(True, 12, 8), "AP_RND", "AP_SAT")
 HLS4ML_DEFAULT_TYPE = FixedSpec(FixedType(True, 16, 10), "AP_TRN", "AP_WRAP")  # hls4ml's fixed<16,6>
@@ -123,7 +67,7 @@ class QuantSpec:
 
     def describe(self) -> str:
         """The equivalent ap_fixed type (QONNX ROUND, half to even, is AP_RND_CONV)."""
-        rounding = {v: k for k, v in AP_ROUNDING.items()}[self.rounding]
+        rounding = QONNX_TO_AP_ROUNDING[self.rounding]
         return FixedType(self.signed, self.bits, self.frac).hls(rounding, "AP_SAT_SYM" if self.narrow else "AP_SAT")
 
 

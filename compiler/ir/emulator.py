@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from .integer import Fx, walk
+from .integer import Fx
+from .interpret import walk
+from .types import infer_fixed_point_types
 
 # Mantissas are carried as float64 (fast BLAS and vector units) when every tensor type is at
 # most this wide: all values and partial sums then stay far below 2**53, where float64 holds
@@ -17,8 +19,6 @@ def emulate(model: ModelWrapper, x: np.ndarray, all_tensors: bool = False) -> di
     """Run a batch through a canonical, verified model (compiler.ir.verify proves its int64
     arithmetic cannot overflow). Returns the output values (float64, exact) or, with
     all_tensors, every tensor's mantissas and fractional bits."""
-    from ..passes.fixed_point_types import infer_fixed_point_types
-
     name = model.graph.input[0].name
     as_float = max(t.width for t in infer_fixed_point_types(model).values()) <= FLOAT64_SAFE_BITS
     env = walk(model, {name: np.asarray(x)}, float_mantissas=as_float)

@@ -7,11 +7,26 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-_FIXED_TEXT = re.compile(r"(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)")
+from ..errors import L1ForgeError
+
+# ap_[u]fixed<W, I[, rounding[, saturation[, saturation bits]]]>, with or without the ap_ prefix.
+_FIXED_TEXT = re.compile(r"(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?"
+                         r"(?:,\s*\d+\s*)?>")
+
+# The rounding vocabulary shared by every frontend and backend. qonnx's Quant modes (as
+# qonnx.custom_op.general.intquant reads them) and the ap_fixed modes computing the same thing:
+# ROUND is half to even (AP_RND_CONV), HALF_UP ties away from zero (AP_RND_INF), FLOOR truncates
+# (AP_TRN), DOWN truncates toward zero (AP_TRN_ZERO); CEIL has no ap_fixed mode.
+QONNX_TO_AP_ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND_INF", "DOWN": "AP_TRN_ZERO"}
+QONNX_ROUNDING = ("ROUND", "FLOOR", "CEIL", "DOWN", "HALF_UP")
+# ap_fixed modes read by frontends. AP_RND (ties toward +inf) has no qonnx mode: it becomes
+# HALF_UP, which differs only for a negative value exactly halfway between two grid points.
+AP_TO_QONNX_ROUNDING = {"AP_RND": "HALF_UP", **{ap: q for q, ap in QONNX_TO_AP_ROUNDING.items()}}
+AP_SATURATION = ("AP_SAT", "AP_SAT_SYM", "AP_WRAP")
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,11 @@ class FixedType:
     def max_int(self) -> int:
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 
+    @property
+    def kif(self) -> tuple[int, int, int]:
+        """da4ml's (sign bit, integer bits without the sign, fraction bits)."""
+        return int(self.signed), self.integer - int(self.signed), self.frac
+
     def hls(self, rounding: str = "AP_TRN", saturation: str = "AP_WRAP") -> str:
         """The ap_[u]fixed type string, e.g. ap_fixed<12,4,AP_RND_CONV,AP_SAT>."""
         base = "ap_fixed" if self.signed else "ap_ufixed"
@@ -50,8 +70,7 @@ class FixedType:
         m = _FIXED_TEXT.search(text)
         if m is None:
             raise ValueError(f"not a fixed-point type: {text!r}")
-        width, integer = int(m.group(2)), int(m.group(3))
-        return cls(m.group(1) != "u", width, width - integer)
+        return _type_of(m)
 
     @classmethod
     def covering(cls, lo_int: int, hi_int: int, frac: int) -> "FixedType":
@@ -62,6 +81,58 @@ class FixedType:
         else:
             width = max(1, int(hi_int).bit_length())
         return cls(signed, width, frac)
+
+
+def _type_of(m: re.Match) -> FixedType:
+    width, integer = int(m.group(2)), int(m.group(3))
+    return FixedType(m.group(1) != "u", width, width - integer)
+
+
+@dataclass(frozen=True)
+class FixedSpec:
+    """An ap_[u]fixed<W,I,rounding,saturation> type: a FixedType plus what a cast to it does."""
+    type: FixedType
+    rounding: str = "AP_TRN"
+    saturation: str = "AP_WRAP"
+
+    @classmethod
+    def parse(cls, spec, default: "FixedSpec | None" = None) -> "FixedSpec":
+        """From a FixedSpec, a (width, integer) pair (default's signedness and modes) or a string
+        like 'ap_fixed<12,4,AP_RND,AP_SAT>' / 'fixed<16,6>' / 'ufixed<8,0,RND_CONV,SAT>' (modes
+        default to AP_TRN, AP_WRAP). L1ForgeError naming the text if it is none of these."""
+        if isinstance(spec, FixedSpec):
+            return spec
+        if isinstance(spec, (tuple, list)) and len(spec) == 2 and all(isinstance(v, (int, np.integer)) for v in spec) \
+                and default is not None:
+            width, integer = int(spec[0]), int(spec[1])
+            return replace(default, type=FixedType(default.type.signed, width, width - integer))
+        m = _FIXED_TEXT.fullmatch(str(spec).strip())
+        if m is None:
+            raise L1ForgeError(f"fixed-point type {spec!r} is not understood; write e.g. "
+                               "'ap_fixed<12,4,AP_RND,AP_SAT>' or (width, integer)")
+        rounding, saturation = _ap_mode(m.group(4) or "AP_TRN"), _ap_mode(m.group(5) or "AP_WRAP")
+        if rounding not in AP_TO_QONNX_ROUNDING or saturation not in AP_SATURATION or int(m.group(2)) < 1:
+            raise L1ForgeError(f"fixed-point type {spec!r}: rounding must be one of {', '.join(AP_TO_QONNX_ROUNDING)} "
+                               f"and saturation one of {', '.join(AP_SATURATION)}")
+        return cls(_type_of(m), rounding, saturation)
+
+    @property
+    def qonnx_rounding(self) -> str:
+        return AP_TO_QONNX_ROUNDING[self.rounding]
+
+    @property
+    def narrow(self) -> bool:
+        """A symmetric saturation of a signed type: qonnx's narrow range."""
+        return self.saturation == "AP_SAT_SYM" and self.type.signed
+
+    def __str__(self) -> str:
+        t = self.type
+        return f"ap_{'' if t.signed else 'u'}fixed<{t.width},{t.integer},{self.rounding},{self.saturation}>"
+
+
+def _ap_mode(word: str) -> str:
+    word = word.upper()
+    return word if word.startswith("AP_") else "AP_" + word
 
 
 def _bits_signed(v: int) -> int:

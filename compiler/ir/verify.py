@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import L1ForgeError
-from .integer import SUPPORTED_OPS, NotExact, check_quant, node_label, walk
+from .integer import NotExact, node_label
+from .interpret import walk
+from .ops import OPS, unsupported
 
 
 @dataclass(frozen=True)
@@ -20,20 +22,21 @@ class Violation:
 
 
 def verify(model: ModelWrapper, raise_on_error: bool = True) -> list[Violation]:
-    """Every violation of the canonical form, each naming its node and rule: unsupported ops,
+    """Every violation of the canonical form (the op registry's static checks, then one walk of
+    its rules over the input range), each naming its node and rule: unsupported ops,
     non power-of-two or per-channel scales, float tensors in the datapath, unknown shapes,
     inexact means, accumulators beyond 62 bits. Raises L1ForgeError (first violation, with the
     count) unless raise_on_error is False."""
     found: list[Violation] = []
     for node in model.graph.node:
-        if node.op_type not in SUPPORTED_OPS:
-            found.append(Violation(node_label(node), "unsupported op",
-                                   f"{node.op_type} is not in the canonical op set ({', '.join(SUPPORTED_OPS)})"))
-        elif node.op_type == "Quant":
-            try:
-                check_quant(model, node)
-            except NotExact as exc:
-                found.append(Violation(exc.node, exc.rule, exc.detail))
+        definition = OPS.get(node.op_type)
+        try:
+            if definition is None:
+                raise unsupported(node)
+            if definition.check is not None:
+                definition.check(model, node)
+        except NotExact as exc:
+            found.append(Violation(exc.node, exc.rule, exc.detail))
         for out in node.output:
             shape = model.get_tensor_shape(out)
             if shape is None or any((not isinstance(d, int)) or d <= 0 for d in shape):

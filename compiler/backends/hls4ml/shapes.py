@@ -6,7 +6,7 @@ import numpy as np
 from hw.estimate import LayerShape
 
 from ...ir.fixed import FixedType
-from .emit import HlsLayer
+from .lowering import HlsLayer
 from .routing import LAYER_CLASS as ROUTE
 
 

@@ -14,14 +14,8 @@ import decimal
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from ...ir.integer import NotExact, check_quant
+from ...ir.integer import NotExact, check_quant, quant_type
 from ...ir.model import attr, axis_attr, const, gather_indices, reduce_axes
-
-
-def quant_kif(p: dict) -> tuple[int, int, int]:
-    """da4ml's (sign bit, integer bits without sign, fraction bits) of a Quant."""
-    k, bits = int(p["signed"]), int(p["bit_width"])
-    return k, bits - k - int(p["frac"]), int(p["frac"])
 
 
 def _round_half_even(v, k: int, i: int, f: int, overflow: str):
@@ -46,7 +40,7 @@ def _round_half_away(v, k: int, i: int, f: int, overflow: str):
 def _requantize(node, x, p: dict):
     from da4ml.trace import FixedVariableArray
 
-    k, i, f = quant_kif(p)
+    k, i, f = quant_type(p).kif
     if p["narrow"] and not p["signed"]:
         raise NotExact(node, "quantizer not expressible in RTL", "narrow unsigned quantizers are not supported")
     overflow = "SAT_SYM" if p["narrow"] else "SAT"
@@ -72,40 +66,74 @@ def _const_operand(model, name: str, rank: int) -> np.ndarray:
     return c[0] if c.ndim == rank else c  # drop a batch axis of 1
 
 
+def _quant(model, node, ins, rank):
+    return _requantize(node, ins[0], check_quant(model, node))
+
+
+def _matmul(model, node, ins, rank):
+    return ins[0] @ np.asarray(const(model, node.input[1]), dtype=np.float64)
+
+
+def _other_operand(model, node, ins, rank):
+    return ins[1] if ins[1] is not None else _const_operand(model, node.input[1], rank)
+
+
+def _add(model, node, ins, rank):
+    return ins[0] + _other_operand(model, node, ins, rank)
+
+
+def _mul(model, node, ins, rank):
+    return ins[0] * _other_operand(model, node, ins, rank)
+
+
+def _relu(model, node, ins, rank):
+    return np.maximum(ins[0], 0.0)
+
+
+def _reduce(model, node, ins, rank):
+    axes = tuple(a - 1 for a in reduce_axes(model, node, rank))
+    keep = bool(attr(node, "keepdims", 1))
+    if node.op_type == "ReduceMax":
+        return _array(np.max(ins[0], axis=axes, keepdims=keep))
+    total = _array(np.sum(ins[0], axis=axes, keepdims=keep))
+    if node.op_type == "ReduceSum":
+        return total
+    return total * (1.0 / int(np.prod([model.get_tensor_shape(node.input[0])[a + 1] for a in axes])))
+
+
+def _reshape(model, node, ins, rank):
+    return ins[0].reshape(tuple(model.get_tensor_shape(node.output[0])[1:]))
+
+
+def _transpose(model, node, ins, rank):
+    return np.transpose(ins[0], [p - 1 for p in attr(node, "perm")[1:]])
+
+
+def _gather(model, node, ins, rank):
+    axis = axis_attr(node, rank) - 1  # batch axis excluded
+    return np.take(ins[0], gather_indices(model, node, ins[0].shape[axis]), axis=axis)
+
+
+def _concat(model, node, ins, rank):
+    if any(v is None for v in ins):
+        raise NotExact(node, "Concat of a constant", "the RTL backend concatenates computed tensors only")
+    return np.concatenate(ins, axis=axis_attr(node, rank) - 1)
+
+
+# The lowering table: canonical op (compiler.ir.ops) -> its da4ml operation on traced arrays
+# (operands without the batch axis; `rank` is the first input's rank with it).
+LOWERING = {
+    "Quant": _quant, "MatMul": _matmul, "Add": _add, "Mul": _mul, "Relu": _relu,
+    "ReduceSum": _reduce, "ReduceMean": _reduce, "ReduceMax": _reduce,
+    "Reshape": _reshape, "Flatten": _reshape, "Transpose": _transpose, "Gather": _gather, "Concat": _concat,
+}
+
+
 def _apply(model: ModelWrapper, node, ins: list):
-    op = node.op_type
-    x = ins[0]
-    rank = len(model.get_tensor_shape(node.input[0]))  # with the batch axis
-    if op == "Quant":
-        return _requantize(node, x, check_quant(model, node))
-    if op == "MatMul":
-        return x @ np.asarray(const(model, node.input[1]), dtype=np.float64)
-    if op in ("Add", "Mul"):
-        other = ins[1] if ins[1] is not None else _const_operand(model, node.input[1], rank)
-        return x + other if op == "Add" else x * other
-    if op == "Relu":
-        return np.maximum(x, 0.0)
-    if op in ("ReduceSum", "ReduceMean", "ReduceMax"):
-        axes = tuple(a - 1 for a in reduce_axes(model, node, rank))
-        keep = bool(attr(node, "keepdims", 1))
-        if op == "ReduceMax":
-            return _array(np.max(x, axis=axes, keepdims=keep))
-        total = _array(np.sum(x, axis=axes, keepdims=keep))
-        if op == "ReduceSum":
-            return total
-        return total * (1.0 / int(np.prod([model.get_tensor_shape(node.input[0])[a + 1] for a in axes])))
-    if op in ("Reshape", "Flatten"):
-        return x.reshape(tuple(model.get_tensor_shape(node.output[0])[1:]))
-    if op == "Transpose":
-        return np.transpose(x, [p - 1 for p in attr(node, "perm")[1:]])
-    if op == "Gather":
-        axis = axis_attr(node, rank) - 1  # batch axis excluded
-        return np.take(x, gather_indices(model, node, x.shape[axis]), axis=axis)
-    if op == "Concat":
-        if any(v is None for v in ins):
-            raise NotExact(node, "Concat of a constant", "the RTL backend concatenates computed tensors only")
-        return np.concatenate(ins, axis=axis_attr(node, rank) - 1)
-    raise NotExact(node, "unsupported op for the RTL backend", f"{op} has no da4ml lowering here")
+    lower = LOWERING.get(node.op_type)
+    if lower is None:
+        raise NotExact(node, "unsupported op for the RTL backend", f"{node.op_type} has no da4ml lowering here")
+    return lower(model, node, ins, len(model.get_tensor_shape(node.input[0])))  # rank with the batch axis
 
 
 # da4ml keeps constants as Decimals divided by power-of-two scale factors; at Python's default
@@ -130,7 +158,7 @@ def _trace(model: ModelWrapper):
     if first.op_type != "Quant" or first.input[0] != inp_name:
         raise NotExact(first, "float tensor in the datapath", f"graph input {inp_name} must feed a Quant first")
     port = FixedVariableArrayInput(tuple(model.get_tensor_shape(inp_name)[1:]))
-    env = {first.output[0]: port.quantize(*quant_kif(check_quant(model, first)))}  # the port's type: the input quantizer's grid
+    env = {first.output[0]: port.quantize(*quant_type(check_quant(model, first)).kif)}  # the port's type: the input quantizer's grid
     for node in nodes[1:]:
         ins = [env.get(i) if i else None for i in node.input]
         if ins[0] is None:
