@@ -46,6 +46,7 @@ def compile_command(
 ) -> None:
     """Compile a quantized model into firmware and prove it bit-exact by co-simulation."""
 
+    from .backends.base import CompileOptions
     from .pipeline import compile_model
 
     x = y = None
@@ -53,12 +54,11 @@ def compile_command(
         x, y = _load_inputs(data)
         if n_data:
             x, y = x[:n_data], (None if y is None else y[:n_data])
-    report = compile_model(model, out, backend=backend, part=part, clock_ns=clock_ns, reuse_factor=reuse_factor,
-                           hls_tool=hls_tool, data=x, labels=y, n_random=n_random, verify_firmware=not skip_verify,
-                           synth=not skip_synth, synth_by_stage=synth_by_stage, vendor_synth=synth,
-                           latency_budget_ns=latency_budget_ns,
-                           keras_options={"input_type": input_type, "final_layer": final_layer,
-                                          "final_type": final_type}, log=lambda msg: typer.echo(f"  {msg}"))
+    options = CompileOptions(backend=backend, part=part, clock_ns=clock_ns, reuse_factor=reuse_factor,
+                             hls_tool=hls_tool, n_random=n_random, verify_firmware=not skip_verify, synth=not skip_synth,
+                             synth_by_stage=synth_by_stage, vendor_synth=synth, latency_budget_ns=latency_budget_ns,
+                             keras={"input_type": input_type, "final_layer": final_layer, "final_type": final_type})
+    report = compile_model(model, out, options, data=x, labels=y, log=lambda msg: typer.echo(f"  {msg}"))
     from hw.report import summary_lines
 
     typer.echo(f"compiled {model} -> {out}/ ({backend}, {report['part']['name']}, {clock_ns} ns)")
@@ -83,7 +83,7 @@ def keras_check_command(
     differs from QKeras at any layer before a final layer it quantized."""
     import json
 
-    from .keras_check import compare_keras_paths, paper_hls_config, summary_table
+    from .tools.keras_check import compare_keras_paths, paper_hls_config, summary_table
 
     x = _load_inputs(data)[0] if data is not None else None
     hls = paper_hls_config(hls4ml_config) if hls4ml_config is not None else None
@@ -93,7 +93,7 @@ def keras_check_command(
     for line in summary_table(result):
         typer.echo(line)
     if out is not None:
-        from hw.report_compare import write_atomic
+        from .atomic import write_atomic
 
         write_atomic(out, json.dumps(result, indent=2) + "\n")
         typer.echo(f"written {out}")
@@ -112,7 +112,9 @@ def report_command(
 ) -> None:
     """One DIR: re-render report.md and report.html from report.json. Several: compare them (table, Pareto plot)."""
     from hw.report import render_markdown, summary_lines
-    from hw.report_compare import compare_builds, load_report, write_atomic
+    from hw.report_compare import compare_builds, load_report
+
+    from .atomic import write_atomic
     from hw.report_html import render_html
 
     if len(dirs) == 1:

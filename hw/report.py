@@ -11,7 +11,7 @@
     latency       {cycles, ns, ii, source} or null
     resources     {LUT, FF, DSP, BRAM, URAM, source, ...tool extras (CARRY, MUXF, SRL, cells)} or null
     utilization   {LUT, FF, DSP, BRAM, URAM: percent of the part, source} or null
-    layers        [{name, class, precision?, latency {cycles, source}?, resources {LUT, FF, DSP, BRAM, source}?}]
+    layers        [{name, class, source_layers? (the user's own layer names), precision?, latency {cycles, source}?, resources {LUT, FF, DSP, BRAM, source}?}]
     estimate      the estimator's {latency, resources} when measured figures replaced it (kept to compare)
     verification  {status: "bit-exact" | "unverified", samples, data_samples, random_samples, mismatches {...}}
     accuracy      {samples, accuracy, source} when labels were given
@@ -117,6 +117,13 @@ def backend_line(report: dict) -> str:
     return f"rtl (da4ml Verilog, {report['pipeline']['stages']} pipeline stages)"
 
 
+def layer_label(layer: dict) -> str:
+    """A report layer under the user's own layer name(s) where the model has them, with the
+    backend's layer name beside: "phi.layers.0 (MatMul_0)"."""
+    user = ", ".join(layer.get("source_layers") or [])
+    return f"{user} ({layer['name']})" if user else layer["name"]
+
+
 def render_markdown(report: dict) -> str:
     """report.md: the summary, then one row per layer with its figures and their sources."""
     lines = [f"# l1forge compile report: {report['model']}", "",
@@ -132,7 +139,7 @@ def render_markdown(report: dict) -> str:
             prec = ", ".join(f"{k}={v}" for k, v in (layer.get("precision") or {}).items())
             src = res.get("source") or lat.get("source") or ""
             cells = [lat.get("cycles", ""), *(res.get(k, "") for k in ("LUT", "FF", "DSP", "BRAM"))]
-            lines.append(f"| {layer['name']} | {layer.get('class', '')} | " + " | ".join(
+            lines.append(f"| {layer_label(layer)} | {layer.get('class', '')} | " + " | ".join(
                 f"{c:,}" if isinstance(c, int) else str(c) for c in cells) + f" | {src} | {prec} |")
     lines += ["", *[f"- {n}" for n in report.get("notes", [])], ""]
     return "\n".join(lines)

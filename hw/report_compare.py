@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 from html import escape
 from pathlib import Path
 
+from compiler.atomic import write_atomic
 from compiler.errors import L1ForgeError
 
 from .parts import RESOURCES
@@ -41,16 +41,6 @@ def load_report(folder: Path) -> dict:
         raise L1ForgeError(f"{path}: not an l1forge report (schema {schema!r}, expected {SCHEMA!r}); recompile "
                            f"into {folder} with this version")
     return report
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write a file through a temporary sibling and os.replace, so readers never see half of it."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:

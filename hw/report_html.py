@@ -13,7 +13,7 @@ from __future__ import annotations
 from html import escape
 
 from .parts import RESOURCES
-from .report import backend_line, final_layer_line, summary_lines
+from .report import backend_line, final_layer_line, layer_label, summary_lines
 
 NA = "n/a"
 LAYER_RESOURCES = ("LUT", "FF", "DSP")
@@ -215,14 +215,14 @@ def _layer_resources(layers: list[dict], src: _Sources) -> str:
                            f'fill="{colour}"/>')
             svg.append(f'<text x="{x0 + bar_w + 6}" y="{y + 12}">{escape(fmt(v))}</text>')
     for i, layer in enumerate(layers):
-        svg.append(f'<text x="{label_w - 8}" y="{38 + i * row_h}" text-anchor="end">{escape(layer["name"])}</text>')
+        svg.append(f'<text x="{label_w - 8}" y="{38 + i * row_h}" text-anchor="end">{escape(layer_label(layer))}</text>')
     svg.append("</svg>")
     return f"{head}{marks}</h2>" + "".join(svg)
 
 
 def _latency_breakdown(report: dict, layers: list[dict], src: _Sources) -> str:
     head = "<h2>Latency per layer</h2>"
-    timed = [(layer["name"], layer["latency"]["cycles"], layer["latency"].get("source"))
+    timed = [(layer_label(layer), layer["latency"]["cycles"], layer["latency"].get("source"))
              for layer in layers if (layer.get("latency") or {}).get("cycles") is not None]
     if not timed:
         return head + '<p class="na">n/a: the backend reports no per-layer cycle counts.</p>'
@@ -263,7 +263,7 @@ def _layer_table(layers: list[dict], src: _Sources) -> str:
         cells = [_figure(lat.get("cycles"), None, lmark)] + [_figure(res.get(k), None, rmark)
                                                              for k in ("LUT", "FF", "DSP", "BRAM")]
         prec = ", ".join(f"{k}={v}" for k, v in (layer.get("precision") or {}).items())
-        rows.append(f"<tr><td>{escape(layer['name'])}</td><td>{escape(str(layer.get('class', '')))}</td>"
+        rows.append(f"<tr><td>{escape(layer_label(layer))}</td><td>{escape(str(layer.get('class', '')))}</td>"
                     + "".join(f'<td class="num">{c}</td>' for c in cells) + f"<td>{escape(prec)}</td></tr>")
     return ("<h2>Layers</h2><table><tr><th>layer</th><th>class</th><th>cycles</th><th>LUT</th><th>FF</th>"
             "<th>DSP</th><th>BRAM</th><th>precision</th></tr>" + "".join(rows) + "</table>")

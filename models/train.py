@@ -69,7 +69,7 @@ def predict(model: nn.Module, x: np.ndarray, batch: int = 8192) -> np.ndarray:
 
 def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path, dynamo: bool = True) -> Path:
     """QONNX file of a tagger through the Brevitas frontend (dynamo or TorchScript exporter)."""
-    from compiler.frontends.brevitas import export_brevitas
+    from compiler.api import export_brevitas
 
     export_brevitas(model, torch.zeros(1, cfg.n_constituents, cfg.n_features), path, dynamo=dynamo)
     return Path(path)
@@ -110,9 +110,7 @@ def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, 
 
 def compare_with_qonnx(onnx_path: Path, brevitas_logits: np.ndarray, x: np.ndarray) -> dict:
     """Brevitas' own forward pass against the exported graph's exact integer meaning."""
-    from compiler.ir import load_model
-    from compiler.ir.emulator import emulate
-    from compiler.passes.canonicalize import canonicalize
+    from compiler.api import canonicalize, emulate, load_model
 
     exact = emulate(canonicalize(load_model(onnx_path)), x).reshape(brevitas_logits.shape)
     differ = np.any(exact != brevitas_logits.astype(np.float64), axis=1)

@@ -86,3 +86,40 @@ def test_a_wrong_layer_type_is_caught_and_named(tmp_path):
     assert result.mismatches["firmware_vs_emulator"] > 100 and result.mismatches["emulator_vs_qonnx"] == 0
     assert result.first_divergent_layer == dense.spec["name"]
     assert "first differs at index" in result.detail
+
+
+def test_compiled_project_reopens_with_hls4ml_and_predicts_like_the_emulator(tmp_path):
+    """hls4ml_config.yml names the folder the project ends up in, not the staging folder."""
+    import hls4ml
+    import numpy as np
+
+    from compiler.ir.emulator import emulate
+    from hw.cosim import grid_inputs
+
+    out = tmp_path / "fw"
+    compile_model(per_particle_dense(), out, n_random=200, log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fw"]
+    linked = hls4ml.converters.link_existing_project(str(out / "hls4ml_prj"))
+    linked.compile()
+    model = canonicalize(per_particle_dense())
+    x = grid_inputs(model, 2000, seed=9)
+    y = np.asarray(linked.predict(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float64)))
+    np.testing.assert_array_equal(y.reshape(len(x), -1), emulate(model, x).reshape(len(x), -1))
+
+
+@pytest.mark.parametrize("dynamo", [True, False])
+def test_report_names_layers_as_the_user_did(tmp_path, dynamo):
+    from models.taggers import TaggerConfig, build_tagger
+    from models.train import export_qonnx_model
+
+    cfg = TaggerConfig(model="deepsets", n_constituents=8, n_features=3, pool="mean", phi=(8, 8), rho=(8,))
+    path = export_qonnx_model(build_tagger(cfg), cfg, tmp_path / "model.onnx", dynamo=dynamo)
+    report = compile_model(path, tmp_path / "fw", verify_firmware=False, log=lambda m: None)
+    named = {l["name"]: l.get("source_layers") for l in report["layers"]}
+    assert named["x_in"] == ["input_quant"]
+    assert [named[f"MatMul_{i}"] for i in range(4)] == [["phi.layers.0"], ["phi.layers.2"], ["rho.layers.0"], ["out"]]
+    assert [named[f"Relu_{i}"] for i in range(3)] == [["phi.layers.1"], ["phi.layers.3"], ["rho.layers.1"]]
+    md = (tmp_path / "fw" / "report.md").read_text()
+    html = (tmp_path / "fw" / "report.html").read_text()
+    assert "| phi.layers.0 (MatMul_0) | Dense |" in md
+    assert "<td>phi.layers.2 (MatMul_1)</td>" in html

@@ -20,7 +20,7 @@ import pytest
 from compiler.frontends.keras import float_final_layer, layer_tensors, load_keras
 from compiler.ir.emulator import emulate
 from compiler.ir.model import upstream_model
-from compiler.keras_check import final_layer_change
+from compiler.tools.keras_check import final_layer_change
 from compiler.passes.canonicalize import canonicalize
 
 from .conftest import anchors_dir
@@ -94,7 +94,7 @@ HLS4ML_FACTS = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     import numpy as np
-    from compiler.keras_check import hls4ml_keras_model, load_qkeras, paper_hls_config
+    from compiler.tools.keras_check import hls4ml_keras_model, load_qkeras, paper_hls_config
     d, tmp = Path(sys.argv[1]), Path(sys.argv[2])
     keras_model = load_qkeras(d / "keras_model.h5")
     hls = hls4ml_keras_model(d / "keras_model.h5", tmp / "prj", paper_hls_config(d / "hls4ml_config.yml"),

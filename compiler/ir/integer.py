@@ -12,7 +12,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import L1ForgeError
 from .fixed import QONNX_ROUNDING, FixedSpec, FixedType, QONNX_TO_AP_ROUNDING, log2_exact, shift_round
-from .model import const, quant_params
+from .model import quant_params, source_record
 
 MAX_MANTISSA_BITS = 62
 
@@ -25,12 +25,9 @@ class NotExact(L1ForgeError):
         super().__init__(f"node {self.node} ({node.op_type}): {rule}: {detail}")
 
 
-SOURCE_NAME_PREFIX = "l1forge-source-name:"
-
-
 def node_label(node) -> str:
     """The node's name, with the name it had in the user's file when cleanup renamed it."""
-    src = node.doc_string[len(SOURCE_NAME_PREFIX):] if node.doc_string.startswith(SOURCE_NAME_PREFIX) else ""
+    src = source_record(node).get("name")
     return f"{node.name} ('{src}' in the source model)" if src and src != node.name else node.name
 
 

@@ -1,6 +1,7 @@
 """Loading QONNX/ONNX models and small graph helpers shared by passes, analyses and backends."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,68 @@ def load_model(source: str | Path | onnx.ModelProto | ModelWrapper) -> ModelWrap
         raise L1ForgeError(f"{path}: not an ONNX model with a graph (no nodes or no inputs); "
                            "the file may be truncated or not ONNX")
     return ModelWrapper(proto)
+
+
+SOURCE_PREFIX = "l1forge-source-"
+# Sub-modules a quantization library adds inside a user's layer (Brevitas' quantizer proxies):
+# a module path is cut before them, so "phi.layers.1.act_quant.export_handler" is "phi.layers.1".
+_LIBRARY_SCOPES = ("act_quant", "weight_quant", "bias_quant", "export_handler", "activation_impl", "input_quant",
+                   "output_quant", "fused_activation_quant_proxy")
+
+
+def mark_source(node) -> None:
+    """Record in a node's doc string its name in the user's file and, where the exporter says, the
+    user's module it belongs to (dynamo: metadata pkg.torch.onnx.name_scopes; TorchScript: names
+    like /phi/layers.0/MatMul). Cleanup renames nodes; the record survives."""
+    if node.doc_string or not node.name:
+        return
+    record = {"name": node.name}
+    module = _user_module(node)
+    if module:
+        record["module"] = module
+    node.doc_string = "\n".join(f"{SOURCE_PREFIX}{k}:{v}" for k, v in record.items())
+
+
+def source_record(node) -> dict[str, str]:
+    """What mark_source recorded: {"name": ..., "module": ...} (either may be missing)."""
+    found = {}
+    for line in node.doc_string.splitlines():
+        if line.startswith(SOURCE_PREFIX):
+            key, _, value = line[len(SOURCE_PREFIX):].partition(":")
+            found[key] = value
+    return found
+
+
+def keeping_source_records(model: ModelWrapper, transform) -> ModelWrapper:
+    """transform(model), where each new node computing a tensor the old graph computed takes the
+    source record of the node that computed it (a Gemm's final Add after GemmToMatMul)."""
+    records = {out: n.doc_string for n in model.graph.node if n.doc_string for out in n.output}
+    result = transform(model)
+    for node in result.graph.node:
+        if not node.doc_string and node.output and node.output[0] in records:
+            node.doc_string = records[node.output[0]]
+    return result
+
+
+def _user_module(node) -> str | None:
+    meta = {p.key: p.value for p in node.metadata_props}
+    if "pkg.torch.onnx.name_scopes" in meta:
+        try:
+            scopes = [s for s in ast.literal_eval(meta["pkg.torch.onnx.name_scopes"])[:-1] if s]  # last: the op
+        except (ValueError, SyntaxError):
+            return None
+    elif node.name.startswith("/"):
+        parts = node.name.strip("/").split("/")[:-1]  # last: the op
+        scopes = [".".join(parts[:i + 1]) for i in range(len(parts))]
+    else:
+        return None
+    kept = None
+    for scope in scopes:
+        last = scope.rsplit(".", 1)[-1]
+        if kept is not None and last in _LIBRARY_SCOPES:
+            break
+        kept = scope
+    return kept
 
 
 def const(model: ModelWrapper, name: str) -> np.ndarray | None:
@@ -85,11 +148,16 @@ def quant_params(model: ModelWrapper, node) -> dict:
     }
 
 
+def copy_model(model: ModelWrapper) -> ModelWrapper:
+    """An independent copy (passes never edit their argument)."""
+    return ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+
+
 def with_batch_size(model: ModelWrapper, batch: int) -> ModelWrapper:
     """A copy whose graph inputs/outputs have leading dimension `batch` (shapes re-inferred)."""
     from qonnx.transformation.infer_shapes import InferShapes
 
-    m = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    m = copy_model(model)
     for vi in list(m.graph.input) + list(m.graph.output):
         vi.type.tensor_type.shape.dim[0].dim_value = batch
     del m.graph.value_info[:]
@@ -103,7 +171,7 @@ def as_float64(model: ModelWrapper) -> ModelWrapper:
     Quant output is cast to double before the standard ops read it."""
     from onnx import TensorProto, helper, numpy_helper
 
-    m = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    m = copy_model(model)
     for init in m.graph.initializer:
         if init.data_type == TensorProto.FLOAT:
             init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float64), init.name))
@@ -125,7 +193,7 @@ def as_float64(model: ModelWrapper) -> ModelWrapper:
 def upstream_model(model: ModelWrapper, tensor: str) -> ModelWrapper:
     """A copy whose output is `tensor`: only the nodes that tensor depends on are kept (to run a
     model up to an inner layer, e.g. to compare it layer by layer with another framework)."""
-    m = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    m = copy_model(model)
     if tensor in [o.name for o in m.graph.output]:
         return m
     nodes = list(m.graph.node)

@@ -14,8 +14,8 @@ from qonnx.transformation.gemm_to_matmul import GemmToMatMul
 from qonnx.transformation.general import RemoveUnusedTensors
 from qonnx.util.cleanup import cleanup_model
 
-from ..ir.integer import SOURCE_NAME_PREFIX, check_quant
-from ..ir.model import const, with_batch_size
+from ..ir.integer import check_quant
+from ..ir.model import const, copy_model, keeping_source_records, mark_source, with_batch_size
 from .layout import conv1x1_to_matmul, sink_transposes
 from .pooling import lower_set_pooling
 from .wiring import lower_graph_wiring
@@ -68,16 +68,17 @@ def constants_second(model: ModelWrapper) -> ModelWrapper:
 
 
 def canonicalize(model: ModelWrapper) -> ModelWrapper:
-    """The canonical form of an exported model (see the module docstring)."""
+    """The canonical form of an exported model (see the module docstring); the argument is not
+    changed."""
+    model = copy_model(model)
     for node in model.graph.node:  # checked under the user's node names, before cleanup renames them
-        if node.name and not node.doc_string:
-            node.doc_string = SOURCE_NAME_PREFIX + node.name  # kept through renaming, for error messages
+        mark_source(node)  # kept through renaming, for error messages and reports
         if node.op_type == "Quant" and all(const(model, i) is not None for i in node.input[1:4]):
             check_quant(model, node)
     model = cleanup_model(model)
     with warnings.catch_warnings():  # it warns about the opset of the qonnx domain, not of Gemm
         warnings.filterwarnings("ignore", message="The GemmToMatMul transformation only offers")
-        model = model.transform(GemmToMatMul())
+        model = keeping_source_records(model, lambda m: m.transform(GemmToMatMul()))
     model = cleanup_model(model)
     if model.get_tensor_shape(model.graph.input[0].name)[0] != 1:
         model = with_batch_size(model, 1)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from compiler.atomic import atomic_path, copy_atomic
 from compiler.errors import L1ForgeError
 from compiler.quiet import silenced_stdout
 
@@ -239,7 +238,7 @@ def generate_jets(n_per_class: int, seed: int, out: Path, workers: int | None = 
         stats["per_class"] = _generate_to(cached, n_per_class, seed, workers, progress)
     if out.resolve() != cached.resolve():
         out.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_copy(cached, out)
+        copy_atomic(cached, out)
     return stats
 
 
@@ -275,40 +274,15 @@ def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, p
 
 
 def _write_h5(path: Path, features: np.ndarray, jets: np.ndarray, attrs: dict) -> None:
-    """Write the public layout atomically (temporary file, then rename)."""
-    fd, tmp = tempfile.mkstemp(suffix=".h5.part", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w", track_order=False) as f:
-            opts = dict(compression="gzip", compression_opts=4, shuffle=True, track_times=False)
-            f.create_dataset(CONSTITUENTS_KEY, data=features, chunks=(min(len(features), 256), 150, 16), **opts)
-            f.create_dataset(JETS_KEY, data=jets, **opts)
-            f.create_dataset(PARTICLE_NAMES_KEY, data=np.array(PARTICLE_FEATURE_NAMES, dtype="S"), track_times=False)
-            f.create_dataset(JET_NAMES_KEY, data=np.array(JET_FEATURES, dtype="S"), track_times=False)
-            f.attrs["generator"] = f"l1forge jets v{GENERATOR_VERSION} (Pythia 8, FastJet anti-kT R=0.8)"
-            f.attrs["computed_jet_features"] = np.array(COMPUTED_JET_FEATURES, dtype="S")
-            for k, v in attrs.items():
-                f.attrs[k] = v
-        _publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the public layout atomically."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=False) as f:
+        opts = dict(compression="gzip", compression_opts=4, shuffle=True, track_times=False)
+        f.create_dataset(CONSTITUENTS_KEY, data=features, chunks=(min(len(features), 256), 150, 16), **opts)
+        f.create_dataset(JETS_KEY, data=jets, **opts)
+        f.create_dataset(PARTICLE_NAMES_KEY, data=np.array(PARTICLE_FEATURE_NAMES, dtype="S"), track_times=False)
+        f.create_dataset(JET_NAMES_KEY, data=np.array(JET_FEATURES, dtype="S"), track_times=False)
+        f.attrs["generator"] = f"l1forge jets v{GENERATOR_VERSION} (Pythia 8, FastJet anti-kT R=0.8)"
+        f.attrs["computed_jet_features"] = np.array(COMPUTED_JET_FEATURES, dtype="S")
+        for k, v in attrs.items():
+            f.attrs[k] = v
 
-
-def _publish(tmp: str, path: Path) -> None:
-    """Give a finished temporary file normal permissions (mkstemp makes it 0600) and rename it."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".part", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        _publish(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -27,9 +27,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .errors import L1ForgeError
-from .quiet import silenced_stderr
-from .frontends.keras import float_final_layer, load_keras, layer_tensors
+from ..errors import L1ForgeError
+from ..quiet import silenced_stderr
+from ..frontends.keras import float_final_layer, load_keras, layer_tensors
 
 # hls4ml's own default config comes from config_from_keras_model, which fails on tf_keras models
 # once Keras 3 is installed (hls4ml 1.3 then takes its Keras 3 parser); a config written without
@@ -191,9 +191,9 @@ def hls4ml_outputs(hls_model, x: np.ndarray, keras_layers) -> dict[str, np.ndarr
 
 def _emulated(model, tensor: str, x: np.ndarray) -> np.ndarray:
     """The exact values of one tensor of the frontend's graph (the graph cut there, emulated)."""
-    from .ir.emulator import emulate
-    from .ir.model import upstream_model
-    from .passes.canonicalize import canonicalize
+    from ..ir.emulator import emulate
+    from ..ir.model import upstream_model
+    from ..passes.canonicalize import canonicalize
 
     return emulate(canonicalize(upstream_model(model, tensor)), x)
 
@@ -213,7 +213,7 @@ def final_layer_change(frontend_model, model, data, labels, n_random: int, seed:
     float."""
     from hw.cosim import verification_inputs
 
-    from .ir.emulator import emulate
+    from ..ir.emulator import emulate
 
     final = float_final_layer(frontend_model)
     if final is None:

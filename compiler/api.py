@@ -1,0 +1,25 @@
+"""l1forge's public Python API: what models, notebooks and scripts use (README: Python API).
+
+    from compiler.api import compile_model, CompileOptions, load_model, canonicalize, emulate
+    report = compile_model("runs/ds8/model.onnx", "build/ds8", CompileOptions(backend="rtl"))
+"""
+from __future__ import annotations
+
+from .backends.base import CompileOptions
+from .errors import L1ForgeError
+from .frontends.brevitas import export_brevitas
+from .ir import load_model, verify
+from .ir.emulator import emulate
+from .passes.canonicalize import canonicalize
+from .pipeline import compile_model
+
+
+def summary_lines(report: dict) -> list[str]:
+    """A compile report as a few terminal lines (latency, resources, utilization, verdict)."""
+    from hw.report import summary_lines as lines
+
+    return lines(report)
+
+
+__all__ = ["CompileOptions", "L1ForgeError", "canonicalize", "compile_model", "emulate", "export_brevitas",
+           "load_model", "summary_lines", "verify"]
