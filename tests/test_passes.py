@@ -9,7 +9,7 @@ from compiler.ir import verify
 from compiler.ir.emulator import emulate
 from compiler.passes.canonicalize import canonicalize
 from compiler.ir.types import infer_fixed_point_types
-from compiler.passes.pooling import lower_set_pooling
+from compiler.passes.pooling import LowerSetPooling
 from hw.cosim import grid_inputs, qonnx_execute
 
 from .graphs import channels_first_pooling, float_scale_dense, unsqueeze_reduce_squeeze
@@ -46,7 +46,7 @@ def test_unsqueeze_reduce_squeeze_is_folded():
 def test_lower_set_pooling_leaves_canonical_graphs_alone():
     model = canonicalize(channels_first_pooling("GlobalAveragePool"))
     before = [n.SerializeToString() for n in model.graph.node]
-    after = [n.SerializeToString() for n in lower_set_pooling(model).graph.node]
+    after = [n.SerializeToString() for n in model.transform(LowerSetPooling()).graph.node]
     assert before == after
 
 

@@ -1,5 +1,5 @@
-"""canonicalize: bring an exported QONNX graph (dynamo or TorchScript exporter) to the canonical
-form of DESIGN.md: cleaned and shape-inferred, batch size 1, Gemm as MatMul + Add, weight and
+"""canonicalize: the ordered list of passes (qonnx Transformations, PASSES) that brings an exported
+QONNX graph (dynamo or TorchScript exporter) to the canonical form of DESIGN.md: cleaned and shape-inferred, batch size 1, Gemm as MatMul + Add, weight and
 bias quantizers folded into on-grid constants, kernel-1 convolutions as MatMuls with their
 Transposes sunk and cancelled, set pooling lowered, one-hot (graph wiring) products lowered to
 routing and adder trees, every quantizer checked."""
@@ -11,41 +11,50 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.quant import quant
 from qonnx.transformation.gemm_to_matmul import GemmToMatMul
-from qonnx.transformation.general import RemoveUnusedTensors
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.general import RemoveUnusedTensors, SortCommutativeInputsInitializerLast
 from qonnx.util.cleanup import cleanup_model
 
 from ..ir.integer import check_quant
 from ..ir.model import const, copy_model, keeping_source_records, mark_source, with_batch_size
-from .layout import conv1x1_to_matmul, sink_transposes
-from .pooling import lower_set_pooling
-from .wiring import lower_graph_wiring
+from .layout import Conv1x1ToMatMul, SinkTransposes
+from .pooling import LowerSetPooling
+from .wiring import LowerGraphWiring
 
 
-def fold_constant_quants(model: ModelWrapper) -> ModelWrapper:
-    """Replace each Quant of a constant (weights, biases) by its quantized values.
+class FoldConstantQuants(Transformation):
+    """Each Quant of a constant (weights, biases) becomes its quantized values.
 
     Every Quant is checked first (power-of-two scale, zero point 0), so a non-exact weight
-    quantizer is named here rather than hidden in folded floats.
+    quantizer is named here rather than hidden in folded floats. Quants of computed tensors stay.
     """
-    for node in list(model.graph.node):
-        if node.op_type != "Quant":
-            continue
-        p = check_quant(model, node)
-        data = const(model, node.input[0])
-        if data is None:
-            continue
-        mode = p["rounding_mode"]
-        values = quant(data, p["scale"], p["zero_point"], p["bit_width"], int(p["signed"]), int(p["narrow"]), mode)
-        model.set_initializer(node.output[0], np.asarray(values, dtype=np.float32))
-        model.graph.node.remove(node)
-    return model.transform(RemoveUnusedTensors())
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        changed = False
+        for node in list(model.graph.node):
+            if node.op_type != "Quant":
+                continue
+            p = check_quant(model, node)
+            data = const(model, node.input[0])
+            if data is None:
+                continue
+            values = quant(data, p["scale"], p["zero_point"], p["bit_width"], int(p["signed"]), int(p["narrow"]),
+                           p["rounding_mode"])
+            model.set_initializer(node.output[0], np.asarray(values, dtype=np.float32))
+            model.graph.node.remove(node)
+            changed = True
+        return (model.transform(RemoveUnusedTensors()) if changed else model), changed
 
 
-def batch_free_reshapes(model: ModelWrapper) -> ModelWrapper:
+class BatchFreeReshapes(Transformation):
     """Reshape targets with the exported batch size baked in get -1 there, so the same graph
-    runs on any batch (QONNX execution of thousands of inputs at once)."""
-    for node in model.graph.node:
-        if node.op_type == "Reshape":
+    runs on any batch (QONNX execution of thousands of inputs at once). Other Reshapes stay."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        changed = False
+        for node in model.graph.node:
+            if node.op_type != "Reshape":
+                continue
             shape = const(model, node.input[1])
             if shape is not None and shape.size and shape[0] > 0:
                 known = model.get_tensor_shape(node.output[0])
@@ -54,17 +63,15 @@ def batch_free_reshapes(model: ModelWrapper) -> ModelWrapper:
                 shape = shape.copy()
                 shape[0] = -1
                 model.set_initializer(node.input[1], shape)
-    return model
+                changed = True
+        return model, changed
 
 
-def constants_second(model: ModelWrapper) -> ModelWrapper:
-    """Commutative ops (Add, Mul) with a constant first operand get it second (bias + x -> x + bias,
-    as the TorchScript exporter writes Linear layers)."""
-    for node in model.graph.node:
-        if node.op_type in ("Add", "Mul") and const(model, node.input[0]) is not None \
-                and const(model, node.input[1]) is None:
-            node.input[0], node.input[1] = node.input[1], node.input[0]
-    return model
+# The canonical passes in order, after cleanup, Gemm -> MatMul + Add and batch size 1. Commutative
+# ops get their constant operand second (qonnx's SortCommutativeInputsInitializerLast: bias + x ->
+# x + bias, as the TorchScript exporter writes Linear layers).
+PASSES = (FoldConstantQuants, SortCommutativeInputsInitializerLast, BatchFreeReshapes, Conv1x1ToMatMul,
+          SinkTransposes, LowerSetPooling, LowerGraphWiring, SinkTransposes)
 
 
 def canonicalize(model: ModelWrapper) -> ModelWrapper:
@@ -82,10 +89,6 @@ def canonicalize(model: ModelWrapper) -> ModelWrapper:
     model = cleanup_model(model)
     if model.get_tensor_shape(model.graph.input[0].name)[0] != 1:
         model = with_batch_size(model, 1)
-    model = constants_second(fold_constant_quants(model))
-    model = batch_free_reshapes(model)
-    model = sink_transposes(conv1x1_to_matmul(model))
-    model = lower_set_pooling(model)
-    model = lower_graph_wiring(model)
-    model = sink_transposes(model)
+    for transformation in PASSES:
+        model = model.transform(transformation())
     return cleanup_model(model)

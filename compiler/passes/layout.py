@@ -1,21 +1,23 @@
 """Layout passes for channels-first exports (e.g. Conv1d deep sets):
 
-- conv1x1_to_matmul: a 1D convolution with kernel 1 (a per-particle Dense on a channels-first
+- Conv1x1ToMatMul: a 1D convolution with kernel 1 (a per-particle Dense on a channels-first
   tensor) becomes Transpose -> MatMul -> Add -> Transpose.
-- sink_transposes: Transposes move past elementwise ops (Relu, per-tensor Quant, scalar Mul/Add)
+- SinkTransposes: Transposes move past elementwise ops (Relu, per-tensor Quant, scalar Mul/Add)
   and past Gathers with 1-D constant indices (a Gather on axis a of the transposed tensor is a
   Gather on axis perm[a] of the source), and adjacent ones compose; inverse pairs vanish (also
   when the second writes a graph output). What is left sits where the data layout really
-  changes (before a pooling, which lower_set_pooling then absorbs; or a routing layer).
-Both keep the graph's meaning exactly: they only move data, never recompute it.
+  changes (before a pooling, which LowerSetPooling then absorbs; or a routing layer).
+Both keep the graph's meaning exactly: they only move data, never recompute it. Each is a qonnx
+Transformation doing one rewrite per application (ModelWrapper.transform repeats them).
 """
 from __future__ import annotations
 
 import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.transformation.base import Transformation
 
+from ..ir.graph import reinfer_shapes, replace_node
 from ..ir.model import attr, axis_attr, const, consumers, producer
 
 ELEMENTWISE = ("Relu", "Quant", "Mul", "Add")
@@ -31,27 +33,31 @@ def _is_conv1x1(model, node) -> bool:
             and not any(attr(node, "pads", [0, 0])))
 
 
-def conv1x1_to_matmul(model: ModelWrapper) -> ModelWrapper:
-    """Rewrite every kernel-1 Conv on (batch, channels, particles) as a Dense on particles."""
-    for node in list(model.graph.node):
-        if not _is_conv1x1(model, node):
-            continue
-        w = const(model, node.input[1])[:, :, 0]  # (out, in)
-        names = [model.make_new_valueinfo_name() for _ in range(4)]
-        t_in, mm, wt, biased = names
-        model.set_initializer(wt, np.ascontiguousarray(w.T).astype(np.float32))
-        new = [helper.make_node("Transpose", [node.input[0]], [t_in], name=node.name + "_to_cl", perm=[0, 2, 1]),
-               helper.make_node("MatMul", [t_in, wt], [mm], name=node.name + "_matmul")]
-        last = mm
-        if len(node.input) > 2 and node.input[2]:
-            new.append(helper.make_node("Add", [mm, node.input[2]], [biased], name=node.name + "_bias"))
-            last = biased
-        new.append(helper.make_node("Transpose", [last], [node.output[0]], name=node.name + "_to_cf", perm=[0, 2, 1]))
-        idx = list(model.graph.node).index(node)
-        model.graph.node.remove(node)
-        for i, n in enumerate(new):
-            model.graph.node.insert(idx + i, n)
-    return _reshaped(model)
+class Conv1x1ToMatMul(Transformation):
+    """A kernel-1 Conv on (batch, channels, particles) becomes a Dense on particles."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        node = next((n for n in model.graph.node if _is_conv1x1(model, n)), None)
+        if node is None:
+            return model, False
+        _conv_as_matmul(model, node)
+        return reinfer_shapes(model), True
+
+
+def _conv_as_matmul(model: ModelWrapper, node) -> None:
+    """Transpose -> MatMul (-> Add) -> Transpose in place of the Conv."""
+    w = const(model, node.input[1])[:, :, 0]  # (out, in)
+    names = [model.make_new_valueinfo_name() for _ in range(4)]
+    t_in, mm, wt, biased = names
+    model.set_initializer(wt, np.ascontiguousarray(w.T).astype(np.float32))
+    new = [helper.make_node("Transpose", [node.input[0]], [t_in], name=node.name + "_to_cl", perm=[0, 2, 1]),
+           helper.make_node("MatMul", [t_in, wt], [mm], name=node.name + "_matmul")]
+    last = mm
+    if len(node.input) > 2 and node.input[2]:
+        new.append(helper.make_node("Add", [mm, node.input[2]], [biased], name=node.name + "_bias"))
+        last = biased
+    new.append(helper.make_node("Transpose", [last], [node.output[0]], name=node.name + "_to_cf", perm=[0, 2, 1]))
+    replace_node(model, node, new)
 
 
 def _elementwise_scalar(model, node) -> bool:
@@ -125,13 +131,9 @@ def _step(model: ModelWrapper) -> bool:
     return False
 
 
-def _reshaped(model: ModelWrapper) -> ModelWrapper:
-    del model.graph.value_info[:]
-    return model.transform(InferShapes())
+class SinkTransposes(Transformation):
+    """One Transpose rule per application (see the module docstring)."""
 
-
-def sink_transposes(model: ModelWrapper) -> ModelWrapper:
-    """Apply the Transpose rules until none matches (see the module docstring)."""
-    while _step(model):
-        model = _reshaped(model)
-    return model
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        changed = _step(model)
+        return (reinfer_shapes(model) if changed else model), changed

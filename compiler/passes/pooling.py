@@ -1,4 +1,4 @@
-"""lower_set_pooling: permutation-invariant pooling over the particle axis in one canonical form.
+"""LowerSetPooling: permutation-invariant pooling over the particle axis in one canonical form.
 
 Matches what exporters produce for mean/sum/max over particles: ReduceMean/ReduceSum/ReduceMax
 (axes as attribute or input, keepdims 0 or 1), GlobalAveragePool/GlobalMaxPool on channels-first
@@ -12,42 +12,17 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.transformation.base import Transformation
 
+from ..ir.graph import bypass_node, make_reduce, make_reshape, reinfer_shapes, replace_node
 from ..ir.model import attr, consumers, producer, reduce_axes
 
 REDUCE = ("ReduceMean", "ReduceSum", "ReduceMax")
 GLOBAL_POOL = {"GlobalAveragePool": "ReduceMean", "GlobalMaxPool": "ReduceMax"}
 
 
-def make_reduce(model, op, name, inp, out, axes, keepdims):
-    """A Reduce node with axes as an input (opset >= 18) or attribute, whichever the model uses."""
-    opset = max((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")), default=13)
-    axes_input_ops = {"ReduceSum": 13, "ReduceMean": 18, "ReduceMax": 18}
-    if opset >= axes_input_ops[op]:
-        axes_name = model.make_new_valueinfo_name()
-        model.set_initializer(axes_name, np.asarray(axes, dtype=np.int64))
-        return helper.make_node(op, [inp, axes_name], [out], name=name, keepdims=keepdims)
-    return helper.make_node(op, [inp], [out], name=name, axes=list(axes), keepdims=keepdims)
-
-
-def replace_node(model, old, new_nodes):
-    """Put new_nodes where old was (graph order stays topological)."""
-    idx = list(model.graph.node).index(old)
-    model.graph.node.remove(old)
-    for i, n in enumerate(new_nodes):
-        model.graph.node.insert(idx + i, n)
-
-
 def _rank(model, name):
     return len(model.get_tensor_shape(name))
-
-
-def _reshape_to(model, name, inp, out, shape):
-    """A Reshape to `shape` with the batch axis as -1."""
-    target = model.make_new_valueinfo_name()
-    model.set_initializer(target, np.asarray([-1] + list(shape[1:]), dtype=np.int64))
-    return helper.make_node("Reshape", [inp, target], [out], name=name)
 
 
 def _unit_dims_inserted(src: list[int], dst: list[int]) -> list[int] | None:
@@ -62,22 +37,6 @@ def _unit_dims_inserted(src: list[int], dst: list[int]) -> list[int] | None:
     return pos if j == len(src) else None
 
 
-def _bypass(model, node) -> bool:
-    """Remove a single-input node whose output equals its input. Its consumers read the input
-    instead; if its output is a graph output, the input's producer writes that name."""
-    src, out = node.input[0], node.output[0]
-    if out in {o.name for o in model.graph.output}:
-        prev = producer(model, src)
-        if prev is None or len(consumers(model, src)) != 1:
-            return False
-        prev.output[list(prev.output).index(src)] = out
-    else:
-        for n in model.graph.node:
-            n.input[:] = [src if i == out else i for i in n.input]
-    replace_node(model, node, [])
-    return True
-
-
 def _step(model: ModelWrapper) -> bool:
     for node in list(model.graph.node):
         op = node.op_type
@@ -89,11 +48,11 @@ def _step(model: ModelWrapper) -> bool:
         if op in ("Squeeze", "Unsqueeze", "Flatten"):  # they only reshape: one form for the rules below
             shape = model.get_tensor_shape(node.output[0])
             if shape is not None:
-                replace_node(model, node, [_reshape_to(model, node.name, node.input[0], node.output[0], shape)])
+                replace_node(model, node, [make_reshape(model, node.name, node.input[0], node.output[0], shape)])
                 return True
         if op == "Reshape":
             src, dst = model.get_tensor_shape(node.input[0]), model.get_tensor_shape(node.output[0])
-            if src is not None and list(src) == list(dst) and _bypass(model, node):
+            if src is not None and list(src) == list(dst) and bypass_node(model, node):
                 return True
             prev = producer(model, node.input[0])
             if prev is not None and prev.op_type == "Reshape" and len(consumers(model, prev.output[0])) == 1:
@@ -109,7 +68,7 @@ def _step(model: ModelWrapper) -> bool:
         if int(attr(node, "keepdims", 1)) == 1:  # = Reduce(keepdims=0) + Reshape
             mid = model.make_new_valueinfo_name()
             replace_node(model, node, [make_reduce(model, op, node.name, node.input[0], mid, axes, 0),
-                                   _reshape_to(model, node.name + "_keepdims", mid, node.output[0],
+                                   make_reshape(model, node.name + "_keepdims", mid, node.output[0],
                                                model.get_tensor_shape(node.output[0]))])
             return True
         prev = producer(model, node.input[0])
@@ -124,7 +83,7 @@ def _step(model: ModelWrapper) -> bool:
                 shape = model.get_tensor_shape(node.output[0])
                 replace_node(model, prev, [])
                 replace_node(model, node, [make_reduce(model, op, node.name, prev.input[0], mid, new_axes, 0),
-                                       _reshape_to(model, node.name + "_shape", mid, node.output[0], shape)])
+                                       make_reshape(model, node.name + "_shape", mid, node.output[0], shape)])
                 return True
         if prev.op_type == "Transpose":  # Reduce after a Transpose: reduce the source's axes
             perm = list(attr(prev, "perm"))
@@ -142,12 +101,10 @@ def _step(model: ModelWrapper) -> bool:
     return False
 
 
-def lower_set_pooling(model: ModelWrapper) -> ModelWrapper:
-    """Rewrite pooling patterns until none matches (see the module docstring)."""
-    changed = True
-    while changed:
+class LowerSetPooling(Transformation):
+    """Rewrite one pooling pattern per application; ModelWrapper.transform repeats until none
+    matches (see the module docstring)."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         changed = _step(model)
-        if changed:
-            del model.graph.value_info[:]
-            model = model.transform(InferShapes())
-    return model
+        return (reinfer_shapes(model) if changed else model), changed

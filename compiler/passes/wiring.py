@@ -1,4 +1,4 @@
-"""lower_graph_wiring: constant 0/1 matrix products that only move and add data (the pair
+"""LowerGraphWiring: constant 0/1 matrix products that only move and add data (the pair
 construction and edge aggregation of interaction networks) become routing and adder trees.
 
 Matches a MatMul with one constant operand C and one computed operand x:
@@ -11,7 +11,7 @@ of ones everywhere, the product is rewritten as
 Both compute the same numbers as the MatMul exactly (sums of selected values, no products).
 
 GatherND with constant indices (..., 1) and batch_dims 0 (the dynamo exporter's x[:, idx], between
-Transposes that put the indexed axis first) is a Gather on axis 0 and becomes one; sink_transposes
+Transposes that put the indexed axis first) is a Gather on axis 0 and becomes one; SinkTransposes
 then moves the Transposes through it and cancels them.
 
 Any other constant matrix is left to be computed as the general operation it is: a constant on the
@@ -23,11 +23,11 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.transformation.base import Transformation
 
+from ..ir.graph import make_reduce, reinfer_shapes, replace_node
 from ..ir.integer import NotExact
 from ..ir.model import attr, const
-from .pooling import make_reduce, replace_node
 
 
 def one_hot_selection(c: np.ndarray) -> np.ndarray | None:
@@ -103,16 +103,15 @@ def _gather_nd_as_gather(model: ModelWrapper, node) -> list | None:
     return [helper.make_node("Gather", [node.input[0], name], [node.output[0]], name=node.name, axis=0)]
 
 
-def lower_graph_wiring(model: ModelWrapper) -> ModelWrapper:
+class LowerGraphWiring(Transformation):
     """Rewrite every matching MatMul and GatherND (see the module docstring)."""
-    changed = False
-    for node in list(model.graph.node):
-        if node.op_type in ("MatMul", "GatherND"):
-            new = _rewrite(model, node) if node.op_type == "MatMul" else _gather_nd_as_gather(model, node)
-            if new is not None:
-                replace_node(model, node, new)
-                changed = True
-    if changed:
-        del model.graph.value_info[:]
-        model = model.transform(InferShapes())
-    return model
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        changed = False
+        for node in list(model.graph.node):
+            if node.op_type in ("MatMul", "GatherND"):
+                new = _rewrite(model, node) if node.op_type == "MatMul" else _gather_nd_as_gather(model, node)
+                if new is not None:
+                    replace_node(model, node, new)
+                    changed = True
+        return (reinfer_shapes(model) if changed else model), changed
