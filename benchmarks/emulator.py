@@ -34,7 +34,7 @@ def main() -> None:
     from compiler.ir import load_model
     from compiler.ir.emulator import emulate
     from compiler.passes.canonicalize import canonicalize
-    from hw.cosim import grid_inputs, qonnx_execute
+    from hw.sim.cosim import grid_inputs, qonnx_execute
     from models.taggers import TaggerConfig, build_tagger
     from models.train import export_qonnx_model
 

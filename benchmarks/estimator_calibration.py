@@ -15,7 +15,7 @@ from pathlib import Path
 
 def main() -> None:
     from compiler.pipeline import compile_model
-    from hw.calibration import hls4ml_references
+    from hw.estimate.calibration import hls4ml_references
     from hw.estimate import estimate_rtl
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -112,10 +112,10 @@ def report_command(
 ) -> None:
     """One DIR: re-render report.md and report.html from report.json. Several: compare them (table, Pareto plot)."""
     from hw.report import render_markdown, summary_lines
-    from hw.report_compare import compare_builds, load_report
+    from hw.report.compare import compare_builds, load_report
 
     from .atomic import write_atomic
-    from hw.report_html import render_html
+    from hw.report.html import render_html
 
     if len(dirs) == 1:
         report = load_report(dirs[0])

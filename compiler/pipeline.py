@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.cosim import check_data_shape
+from hw.sim.cosim import check_data_shape
 from hw.parts import find_part
-from hw.report import finalize, render_markdown
+from hw.report import finalize, render_markdown, schema_errors
 
 from .atomic import atomic_folder
 from .backends.base import BACKEND_NAMES, Backend, CompileOptions
@@ -99,7 +99,7 @@ def _frontend(source, keras_options: dict):
 
 def _verify(model, simulator, data, n_random, seed, timings, log) -> dict:
     """Co-simulate firmware, emulator and QONNX; raise naming the first divergence."""
-    from hw.cosim import cosimulate
+    from hw.sim.cosim import cosimulate
 
     if simulator is None:
         return {"status": "unverified"}
@@ -128,8 +128,12 @@ def _add_accuracy(report: dict, model, data, labels) -> None:
 
 
 def _write_reports(folder: Path, report: dict) -> None:
-    from hw.report_html import render_html
+    from hw.report.html import render_html
 
+    errors = schema_errors(report)
+    if errors:  # the report is l1forge's own making: a mismatch is a bug, never the user's input
+        raise L1ForgeError(f"the compile report does not match its schema ({errors[0]}): an l1forge bug, please "
+                           "report it with the model")
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (folder / "report.md").write_text(render_markdown(report))
     (folder / "report.html").write_text(render_html(report))

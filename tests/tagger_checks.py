@@ -46,3 +46,20 @@ def check_tagger(cfg: TaggerConfig, jets_file, tmp_path) -> dict:
     exact = emulate(canonicalize(load_model(onnx_path)), x).reshape(len(x), -1)
     np.testing.assert_array_equal(exact, predict(model, x).astype(np.float64))  # Brevitas itself
     return report
+
+
+SMALL_TAGGERS = {  # small quantized taggers of every family, for quick end-to-end compiles
+    "deepset mean 4 bit": TaggerConfig(model="deepsets", pool="mean", phi=(8, 8), rho=(8,), w_bits=4, a_bits=4),
+    "deepset max 6 bit, 16 features": TaggerConfig(model="deepsets", pool="max", n_features=16, phi=(8,), rho=(8,),
+                                                   w_bits=6, a_bits=6),
+    "mlp 6 bit": TaggerConfig(model="mlp", widths=(16, 8), w_bits=6, a_bits=6),
+    "interaction network N=8": TaggerConfig(model="intnet", effects=(6, 4), objects=(8, 4), classifier=(16,),
+                                            w_bits=6, a_bits=6),
+}
+
+
+def trained_tagger(cfg, tmp_path):
+    """A small tagger briefly fitted on random inputs, exported to tmp_path/model.onnx: (path, inputs)."""
+    torch.manual_seed(0)
+    x = np.random.default_rng(0).normal(0, 1.5, (2000, cfg.n_constituents, cfg.n_features)).astype(np.float32)
+    return export_qonnx_model(quick_fit(build_tagger(cfg), x), cfg, tmp_path / "model.onnx"), x

@@ -104,7 +104,7 @@ def test_layering_rule_holds_for_every_import():
     ("compiler.backends.hls4ml.backend", "hw.estimate", False),
     ("compiler.backends.hls4ml.lowering", "compiler.backends.rtl.trace", True),
     ("compiler.backends.hls4ml.lowering", "compiler.ir.ops", False),
-    ("hw.cosim", "compiler.pipeline", True),
+    ("hw.sim.cosim", "compiler.pipeline", True),
     ("models.train", "compiler.passes.canonicalize", True),
     ("models.train", "compiler.api", False),
     ("reference.ultrafast_jet_classification.models", "models.taggers", True),

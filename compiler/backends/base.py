@@ -79,7 +79,7 @@ class Backend(ABC):
 
     @abstractmethod
     def simulator(self, project, model, timings: dict, log: Log):
-        """A built simulator of the project (what hw.cosim.cosimulate drives)."""
+        """A built simulator of the project (what hw.sim.cosim.cosimulate drives)."""
 
     def measure(self, project, simulator, report: dict, options: CompileOptions, timings: dict, log: Log) -> None:
         """Latency and resources after verification (simulator is None when unverified)."""

@@ -1,6 +1,6 @@
 """The hls4ml Backend: the project (emit.py), hls4ml's C simulation (hw.sim), latency and
 resources from the estimator fitted to Vivado (hw.estimate) or, with vendor_synth, from the
-vendor tools (hw.vendor_synth). A driver module: it joins the lowering with hw."""
+vendor tools (hw.synth.vendor). A driver module: it joins the lowering with hw."""
 from __future__ import annotations
 
 import time
@@ -24,7 +24,7 @@ class Hls4mlBackend(Backend):
 
     def check_options(self, options: CompileOptions) -> None:
         if options.vendor_synth:
-            from hw.vendor_synth import require_vendor_tool
+            from hw.synth.vendor import require_vendor_tool
 
             require_vendor_tool(options.hls_tool)
 
@@ -52,7 +52,7 @@ class Hls4mlBackend(Backend):
         return project, report
 
     def simulator(self, project, model, timings: dict, log):
-        from hw.hls_csim import HlsCSimulator
+        from hw.sim.hls_csim import HlsCSimulator
 
         simulator = HlsCSimulator(project)
         log("building the C simulation (g++) ...")
@@ -62,7 +62,7 @@ class Hls4mlBackend(Backend):
     def measure(self, project, simulator, report: dict, options: CompileOptions, timings: dict, log) -> None:
         if not options.vendor_synth:
             return
-        from hw.vendor_synth import run_vendor_synthesis
+        from hw.synth.vendor import run_vendor_synthesis
 
         log(f"running {options.hls_tool} HLS and Vivado synthesis (hours for large designs) ...")
         t = time.perf_counter()

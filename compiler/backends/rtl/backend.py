@@ -1,5 +1,5 @@
 """The rtl Backend: da4ml Verilog (emit.py), Verilator co-simulation measuring latency and
-initiation interval (hw.verilator), yosys resources (hw.yosys) or the estimator fitted to yosys
+initiation interval (hw.sim.verilator), yosys resources (hw.synth.yosys) or the estimator fitted to yosys
 (hw.estimate). A driver module: it joins the lowering with hw."""
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class RtlBackend(Backend):
         return project, report
 
     def simulator(self, project, model, timings: dict, log):
-        from hw.verilator import VerilatorSimulator
+        from hw.sim.verilator import VerilatorSimulator
 
         simulator = VerilatorSimulator(project, model)
         log("building the Verilator simulation ...")
@@ -55,7 +55,7 @@ class RtlBackend(Backend):
             report["notes"].append("resources: yosys synthesis skipped; LUT and FF from the estimator fitted to "
                                    "yosys, estimated_LUT is da4ml's own cost model")
             return
-        from hw.yosys import synthesize, synthesize_by_module
+        from hw.synth.yosys import synthesize, synthesize_by_module
 
         workdir = project.path / "yosys"
         if options.synth_by_stage:
