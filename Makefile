@@ -41,8 +41,9 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest -q
 
+# The fast tier: unit tests of ops, types, passes, parsers, reports and CLI errors; no external tool.
 test-fast: setup
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	$(VENV)/bin/python -m pytest -q -m "not slow and not tools"
 
 bench: setup
 	$(VENV)/bin/python benchmarks/jet_generation.py

@@ -78,6 +78,7 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     assert res.returncode != 0 and "Traceback" in res.stderr
 
 
+@pytest.mark.tools
 def test_good_model_compiles_through_the_cli(tmp_path):
     per_particle_dense().save(str(tmp_path / "model.onnx"))
     res = run_compile(tmp_path / "model.onnx", "--out", tmp_path / "out", "--n-random", 3000, "--hls-tool", "Vivado",

@@ -18,6 +18,8 @@ from models.taggers import TaggerConfig
 from tests.tagger_checks import check_tagger
 from tests.user_models import ChannelsFirstInteractionNet, IndexedInteractionNet, calibrated
 
+pytestmark = pytest.mark.tools  # every test here runs g++, Verilator, Pythia or Chromium
+
 FAST = [(8, 3, 8), (16, 16, 6)]
 SLOW = [(32, 3, 8), (8, 16, 4), (16, 3, 4)]
 

@@ -9,6 +9,8 @@ from models.train import export_qonnx_model
 
 from tests.tagger_checks import check_tagger as _check, quick_fit as _quick_fit
 
+pytestmark = pytest.mark.tools  # every test here runs g++, Verilator, Pythia or Chromium
+
 FAST = [("mean", 8, 3, 8), ("sum", 32, 16, 4), ("max", 8, 16, 6)]
 FULL = [(p, n, f, b) for p in ("mean", "sum", "max") for n in (8, 32) for f in (3, 16) for b in (4, 6, 8)
         if (p, n, f, b) not in FAST]

@@ -11,6 +11,7 @@ def l1forge(*args):
     return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.tools
 def test_train_intnet_then_compile(jet_sample, tmp_path):
     run = tmp_path / "in8"
     res = l1forge("train", "--model", "intnet", "--data", jet_sample, "-N", "8", "--effects", "8,4",
@@ -35,6 +36,7 @@ def test_train_intnet_then_compile(jet_sample, tmp_path):
     (["--model", "gnn"], "model must be one of deepsets, intnet, mlp"),
     (["--model", "intnet", "--effects", "12,0"], "layer widths must be positive"),
 ])
+@pytest.mark.tools
 def test_bad_train_options_are_one_line(args, message, jet_sample, tmp_path):
     res = l1forge("train", "--data", jet_sample, "--out", tmp_path / "run", *args)
     lines = [line for line in res.stderr.splitlines() if line.strip()]

@@ -36,6 +36,7 @@ def test_pooling_layers_get_exact_accumulators():
     assert pool.precision == {"accum": "ap_fixed<14,7>", "result": "ap_fixed<11,4>"}
 
 
+@pytest.mark.tools
 def test_narrow_signed_activation_saturates_symmetrically(tmp_path):
     inits = []
     nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-4, 8),
@@ -68,6 +69,7 @@ def test_per_particle_dense_keeps_its_bias_through_hls4ml(tmp_path):
     assert (p.width, p.integer, p.signed) == (width, integer, True)
 
 
+@pytest.mark.tools
 def test_a_wrong_layer_type_is_caught_and_named(tmp_path):
     """Co-simulation fails on a firmware that differs, naming the first diverging layer."""
     from hls4ml.model.graph import ModelGraph
@@ -88,6 +90,7 @@ def test_a_wrong_layer_type_is_caught_and_named(tmp_path):
     assert "first differs at index" in result.detail
 
 
+@pytest.mark.tools
 def test_compiled_project_reopens_with_hls4ml_and_predicts_like_the_emulator(tmp_path):
     """hls4ml_config.yml names the folder the project ends up in, not the staging folder."""
     import hls4ml
@@ -107,6 +110,7 @@ def test_compiled_project_reopens_with_hls4ml_and_predicts_like_the_emulator(tmp
     np.testing.assert_array_equal(y.reshape(len(x), -1), emulate(model, x).reshape(len(x), -1))
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("dynamo", [True, False])
 def test_report_names_layers_as_the_user_did(tmp_path, dynamo):
     from models.taggers import TaggerConfig, build_tagger

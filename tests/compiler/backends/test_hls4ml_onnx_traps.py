@@ -19,6 +19,7 @@ def _l1forge_is_exact(model_factory, tmp_path):
     assert report["verification"]["samples"] == 5000
 
 
+@pytest.mark.tools
 def test_global_average_pool_after_channels_first_transpose(tmp_path):
     """Trap: qonnx's channels-last pass leaves the Transpose and hls4ml pools over the wrong axis."""
     x = grid_inputs(canonicalize(channels_first_pooling("GlobalAveragePool")), 2000, seed=3)
@@ -29,6 +30,7 @@ def test_global_average_pool_after_channels_first_transpose(tmp_path):
     _l1forge_is_exact(lambda: channels_first_pooling("GlobalAveragePool"), tmp_path)
 
 
+@pytest.mark.tools
 def test_matmul_with_constant_on_particles_by_features(tmp_path):
     """Trap: hls4ml's MatmulConstToDense sizes the Dense from the whole (particles, features) shape."""
     x = grid_inputs(canonicalize(per_particle_dense()), 500, seed=4)
@@ -44,6 +46,7 @@ def test_float_scale_is_refused_not_silently_wrong():
         compile_model(float_scale_dense(0.1), "/nonexistent/never-written", log=lambda m: None)
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("dynamo", [False, True])
 def test_conv1d_deepset_with_global_average_pool(dynamo, tmp_path):
     """Trap: GlobalAveragePool after a channels-first Conv1d. The naive conversion pools over

@@ -22,6 +22,7 @@ from tests.graphs import per_particle_dense, signed_requant
 from tests.samples import FIXTURES
 from tests.tagger_checks import SMALL_TAGGERS, trained_tagger
 
+@pytest.mark.tools
 @pytest.mark.parametrize("case", list(SMALL_TAGGERS))
 def test_verilator_bit_exact_and_latency_measured(case, tmp_path):
     path, x = trained_tagger(SMALL_TAGGERS[case], tmp_path)
@@ -38,6 +39,7 @@ def test_verilator_bit_exact_and_latency_measured(case, tmp_path):
     assert saved["latency"] == lat and (tmp_path / "fw" / "rtl_prj" / "src" / "l1forge_model.v").is_file()
 
 
+@pytest.mark.tools
 def test_faster_clock_gives_deeper_pipeline_measured_in_simulation(tmp_path):
     path, x = trained_tagger(SMALL_TAGGERS["deepset mean 4 bit"], tmp_path)
     model = canonicalize(load_model(path))
@@ -53,6 +55,7 @@ def test_faster_clock_gives_deeper_pipeline_measured_in_simulation(tmp_path):
     assert depths[2.0] > depths[10.0] >= 1
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("mode,narrow", [("ROUND", 0), ("HALF_UP", 0), ("FLOOR", 0), ("ROUND", 1)])
 def test_rounding_and_saturation_modes(mode, narrow, tmp_path):
     """Requantization with ties on every other value: round half to even (built from da4ml's
@@ -70,6 +73,7 @@ def test_rounding_and_saturation_modes(mode, narrow, tmp_path):
     assert report["verification"]["status"] == "bit-exact" and report["verification"]["samples"] == 10_000
 
 
+@pytest.mark.tools
 def test_da4ml_decimal_precision_workaround():
     """da4ml 0.6.0 keeps constants as Decimals divided by power-of-two factors; at Python's default
     28 digits a bias of this interaction network loses its last bit (2 of 170 classifier outputs
@@ -93,6 +97,7 @@ endmodule
 """
 
 
+@pytest.mark.tools
 def test_yosys_counts_a_design_counted_by_hand(tmp_path):
     """Four 2-input ANDs into four registers: 4 LUT2 and 4 FDRE, nothing else."""
     src = tmp_path / "hand.v"
@@ -110,6 +115,7 @@ def test_stat_parser_sums_cell_families():
     assert (res.LUT, res.SRL, res.FF, res.CARRY, res.MUXF, res.DSP, res.BRAM) == (13, 2, 8, 4, 3, 5, 3.5)
 
 
+@pytest.mark.tools
 def test_compile_rtl_with_yosys_writes_sourced_figures(tmp_path, monkeypatch):
     path, x = trained_tagger(SMALL_TAGGERS["deepset mean 4 bit"], tmp_path)
     monkeypatch.chdir(tmp_path)  # a relative output folder (the simulator runs elsewhere)
@@ -137,6 +143,7 @@ TWO_STAGES = {
 }
 
 
+@pytest.mark.tools
 def test_yosys_by_module_adds_parts_counted_by_hand(tmp_path):
     """Two combinational stages (4 AND2, 4 XOR2) between 8 + 4 + 4 registers: 8 LUT2 and 16 FDRE,
     the same whether synthesized flat or stage by stage."""
@@ -152,6 +159,7 @@ def test_yosys_by_module_adds_parts_counted_by_hand(tmp_path):
     assert "and_stage" not in parts.cells  # the black-box instances are not counted as cells
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("backend", ["hls4ml", "rtl"])
 @pytest.mark.parametrize("mode", ["HALF_UP", "ROUND", "FLOOR"])
 def test_signed_requantization_with_negative_ties(backend, mode, tmp_path):

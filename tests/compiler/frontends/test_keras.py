@@ -33,6 +33,7 @@ def grid_inputs(n: int, n_const: int = 8, seed: int = 0) -> np.ndarray:
     return x
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("bits", [4, 6])
 def test_paper_deepsets_compile_bit_exact(bits, tmp_path):
     before = set(sys.modules)
@@ -120,6 +121,7 @@ def test_qdense_kernel_without_alpha_is_auto_po2_and_alpha_scales_weights():
     np.testing.assert_array_equal(out, auto_po2_kernel(k, 4, 0) + bq)
 
 
+@pytest.mark.tools
 def test_functional_mix_and_duck_typed_model_compile(tmp_path):
     """QConv1D (k=1) -> GlobalMax/AveragePooling1D -> Concatenate -> QDense through hls4ml, given
     as an in-memory object with to_json() and per-layer get_weights()."""
@@ -226,6 +228,7 @@ def test_float_layers_and_inner_softmax_are_refused():
     one_line_error(r"layer 'sm' \(Softmax\): softmax inside the network", convert_keras_config, cfg, {})
 
 
+@pytest.mark.tools
 def test_compile_takes_the_h5_file_and_reports_the_frontend_notes(tmp_path):
     from compiler.cli import main
 
@@ -245,6 +248,7 @@ def test_compile_takes_the_h5_file_and_reports_the_frontend_notes(tmp_path):
     assert not (tmp_path / "no").exists()
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("n_const", [16, 32])
 def test_paper_8bit_deepsets_at_16_and_32_constituents_compile_bit_exact(n_const, tmp_path):
     path = anchors_dir() / f"deepsets_8bit_{n_const}const_config_only_no_reports" / "keras_model.h5"

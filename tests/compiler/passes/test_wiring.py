@@ -51,6 +51,7 @@ CASES = {
 }
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("case", list(CASES))
 def test_wiring_becomes_routing(case, tmp_path):
     make, expected = CASES[case]
@@ -70,6 +71,7 @@ ALMOST = {
 }
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("case", list(ALMOST))
 def test_almost_one_hot_stays_a_general_product(case, tmp_path):
     model = _exact_against_raw(lambda: constant_product(ALMOST[case], (1, 56, 4), left=True))

@@ -155,6 +155,7 @@ def test_hls4ml_keras_converter_bugs_on_the_paper_model(tmp_path):
     assert facts["pointwise_refused"], facts.get("pointwise_error")
 
 
+@pytest.mark.tools
 def test_keras_check_errors_are_one_line(tmp_path):
     proc, _ = keras_check([str(tmp_path / "missing.h5"), "--skip-hls4ml"], tmp_path)
     assert proc.returncode == 1

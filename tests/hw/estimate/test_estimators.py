@@ -37,6 +37,7 @@ def test_hls4ml_estimator_error_on_the_paper_deep_sets_does_not_grow():
 COMPILE_PATH_BOUNDS = {"LUT": 0.20, "FF": 0.15}
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("bits", [4, 6])
 def test_estimator_on_the_paper_models_compiled_by_l1forge(bits, tmp_path):
     folder = anchors_dir() / f"deepsets_{bits}bit_8const_vu13p_5ns_hls2020.1"
@@ -86,6 +87,7 @@ def test_parts_known_and_unknown():
         find_part("xcvu1p")
 
 
+@pytest.mark.tools
 def test_report_has_per_layer_estimates_utilization_and_verdict(tmp_path):
     report = compile_model(per_particle_dense(), tmp_path / "fw", part="xczu9eg-ffvb1156-2-e", n_random=1000,
                            latency_budget_ns=10.0, log=lambda m: None)
@@ -108,6 +110,7 @@ def test_report_has_per_layer_estimates_utilization_and_verdict(tmp_path):
     assert report["verification"]["status"] == "bit-exact"
 
 
+@pytest.mark.tools
 def test_unknown_part_is_one_line_and_writes_nothing(tmp_path, capsys):
     model = tmp_path / "m.onnx"
     per_particle_dense().save(str(model))
@@ -126,6 +129,7 @@ def _fake_vivado_hls(bin_dir, reports):
     exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
 
 
+@pytest.mark.tools
 def test_synth_reads_vendor_reports_into_the_schema(tmp_path, monkeypatch):
     _fake_vivado_hls(tmp_path / "bin", anchors_dir() / "deepsets_4bit_8const_vu13p_5ns_hls2020.1")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")

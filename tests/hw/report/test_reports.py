@@ -20,6 +20,8 @@ from hw.report.html import render_html
 
 from tests.tagger_checks import SMALL_TAGGERS, trained_tagger
 
+pytestmark = pytest.mark.tools  # every test here runs g++, Verilator, Pythia or Chromium
+
 YOSYS = "yosys synth_xilinx -family xcup, flat (not Vivado)"
 VOID = {"meta", "img", "br", "hr", "input", "link"}
 

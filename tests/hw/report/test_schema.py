@@ -29,6 +29,7 @@ def test_schema_file_is_a_valid_draft_2020_12_schema():
     assert schema["$id"] == "l1forge.report/1"
 
 
+@pytest.mark.tools
 def test_a_written_report_conforms_and_reads_back(unverified_report):
     report = load_report(unverified_report)
     assert schema_errors(report) == []
@@ -42,6 +43,7 @@ def test_a_written_report_conforms_and_reads_back(unverified_report):
     (lambda r: r["verification"].update(status="bit-exact"), "verification"),  # without its counts
     (lambda r: r["tensor_types"].update(x="float32"), "tensor_types/x"),
 ])
+@pytest.mark.tools
 def test_broken_reports_are_refused_naming_the_place(unverified_report, tmp_path, break_it, where):
     report = copy.deepcopy(load_report(unverified_report))
     break_it(report)

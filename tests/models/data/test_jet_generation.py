@@ -8,6 +8,8 @@ import pytest
 
 from models.data import jets as jetgen
 
+pytestmark = pytest.mark.tools  # every test here runs g++, Verilator, Pythia or Chromium
+
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()

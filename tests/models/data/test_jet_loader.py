@@ -43,6 +43,7 @@ def test_read_round_trip(tmp_path):
     np.testing.assert_array_equal(y, labels)
 
 
+@pytest.mark.tools
 def test_generated_file_loads(jet_sample):
     data = load_jets(jet_sample, n_constituents=8, features="3")
     n = sum(len(s.y) for s in (data.train, data.val, data.test))

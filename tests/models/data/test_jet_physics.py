@@ -8,6 +8,8 @@ from models.data.summary import mass_peak
 
 from tests.samples import PHYSICS_JETS_PER_CLASS
 
+pytestmark = pytest.mark.tools  # every test here runs g++, Verilator, Pythia or Chromium
+
 
 @pytest.fixture(scope="module")
 def sample(jet_sample):
