@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from hw.report import summary_lines  # a compile report as a few terminal lines
+
 from .backends.base import CompileOptions
 from .errors import L1ForgeError
 from .frontends.brevitas import export_brevitas
@@ -12,13 +14,6 @@ from .ir import load_model, verify
 from .ir.emulator import emulate
 from .passes.canonicalize import canonicalize
 from .pipeline import compile_model
-
-
-def summary_lines(report: dict) -> list[str]:
-    """A compile report as a few terminal lines (latency, resources, utilization, verdict)."""
-    from hw.report import summary_lines as lines
-
-    return lines(report)
 
 
 __all__ = ["CompileOptions", "L1ForgeError", "canonicalize", "compile_model", "emulate", "export_brevitas",

@@ -8,7 +8,7 @@ check_options -> build -> simulator (when verifying) -> co-simulation -> measure
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -45,8 +45,7 @@ class CompileOptions:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise TypeError(f"unknown compile option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        base = options or cls()
-        return cls(**{**{f.name: getattr(base, f.name) for f in fields(cls)}, **changes})
+        return replace(options or cls(), **changes)
 
     def check(self) -> None:
         """The checks every backend shares (one-line errors naming the option)."""

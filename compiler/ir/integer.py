@@ -46,8 +46,8 @@ class Fx:
     def shifted_to(self, frac: int) -> "Fx":
         s = frac - self.frac
         assert s >= 0
-        if self.lo is self.hi:
-            return Fx.exact(shift_left(self.lo, s), frac)
+        if self.is_exact:
+            return Fx.exact(_shift_left(self.lo, s), frac)
         return Fx(self.lo << s, self.hi << s, frac)
 
     @property
@@ -61,7 +61,7 @@ class Fx:
 
     def map(self, fn) -> "Fx":
         lo = fn(self.lo)
-        return Fx.exact(lo, self.frac) if self.lo is self.hi else Fx(lo, fn(self.hi), self.frac)
+        return Fx.exact(lo, self.frac) if self.is_exact else Fx(lo, fn(self.hi), self.frac)
 
 
 def const_mantissa(values: np.ndarray, node, what: str) -> tuple[np.ndarray, int]:
@@ -84,7 +84,7 @@ def const_mantissa(values: np.ndarray, node, what: str) -> tuple[np.ndarray, int
     return ints.astype(np.int64), frac
 
 
-def shift_left(m: np.ndarray, s: int) -> np.ndarray:
+def _shift_left(m: np.ndarray, s: int) -> np.ndarray:
     return m * 2.0**s if m.dtype == np.float64 else m << s
 
 
