@@ -31,12 +31,12 @@ def best_of(repeats: int, fn):
 def main() -> None:
     from qonnx.core.onnx_exec import execute_onnx
 
-    from compiler.ir import load_model
-    from compiler.ir.emulator import emulate
-    from compiler.passes.canonicalize import canonicalize
-    from hw.sim.cosim import grid_inputs, qonnx_execute
-    from models.taggers import TaggerConfig, build_tagger
-    from models.train import export_qonnx_model
+    from l1forge.compiler.ir import load_model
+    from l1forge.compiler.ir.emulator import emulate
+    from l1forge.compiler.passes.canonicalize import canonicalize
+    from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
+    from l1forge.models.taggers import TaggerConfig, build_tagger
+    from l1forge.models.train import export_qonnx_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 
 def main() -> None:
-    from compiler.pipeline import compile_model
-    from hw.estimate.calibration import hls4ml_references
-    from hw.estimate import estimate_rtl
+    from l1forge.compiler.pipeline import compile_model
+    from l1forge.hw.estimate.calibration import hls4ml_references
+    from l1forge.hw.estimate import estimate_rtl
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--anchors", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "anchors" / "l1-jet-id")

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.data.jets import CLASSES, generate_chunk, generate_jets
+from l1forge.models.data.jets import CLASSES, generate_chunk, generate_jets
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ MODELS = ("deepsets_4bit_8const_vu13p_5ns_hls2020.1", "deepsets_6bit_8const_vu13
 
 
 def main() -> None:
-    from compiler.tools.keras_check import compare_keras_paths, paper_hls_config, summary_table
+    from l1forge.compiler.tools.keras_check import compare_keras_paths, paper_hls_config, summary_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--anchors", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "anchors" / "l1-jet-id")

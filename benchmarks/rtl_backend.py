@@ -16,7 +16,7 @@ import numpy as np
 
 
 def main() -> None:
-    from compiler.pipeline import compile_model
+    from l1forge.compiler.pipeline import compile_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", type=Path, nargs="+")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 
 def main() -> None:
-    from compiler.pipeline import compile_model
-    from models.data.loader import load_jets
-    from models.taggers import TaggerConfig
-    from models.train import TrainSettings, train_and_export
+    from l1forge.compiler.pipeline import compile_model
+    from l1forge.models.data.loader import load_jets
+    from l1forge.models.taggers import TaggerConfig
+    from l1forge.models.train import TrainSettings, train_and_export
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True)

@@ -1,11 +1,11 @@
 """l1forge's public Python API: what models, notebooks and scripts use (README: Python API).
 
-    from compiler.api import compile_model, CompileOptions, load_model, canonicalize, emulate
+    from l1forge.compiler.api import compile_model, CompileOptions, load_model, canonicalize, emulate
     report = compile_model("runs/ds8/model.onnx", "build/ds8", CompileOptions(backend="rtl"))
 """
 from __future__ import annotations
 
-from hw.report import summary_lines  # a compile report as a few terminal lines
+from l1forge.hw.report import summary_lines  # a compile report as a few terminal lines
 
 from .backends.base import CompileOptions
 from .errors import L1ForgeError

@@ -59,7 +59,7 @@ def compile_command(
                              synth_by_stage=synth_by_stage, vendor_synth=synth, latency_budget_ns=latency_budget_ns,
                              keras={"input_type": input_type, "final_layer": final_layer, "final_type": final_type})
     report = compile_model(model, out, options, data=x, labels=y, log=lambda msg: typer.echo(f"  {msg}"))
-    from hw.report import summary_lines
+    from l1forge.hw.report import summary_lines
 
     typer.echo(f"compiled {model} -> {out}/ ({backend}, {report['part']['name']}, {clock_ns} ns)")
     for line in summary_lines(report):
@@ -78,9 +78,11 @@ def keras_check_command(
     final_type: str = typer.Option("ap_fixed<16,6>", "--final-type", help="Type of a float last Dense."),
     out: Path = typer.Option(None, "--out", help="Write the comparison as JSON here."),
 ) -> None:
-    """Compare QKeras' own forward pass, hls4ml's Keras converter and l1forge's frontend layer by
-    layer (needs the keras extra: pip install 'l1forge[keras]'). Exits 1 if l1forge's graph
-    differs from QKeras at any layer before a final layer it quantized."""
+    r"""Compare QKeras' own forward pass, hls4ml's Keras converter and l1forge's frontend, layer by layer.
+
+    Needs the keras extra: pip install 'l1forge\[keras]'.
+
+    Exits 1 if l1forge's graph differs from QKeras at any layer before a final layer it quantized."""
     import json
 
     from .tools.keras_check import compare_keras_paths, paper_hls_config, summary_table
@@ -111,11 +113,11 @@ def report_command(
     out: Path = typer.Option(Path("comparison"), "--out", help="Several DIRs: folder for the comparison."),
 ) -> None:
     """One DIR: re-render report.md and report.html from report.json. Several: compare them (table, Pareto plot)."""
-    from hw.report import render_markdown, summary_lines
-    from hw.report.compare import compare_builds, load_report
+    from l1forge.hw.report import render_markdown, summary_lines
+    from l1forge.hw.report.compare import compare_builds, load_report
 
     from .atomic import write_atomic
-    from hw.report.html import render_html
+    from l1forge.hw.report.html import render_html
 
     if len(dirs) == 1:
         report = load_report(dirs[0])

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.sim.cosim import check_data_shape
-from hw.parts import find_part
-from hw.report import finalize, render_markdown, schema_errors
+from l1forge.hw.sim.cosim import check_data_shape
+from l1forge.hw.parts import find_part
+from l1forge.hw.report import finalize, render_markdown, schema_errors
 
 from .atomic import atomic_folder
 from .backends.base import BACKEND_NAMES, Backend, CompileOptions
@@ -99,7 +99,7 @@ def _frontend(source, keras_options: dict):
 
 def _verify(model, simulator, data, n_random, seed, timings, log) -> dict:
     """Co-simulate firmware, emulator and QONNX; raise naming the first divergence."""
-    from hw.sim.cosim import cosimulate
+    from l1forge.hw.sim.cosim import cosimulate
 
     if simulator is None:
         return {"status": "unverified"}
@@ -128,7 +128,7 @@ def _add_accuracy(report: dict, model, data, labels) -> None:
 
 
 def _write_reports(folder: Path, report: dict) -> None:
-    from hw.report.html import render_html
+    from l1forge.hw.report.html import render_html
 
     errors = schema_errors(report)
     if errors:  # the report is l1forge's own making: a mismatch is a bug, never the user's input

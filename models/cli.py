@@ -81,7 +81,7 @@ def train(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Quantization-aware training (Brevitas) with the float twin beside it; exports QONNX."""
-    from compiler.errors import L1ForgeError
+    from l1forge.compiler.errors import L1ForgeError
 
     from .data.loader import load_jets
     from .taggers import TaggerConfig
@@ -114,7 +114,7 @@ def train(
 
 
 def _widths(text: str) -> tuple[int, ...]:
-    from compiler.errors import L1ForgeError
+    from l1forge.compiler.errors import L1ForgeError
 
     try:
         w = tuple(int(v) for v in text.split(",") if v.strip())

@@ -19,7 +19,7 @@ def demo(
     """Generate jets, train a quantized deep set, compile it to hls4ml firmware, prove it bit-exact."""
     import numpy as np
 
-    from compiler.api import compile_model, summary_lines
+    from l1forge.compiler.api import compile_model, summary_lines
 
     from .cli import print_summary
     from .data.jets import generate_jets

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from compiler.errors import L1ForgeError
+from l1forge.compiler.errors import L1ForgeError
 
 from .data.loader import JetData
 from .metrics import classification_metrics, roc_curve
@@ -69,15 +69,17 @@ def predict(model: nn.Module, x: np.ndarray, batch: int = 8192) -> np.ndarray:
 
 def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path, dynamo: bool = True) -> Path:
     """QONNX file of a tagger through the Brevitas frontend (dynamo or TorchScript exporter)."""
-    from compiler.api import export_brevitas
+    from l1forge.compiler.api import export_brevitas
 
     export_brevitas(model, torch.zeros(1, cfg.n_constituents, cfg.n_features), path, dynamo=dynamo)
     return Path(path)
 
 
-def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, out: Path,
+def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, out: str | Path,
                      progress: bool = True, log=print) -> dict:
-    """Train the QAT tagger and its float twin, export QONNX, write metrics, ROC plot and test inputs."""
+    """Train the QAT tagger and its float twin; write to `out` the QONNX export (model.onnx), the
+    checkpoints, metrics.json, the ROC plot and the test inputs (test_inputs.npz). Returns the metrics."""
+    out = Path(out)
     torch.set_num_threads(os.cpu_count() or 1)
     if data.train.x.shape[1:] != (cfg.n_constituents, cfg.n_features):
         raise L1ForgeError(f"data has shape {data.train.x.shape[1:]} per jet, model expects "
@@ -110,7 +112,7 @@ def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, 
 
 def compare_with_qonnx(onnx_path: Path, brevitas_logits: np.ndarray, x: np.ndarray) -> dict:
     """Brevitas' own forward pass against the exported graph's exact integer meaning."""
-    from compiler.api import canonicalize, emulate, load_model
+    from l1forge.compiler.api import canonicalize, emulate, load_model
 
     exact = emulate(canonicalize(load_model(onnx_path)), x).reshape(brevitas_logits.shape)
     differ = np.any(exact != brevitas_logits.astype(np.float64), axis=1)

@@ -22,7 +22,7 @@ def isolated_cache(session_cache, monkeypatch):
 def _generated_jets(session_cache: Path, out: Path, n_per_class: int, seed: int) -> Path:
     """Jets generated with all cores into `out`, through the session's cache (the environment is
     restored afterwards)."""
-    from models.data.jets import generate_jets
+    from l1forge.models.data.jets import generate_jets
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("L1FORGE_CACHE", str(session_cache))

@@ -3,13 +3,13 @@ QONNX and Brevitas itself."""
 import numpy as np
 import torch
 
-from compiler.ir import load_model
-from compiler.ir.emulator import emulate
-from compiler.passes.canonicalize import canonicalize
-from compiler.pipeline import compile_model
-from models.data.loader import load_jets
-from models.taggers import TaggerConfig, build_tagger
-from models.train import export_qonnx_model, predict
+from l1forge.compiler.ir import load_model
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.pipeline import compile_model
+from l1forge.models.data.loader import load_jets
+from l1forge.models.taggers import TaggerConfig, build_tagger
+from l1forge.models.train import export_qonnx_model, predict
 
 
 def quick_fit(model, x, steps=30, seed=0):

@@ -1,5 +1,10 @@
 """The layering rule of DESIGN.md, checked on the import statements of every module (AST).
 
+Module names here drop the installed namespace: `compiler.ir` is the package l1forge.compiler.ir
+(the folder compiler/ir). Every import of a project package spells the namespace
+(`from l1forge.compiler.ir import ...`) or is relative; a bare `compiler`/`models`/`hw`/`reference`
+import would load whatever package of that name comes first on sys.path.
+
 bottom  compiler.ir, compiler.errors, compiler.atomic, compiler.quiet: import only the bottom.
 middle  compiler.passes, compiler.frontends, compiler.backends, hw: the bottom and their own
         package (a backend folder, hw), never another middle package.
@@ -9,6 +14,7 @@ top     the drivers: compiler.pipeline, compiler.cli, compiler.api, compiler.too
 models  plugs into the CLI by entry points; imports of l1forge only through compiler.api and the
         bottom's errors, atomic writes and quiet output; and reference.
 reference imports nothing of compiler, hw or models.
+the public API (the l1forge package itself) sits above all of them.
 """
 import ast
 from pathlib import Path
@@ -16,9 +22,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+NAMESPACE = "l1forge"
 PACKAGES = ("compiler", "hw", "models", "reference")
 BOTTOM = ("compiler.ir", "compiler.errors", "compiler.atomic", "compiler.quiet")
-TOP = ("compiler.pipeline", "compiler.cli", "compiler.api", "compiler.tools")
+TOP = ("compiler.pipeline", "compiler.cli", "compiler.api", "compiler.tools", NAMESPACE)
 MODELS_MAY_IMPORT = BOTTOM[1:] + ("compiler.api", "models", "reference")
 
 
@@ -31,23 +38,40 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports_of(path: Path) -> list[tuple[int, str]]:
-    """(line, absolute module) for every import of a project package in the file."""
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+def _imports(path: Path, package: str) -> list[tuple[int, str, bool]]:
+    """(line, module, relative) for every import statement in the file; relative imports resolved
+    against `package`."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names]
+            found += [(node.lineno, a.name, False) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
                 base = base[:len(base) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
+                found.append((node.lineno, ".".join(base + ([node.module] if node.module else [])), True))
             else:
-                target = node.module
-            found.append((node.lineno, target))
-    return [(line, t) for line, t in found if t.split(".")[0] in PACKAGES]
+                found.append((node.lineno, node.module, False))
+    return found
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, module without the namespace) for every import of a project package in the file."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for line, target, relative in _imports(path, package):
+        if not relative and target.split(".")[0] == NAMESPACE:
+            target = target.partition(".")[2] or NAMESPACE
+        elif not relative:
+            continue  # a third-party module, or a bare import (test_every_import_spells_the_namespace)
+        found.append((line, target))
+    return found
+
+
+def bare_imports(path: Path) -> list[tuple[int, str]]:
+    """Absolute imports of compiler/hw/models/reference without the l1forge namespace."""
+    return [(line, t) for line, t, relative in _imports(path, "") if not relative and t.split(".")[0] in PACKAGES]
 
 
 def layer_of(name: str) -> str:
@@ -92,6 +116,18 @@ def all_modules() -> list[Path]:
     return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
 
 
+def test_every_import_spells_the_namespace():
+    """Sources, tests and benchmarks: `from l1forge.compiler...`, never `from compiler...`."""
+    files = sorted(p for d in (*PACKAGES, NAMESPACE, "tests", "benchmarks") for p in (ROOT / d).rglob("*.py"))
+    found = [f"{p.relative_to(ROOT)}:{line}: import {t}" for p in files for line, t in bare_imports(p)]
+    assert not found, "imports without the l1forge namespace:\n" + "\n".join(found)
+
+
+def test_bare_import_is_caught(tmp_path):
+    (tmp_path / "m.py").write_text("from compiler.ir import verify\nfrom l1forge.hw import parts\nimport numpy\n")
+    assert bare_imports(tmp_path / "m.py") == [(1, "compiler.ir")]
+
+
 def test_layering_rule_holds_for_every_import():
     found = [f"{p.relative_to(ROOT)}:{line}: {v}" for p in all_modules() for line, target in imports_of(p)
              if (v := violation(module_name(p), target))]
@@ -108,6 +144,7 @@ def test_layering_rule_holds_for_every_import():
     ("models.train", "compiler.passes.canonicalize", True),
     ("models.train", "compiler.api", False),
     ("reference.ultrafast_jet_classification.models", "models.taggers", True),
+    ("models.train", NAMESPACE, True),  # the lazy public API is above every package
 ])
 def test_rule_itself(importer, imported, bad):
     assert (violation(importer, imported) is not None) == bad

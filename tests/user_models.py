@@ -76,7 +76,7 @@ class ChannelsFirstInteractionNet(_UserInteractionNet):
     def __init__(self, n: int = 8, n_features: int = 3, de: int = 4, do: int = 6, n_classes: int = 5):
         from brevitas.nn import QuantConv1d
 
-        from reference.ultrafast_jet_classification.models import incidence_matrices
+        from l1forge.reference.ultrafast_jet_classification.models import incidence_matrices
 
         super().__init__(lambda n_in, n_out, **q: QuantConv1d(n_in, n_out, 1, **q), n_features, de, do, n_classes)
         rr, rs = incidence_matrices(n)
@@ -101,7 +101,7 @@ class IndexedInteractionNet(_UserInteractionNet):
     def __init__(self, n: int = 8, n_features: int = 3, de: int = 4, do: int = 6, n_classes: int = 5):
         from brevitas.nn import QuantLinear
 
-        from reference.ultrafast_jet_classification.models import edge_pairs
+        from l1forge.reference.ultrafast_jet_classification.models import edge_pairs
 
         super().__init__(QuantLinear, n_features, de, do, n_classes)
         recv, send = edge_pairs(n)

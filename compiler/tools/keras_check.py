@@ -171,7 +171,7 @@ def hls4ml_outputs(hls_model, x: np.ndarray, keras_layers) -> dict[str, np.ndarr
     """Each Keras layer's output from hls4ml's C simulation (compiled with g++, every layer
     traced). hls4ml splits a layer's built-in activation into a layer of its own, named
     `<layer>_<activation>`, whose output is the Keras layer's output."""
-    from hw.sim.hls_csim import HlsCSimulator
+    from l1forge.hw.sim.hls_csim import HlsCSimulator
 
     sim = HlsCSimulator(SimpleNamespace(hls_model=hls_model))
     try:
@@ -211,7 +211,7 @@ def final_layer_change(frontend_model, model, data, labels, n_random: int, seed:
     inputs of that layer), and with labels the accuracy of both. None when the frontend quantized
     no float layer; {layer, type, not_measured: why} when layers follow it or only part of it was
     float."""
-    from hw.sim.cosim import verification_inputs
+    from l1forge.hw.sim.cosim import verification_inputs
 
     from ..ir.emulator import emulate
 
@@ -258,7 +258,7 @@ def compare_keras_paths(h5: Path, *, n_random: int = 10000, data: np.ndarray | N
     final layer the frontend quantized is identical on every input), first_divergent_layer,
     timings_s (l1forge: frontend and emulation; qkeras: with TensorFlow's import in a fresh
     process; hls4ml: both builds and runs)}."""
-    from hw.sim.cosim import verification_inputs
+    from l1forge.hw.sim.cosim import verification_inputs
 
     h5 = Path(h5)
     if not h5.is_file():

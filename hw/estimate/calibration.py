@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.ir.fixed import FixedType
+from l1forge.compiler.ir.fixed import FixedType
 
 from ..synth.vendor_reports import parse_csynth, parse_vivado_utilization
 from .estimators import LayerShape, estimate_hls4ml

@@ -13,8 +13,8 @@ import json
 from html import escape
 from pathlib import Path
 
-from compiler.atomic import write_atomic
-from compiler.errors import L1ForgeError
+from l1forge.compiler.atomic import write_atomic
+from l1forge.compiler.errors import L1ForgeError
 
 from ..parts import RESOURCES
 from .html import CSS, NA, fmt

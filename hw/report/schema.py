@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from compiler.errors import L1ForgeError
+from l1forge.compiler.errors import L1ForgeError
 
 SCHEMA = "l1forge.report/1"
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")

@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from compiler.errors import L1ForgeError
-from compiler.ir.emulator import emulate
-from compiler.ir.integer import check_quant, quant_bounds
-from compiler.ir.model import with_batch_size
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.ir.integer import check_quant, quant_bounds
+from l1forge.compiler.ir.model import with_batch_size
 
 
 @dataclass
@@ -67,7 +67,7 @@ FLOAT32_EXACT_BITS = 24
 def qonnx_reference_precision(model: ModelWrapper) -> str:
     """float32 when every tensor's mantissa fits float32's 24 bits (QONNX execution is then
     integer-exact), else float64 (the same graph executed in double, exact to 53 bits)."""
-    from compiler.ir.types import infer_fixed_point_types
+    from l1forge.compiler.ir.types import infer_fixed_point_types
 
     widest = max(t.width for t in infer_fixed_point_types(model).values())
     return "float32" if widest <= FLOAT32_EXACT_BITS else "float64"
@@ -77,7 +77,7 @@ def qonnx_execute(model: ModelWrapper, x: np.ndarray, batch: int = 4096, precisi
     """The IR's meaning: qonnx's execute_onnx, batched; precision float64 runs a double copy."""
     from qonnx.core.onnx_exec import execute_onnx
 
-    from compiler.ir.model import as_float64
+    from l1forge.compiler.ir.model import as_float64
 
     dtype = np.float32 if precision == "float32" else np.float64
     outs = []

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from compiler.quiet import silenced_stdout
+from l1forge.compiler.quiet import silenced_stdout
 
 
 class HlsCSimulator:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.errors import L1ForgeError
+from l1forge.compiler.errors import L1ForgeError
 
 TESTBENCH = Path(__file__).with_name("verilator_tb.cpp")
 MAX_LATENCY_SEARCH = 256
@@ -136,8 +136,8 @@ class VerilatorSimulator:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Float inputs -> firmware outputs (the input quantizer applied as the port expects),
         aligned to their inputs; measures latency_cycles and initiation_interval."""
-        from compiler.ir.emulator import emulate
-        from compiler.ir.integer import check_quant, quant_float_input
+        from l1forge.compiler.ir.emulator import emulate
+        from l1forge.compiler.ir.integer import check_quant, quant_float_input
 
         model = self.model
         quant = model.find_consumer(model.graph.input[0].name)

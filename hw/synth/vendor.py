@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from compiler.errors import L1ForgeError
+from l1forge.compiler.errors import L1ForgeError
 
 from .vendor_reports import find_vendor_reports, parse_csynth, parse_vivado_timing, parse_vivado_utilization
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from compiler.atomic import atomic_path, copy_atomic
-from compiler.errors import L1ForgeError
-from compiler.quiet import silenced_stdout
+from l1forge.compiler.atomic import atomic_path, copy_atomic
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.quiet import silenced_stdout
 
 from .jet_features import COMPUTED_JET_FEATURES, R0, constituent_features, jet_features, kinematics, pad_constituents, wrap_phi
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY

@@ -14,7 +14,7 @@ from typing import Sequence
 import h5py
 import numpy as np
 
-from compiler.errors import L1ForgeError
+from l1forge.compiler.errors import L1ForgeError
 
 from .layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, LABEL_COLUMNS, P, PARTICLE_FEATURES
 

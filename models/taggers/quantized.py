@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from reference.ultrafast_jet_classification import PAPER_DEEPSET, PAPER_INTNET, PAPER_MLP, DeepSetTagger, \
+from l1forge.reference.ultrafast_jet_classification import PAPER_DEEPSET, PAPER_INTNET, PAPER_MLP, DeepSetTagger, \
     InteractionNetTagger, MLPTagger
-from reference.ultrafast_jet_classification.models import POOLS, incidence_matrices, pool_particles
+from l1forge.reference.ultrafast_jet_classification.models import POOLS, incidence_matrices, pool_particles
 
 MODELS = ("deepsets", "intnet", "mlp")
 

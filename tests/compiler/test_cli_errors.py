@@ -45,7 +45,7 @@ CASES = {
 
 
 def run_compile(*args):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", "compile", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "l1forge", "compile", *map(str, args)],
                           capture_output=True, text=True)
 
 

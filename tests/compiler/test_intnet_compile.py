@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from compiler.backends.hls4ml.emit import hls_layer_list
-from compiler.frontends.brevitas import export_brevitas
-from compiler.ir import load_model
-from compiler.ir.emulator import emulate
-from compiler.passes.canonicalize import canonicalize
-from compiler.pipeline import compile_model
-from hw.sim.cosim import grid_inputs
-from models.taggers import TaggerConfig
+from l1forge.compiler.backends.hls4ml.emit import hls_layer_list
+from l1forge.compiler.frontends.brevitas import export_brevitas
+from l1forge.compiler.ir import load_model
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.pipeline import compile_model
+from l1forge.hw.sim.cosim import grid_inputs
+from l1forge.models.taggers import TaggerConfig
 
 from tests.tagger_checks import check_tagger
 from tests.user_models import ChannelsFirstInteractionNet, IndexedInteractionNet, calibrated

@@ -3,9 +3,9 @@ inputs on the input grid (extremes included), and equal to Brevitas' own forward
 import numpy as np
 import pytest
 
-from compiler.pipeline import compile_model
-from models.taggers import TaggerConfig, build_tagger
-from models.train import export_qonnx_model
+from l1forge.compiler.pipeline import compile_model
+from l1forge.models.taggers import TaggerConfig, build_tagger
+from l1forge.models.train import export_qonnx_model
 
 from tests.tagger_checks import check_tagger as _check, quick_fit as _quick_fit
 
@@ -36,10 +36,10 @@ def test_mlp_bit_exact(jets_10k, tmp_path):
 @pytest.mark.parametrize("pool", ["mean", "sum", "max"])
 def test_dynamo_and_torchscript_exports_mean_the_same_integers(pool, tmp_path):
     """torch's dynamo and TorchScript exporters, canonicalized, compute identical integers."""
-    from compiler.ir import load_model
-    from compiler.ir.emulator import emulate
-    from compiler.passes.canonicalize import canonicalize
-    from hw.sim.cosim import grid_inputs
+    from l1forge.compiler.ir import load_model
+    from l1forge.compiler.ir.emulator import emulate
+    from l1forge.compiler.passes.canonicalize import canonicalize
+    from l1forge.hw.sim.cosim import grid_inputs
 
     cfg = TaggerConfig(model="deepsets", pool=pool)
     model = _quick_fit(build_tagger(cfg), np.random.default_rng(0).normal(0, 1, (2000, 8, 3)).astype(np.float32))

@@ -8,7 +8,7 @@ import pytest
 
 
 def l1forge(*args):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "l1forge", *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.mark.tools

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from hw.estimate import LayerShape, estimate_hls4ml
+from l1forge.hw.estimate import LayerShape, estimate_hls4ml
 
 from ...ir.fixed import FixedType
 from ...ir.model import source_record
@@ -24,7 +24,7 @@ class Hls4mlBackend(Backend):
 
     def check_options(self, options: CompileOptions) -> None:
         if options.vendor_synth:
-            from hw.synth.vendor import require_vendor_tool
+            from l1forge.hw.synth.vendor import require_vendor_tool
 
             require_vendor_tool(options.hls_tool)
 
@@ -52,7 +52,7 @@ class Hls4mlBackend(Backend):
         return project, report
 
     def simulator(self, project, model, timings: dict, log):
-        from hw.sim.hls_csim import HlsCSimulator
+        from l1forge.hw.sim.hls_csim import HlsCSimulator
 
         simulator = HlsCSimulator(project)
         log("building the C simulation (g++) ...")
@@ -62,7 +62,7 @@ class Hls4mlBackend(Backend):
     def measure(self, project, simulator, report: dict, options: CompileOptions, timings: dict, log) -> None:
         if not options.vendor_synth:
             return
-        from hw.synth.vendor import run_vendor_synthesis
+        from l1forge.hw.synth.vendor import run_vendor_synthesis
 
         log(f"running {options.hls_tool} HLS and Vivado synthesis (hours for large designs) ...")
         t = time.perf_counter()

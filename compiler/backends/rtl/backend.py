@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hw.estimate import estimate_rtl
+from l1forge.hw.estimate import estimate_rtl
 
 from ..base import Backend, CompileOptions
 from ...errors import L1ForgeError
@@ -39,7 +39,7 @@ class RtlBackend(Backend):
         return project, report
 
     def simulator(self, project, model, timings: dict, log):
-        from hw.sim.verilator import VerilatorSimulator
+        from l1forge.hw.sim.verilator import VerilatorSimulator
 
         simulator = VerilatorSimulator(project, model)
         log("building the Verilator simulation ...")
@@ -55,7 +55,7 @@ class RtlBackend(Backend):
             report["notes"].append("resources: yosys synthesis skipped; LUT and FF from the estimator fitted to "
                                    "yosys, estimated_LUT is da4ml's own cost model")
             return
-        from hw.synth.yosys import synthesize, synthesize_by_module
+        from l1forge.hw.synth.yosys import synthesize, synthesize_by_module
 
         workdir = project.path / "yosys"
         if options.synth_by_stage:

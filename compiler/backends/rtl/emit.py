@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.quiet import silenced_stdout
+from l1forge.compiler.quiet import silenced_stdout
 
 from .trace import trace_model
 

@@ -5,7 +5,7 @@ import os
 import re
 from pathlib import Path
 
-from compiler.errors import L1ForgeError
+from l1forge.compiler.errors import L1ForgeError
 
 from .tables import STAGES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compiler.errors import L1ForgeError
+from l1forge.compiler.errors import L1ForgeError
 
 # Implementation stages, by the word that names them in a Design State or a file name.
 STAGES = (("route", "post-route"), ("place", "post-place"), ("synth", "post-synthesis"))

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from compiler.errors import L1ForgeError
+from l1forge.compiler.errors import L1ForgeError
 
 from .tables import STAGES, box_tables, columns, number, read_report
 

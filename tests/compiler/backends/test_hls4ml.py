@@ -1,10 +1,10 @@
 """hls4ml backend details: explicit types, the default-precision check, narrow quantizers."""
 import pytest
 
-from compiler.backends.hls4ml.emit import HlsProject, hls_config, hls_layer_list
-from compiler.errors import L1ForgeError
-from compiler.passes.canonicalize import canonicalize
-from compiler.pipeline import compile_model
+from l1forge.compiler.backends.hls4ml.emit import HlsProject, hls_config, hls_layer_list
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.pipeline import compile_model
 
 from tests.graphs import channels_first_pooling, make_model, per_particle_dense, quant_node
 
@@ -74,8 +74,8 @@ def test_a_wrong_layer_type_is_caught_and_named(tmp_path):
     """Co-simulation fails on a firmware that differs, naming the first diverging layer."""
     from hls4ml.model.graph import ModelGraph
 
-    from hw.sim.cosim import cosimulate
-    from hw.sim.hls_csim import HlsCSimulator
+    from l1forge.hw.sim.cosim import cosimulate
+    from l1forge.hw.sim.hls_csim import HlsCSimulator
 
     model = canonicalize(per_particle_dense())
     layers = hls_layer_list(model)
@@ -96,8 +96,8 @@ def test_compiled_project_reopens_with_hls4ml_and_predicts_like_the_emulator(tmp
     import hls4ml
     import numpy as np
 
-    from compiler.ir.emulator import emulate
-    from hw.sim.cosim import grid_inputs
+    from l1forge.compiler.ir.emulator import emulate
+    from l1forge.hw.sim.cosim import grid_inputs
 
     out = tmp_path / "fw"
     compile_model(per_particle_dense(), out, n_random=200, log=lambda m: None)
@@ -113,8 +113,8 @@ def test_compiled_project_reopens_with_hls4ml_and_predicts_like_the_emulator(tmp
 @pytest.mark.tools
 @pytest.mark.parametrize("dynamo", [True, False])
 def test_report_names_layers_as_the_user_did(tmp_path, dynamo):
-    from models.taggers import TaggerConfig, build_tagger
-    from models.train import export_qonnx_model
+    from l1forge.models.taggers import TaggerConfig, build_tagger
+    from l1forge.models.train import export_qonnx_model
 
     cfg = TaggerConfig(model="deepsets", n_constituents=8, n_features=3, pool="mean", phi=(8, 8), rho=(8,))
     path = export_qonnx_model(build_tagger(cfg), cfg, tmp_path / "model.onnx", dynamo=dynamo)

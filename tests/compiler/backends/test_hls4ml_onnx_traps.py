@@ -3,10 +3,10 @@ where l1forge's firmware is bit-exact."""
 import numpy as np
 import pytest
 
-from compiler.errors import L1ForgeError
-from compiler.passes.canonicalize import canonicalize
-from compiler.pipeline import compile_model
-from hw.sim.cosim import grid_inputs, qonnx_execute
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.pipeline import compile_model
+from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
 
 from tests.graphs import channels_first_pooling, float_scale_dense, per_particle_dense
 from tests.naive import naive_hls4ml_predict
@@ -52,7 +52,7 @@ def test_conv1d_deepset_with_global_average_pool(dynamo, tmp_path):
     """Trap: GlobalAveragePool after a channels-first Conv1d. The naive conversion pools over
     the wrong axis (TorchScript export) or cannot convert the pooling (dynamo export);
     l1forge lowers the convolutions to per-particle Dense layers and is bit-exact."""
-    from compiler.frontends.brevitas import export_brevitas
+    from l1forge.compiler.frontends.brevitas import export_brevitas
 
     from tests.user_models import ChannelsFirstConvDeepSet, calibrated
 

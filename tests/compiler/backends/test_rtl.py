@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from compiler.backends.rtl import build_rtl_project, pipeline_cutoff
-from compiler.backends.rtl.trace import _trace, trace_model
-from compiler.ir import load_model
-from compiler.ir.emulator import emulate
-from compiler.passes.canonicalize import canonicalize
-from compiler.pipeline import compile_model
-from hw.sim.cosim import grid_inputs
-from hw.sim.verilator import VerilatorSimulator
-from hw.synth.yosys import resources_from_stat, synthesize, synthesize_by_module
+from l1forge.compiler.backends.rtl import build_rtl_project, pipeline_cutoff
+from l1forge.compiler.backends.rtl.trace import _trace, trace_model
+from l1forge.compiler.ir import load_model
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.pipeline import compile_model
+from l1forge.hw.sim.cosim import grid_inputs
+from l1forge.hw.sim.verilator import VerilatorSimulator
+from l1forge.hw.synth.yosys import resources_from_stat, synthesize, synthesize_by_module
 
 from tests.graphs import per_particle_dense, signed_requant
 from tests.samples import FIXTURES

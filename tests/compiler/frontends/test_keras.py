@@ -13,13 +13,13 @@ import h5py
 import numpy as np
 import pytest
 
-from compiler.errors import L1ForgeError
-from compiler.ir.fixed import FixedSpec
-from compiler.frontends.keras import (auto_po2_kernel, conversion_notes, convert_keras_config,
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.ir.fixed import FixedSpec
+from l1forge.compiler.frontends.keras import (auto_po2_kernel, conversion_notes, convert_keras_config,
                                       load_keras)
-from compiler.ir.emulator import emulate
-from compiler.passes.canonicalize import canonicalize
-from compiler.pipeline import compile_model
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.pipeline import compile_model
 
 from tests.samples import anchors_dir, paper4_in_numpy, paper_model
 
@@ -230,7 +230,7 @@ def test_float_layers_and_inner_softmax_are_refused():
 
 @pytest.mark.tools
 def test_compile_takes_the_h5_file_and_reports_the_frontend_notes(tmp_path):
-    from compiler.cli import main
+    from l1forge.compiler.cli import main
 
     out = tmp_path / "fw"
     assert main(["compile", str(paper_model(6)), "--out", str(out), "--n-random", "1000"]) == 0

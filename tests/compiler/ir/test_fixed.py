@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from compiler.ir.fixed import FixedType, log2_exact, shift_round
-from compiler.ir.integer import NotExact, const_mantissa
+from l1forge.compiler.ir.fixed import FixedType, log2_exact, shift_round
+from l1forge.compiler.ir.integer import NotExact, const_mantissa
 
 NODE = helper.make_node("MatMul", ["a", "b"], ["c"], name="mm")
 

@@ -4,16 +4,16 @@ import pytest
 from onnx import helper
 from qonnx.transformation.infer_shapes import InferShapes
 
-from compiler.atomic import atomic_folder, write_atomic
-from compiler.backends.base import CompileOptions
-from compiler.backends.hls4ml.lowering import LOWERING as HLS4ML_LOWERING
-from compiler.backends.rtl.trace import LOWERING as RTL_LOWERING
-from compiler.errors import L1ForgeError
-from compiler.ir import OPS, SUPPORTED_OPS, verify
-from compiler.ir.emulator import emulate
-from compiler.ir.ops import define
-from compiler.passes.canonicalize import canonicalize
-from hw.sim.cosim import grid_inputs, qonnx_execute
+from l1forge.compiler.atomic import atomic_folder, write_atomic
+from l1forge.compiler.backends.base import CompileOptions
+from l1forge.compiler.backends.hls4ml.lowering import LOWERING as HLS4ML_LOWERING
+from l1forge.compiler.backends.rtl.trace import LOWERING as RTL_LOWERING
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.ir import OPS, SUPPORTED_OPS, verify
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.ir.ops import define
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
 
 from tests.graphs import make_model, per_particle_dense, quant_node
 

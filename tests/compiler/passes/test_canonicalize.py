@@ -4,13 +4,13 @@ import pytest
 
 from qonnx.transformation.infer_shapes import InferShapes
 
-from compiler.errors import L1ForgeError
-from compiler.ir import verify
-from compiler.ir.emulator import emulate
-from compiler.passes.canonicalize import canonicalize
-from compiler.ir.types import infer_fixed_point_types
-from compiler.passes.pooling import LowerSetPooling
-from hw.sim.cosim import grid_inputs, qonnx_execute
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.ir import verify
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.ir.types import infer_fixed_point_types
+from l1forge.compiler.passes.pooling import LowerSetPooling
+from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
 
 from tests.graphs import channels_first_pooling, float_scale_dense, unsqueeze_reduce_squeeze
 
@@ -81,7 +81,7 @@ def test_power_of_two_version_of_the_same_graph_verifies():
 def test_emulator_int64_and_float64_mantissas_agree():
     """The emulator carries mantissas as float64 for speed when types are narrow; the int64 path
     (used for wide models) must give the same integers."""
-    from compiler.ir.interpret import walk
+    from l1forge.compiler.ir.interpret import walk
 
     from tests.graphs import per_particle_dense
 

@@ -7,12 +7,12 @@ from onnx import TensorProto, helper
 from qonnx.transformation.general import SortCommutativeInputsInitializerLast
 from qonnx.transformation.infer_shapes import InferShapes
 
-from compiler.errors import L1ForgeError
-from compiler.passes.canonicalize import PASSES, BatchFreeReshapes, FoldConstantQuants, canonicalize
-from compiler.passes.layout import Conv1x1ToMatMul, SinkTransposes
-from compiler.passes.pooling import LowerSetPooling
-from compiler.passes.wiring import LowerGraphWiring
-from hw.sim.cosim import grid_inputs, qonnx_execute
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.passes.canonicalize import PASSES, BatchFreeReshapes, FoldConstantQuants, canonicalize
+from l1forge.compiler.passes.layout import Conv1x1ToMatMul, SinkTransposes
+from l1forge.compiler.passes.pooling import LowerSetPooling
+from l1forge.compiler.passes.wiring import LowerGraphWiring
+from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
 
 from tests.graphs import make_model, quant_node
 

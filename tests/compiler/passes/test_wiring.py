@@ -4,13 +4,13 @@ general product it is. Every rewrite keeps QONNX's numbers exactly, and compiles
 import numpy as np
 import pytest
 
-from compiler.backends.hls4ml.emit import hls_layer_list
-from compiler.ir.emulator import emulate
-from compiler.passes.canonicalize import canonicalize
-from compiler.passes.wiring import one_hot_selection
-from compiler.pipeline import compile_model
-from hw.sim.cosim import grid_inputs, qonnx_execute
-from reference.ultrafast_jet_classification.models import incidence_matrices
+from l1forge.compiler.backends.hls4ml.emit import hls_layer_list
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.passes.wiring import one_hot_selection
+from l1forge.compiler.pipeline import compile_model
+from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
+from l1forge.reference.ultrafast_jet_classification.models import incidence_matrices
 
 from tests.graphs import constant_product, gather_nd_pairs
 

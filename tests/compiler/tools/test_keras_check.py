@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler.frontends.keras import float_final_layer, layer_tensors, load_keras
-from compiler.ir.emulator import emulate
-from compiler.ir.model import upstream_model
-from compiler.tools.keras_check import final_layer_change
-from compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.frontends.keras import float_final_layer, layer_tensors, load_keras
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.ir.model import upstream_model
+from l1forge.compiler.tools.keras_check import final_layer_change
+from l1forge.compiler.passes.canonicalize import canonicalize
 
 from tests.samples import REPO_ROOT, anchors_dir
 
@@ -93,7 +93,7 @@ HLS4ML_FACTS = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     import numpy as np
-    from compiler.tools.keras_check import hls4ml_keras_model, load_qkeras, paper_hls_config
+    from l1forge.compiler.tools.keras_check import hls4ml_keras_model, load_qkeras, paper_hls_config
     d, tmp = Path(sys.argv[1]), Path(sys.argv[2])
     keras_model = load_qkeras(d / "keras_model.h5")
     hls = hls4ml_keras_model(d / "keras_model.h5", tmp / "prj", paper_hls_config(d / "hls4ml_config.yml"),
@@ -191,7 +191,7 @@ def test_frontend_records_each_layer_tensor_and_upstream_model_cuts_there():
 def test_final_layer_change_against_the_float_layer_in_numpy():
     """The report's figures for quantizing the paper's float Dense, recomputed from the h5 with
     QKeras' formulas in numpy (tests/test_keras_frontend.paper4_in_numpy)."""
-    from hw.sim.cosim import grid_inputs as on_grid
+    from l1forge.hw.sim.cosim import grid_inputs as on_grid
 
     from tests.samples import paper4_in_numpy
 
@@ -282,7 +282,7 @@ def test_keras_check_on_other_model_shapes(tmp_path):
         assert equal(result, layer, "hls4ml=qkeras") == 1.0, layer
         assert equal(result, layer, "l1forge=hls4ml") == 1.0, layer
 
-    from compiler.pipeline import compile_model
+    from l1forge.compiler.pipeline import compile_model
 
     report = compile_model(tmp_path / "functional_final_relu.h5", tmp_path / "fw", n_random=500, log=lambda m: None)
     assert report["verification"]["status"] == "bit-exact"

@@ -7,12 +7,12 @@ import stat
 import numpy as np
 import pytest
 
-from compiler.cli import main
-from compiler.errors import L1ForgeError
-from compiler.pipeline import compile_model
-from hw.estimate.calibration import hls4ml_references, paper_deepset_shapes
-from hw.estimate.estimators import HLS4ML_ESTIMATOR, LUT_PER_ADDER_BIT, LayerShape, csd_digits, estimate_hls4ml, register_bits
-from hw.parts import PARTS, find_part
+from l1forge.compiler.cli import main
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.pipeline import compile_model
+from l1forge.hw.estimate.calibration import hls4ml_references, paper_deepset_shapes
+from l1forge.hw.estimate.estimators import HLS4ML_ESTIMATOR, LUT_PER_ADDER_BIT, LayerShape, csd_digits, estimate_hls4ml, register_bits
+from l1forge.hw.parts import PARTS, find_part
 
 from tests.samples import anchors_dir
 from tests.graphs import per_particle_dense

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from compiler.cli import main
-from compiler.pipeline import compile_model
-from hw.parts import find_part
-from hw.report import finalize, summary_lines
-from hw.report.compare import compare_builds
-from hw.report.html import render_html
+from l1forge.compiler.cli import main
+from l1forge.compiler.pipeline import compile_model
+from l1forge.hw.parts import find_part
+from l1forge.hw.report import finalize, summary_lines
+from l1forge.hw.report.compare import compare_builds
+from l1forge.hw.report.html import render_html
 
 from tests.tagger_checks import SMALL_TAGGERS, trained_tagger
 

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from compiler.errors import L1ForgeError
-from compiler.pipeline import compile_model
-from hw.report import schema_errors, validate_report
-from hw.report.compare import load_report
-from hw.report.schema import SCHEMA_FILE
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.pipeline import compile_model
+from l1forge.hw.report import schema_errors, validate_report
+from l1forge.hw.report.compare import load_report
+from l1forge.hw.report.schema import SCHEMA_FILE
 
 from tests.graphs import per_particle_dense
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.errors import L1ForgeError
-from hw.synth.vendor_reports import find_vendor_reports, parse_csynth, parse_vivado_timing, parse_vivado_utilization
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.hw.synth.vendor_reports import find_vendor_reports, parse_csynth, parse_vivado_timing, parse_vivado_utilization
 
 from tests.samples import anchors_dir
 

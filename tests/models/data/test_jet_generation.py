@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.data import jets as jetgen
+from l1forge.models.data import jets as jetgen
 
 pytestmark = pytest.mark.tools  # every test here runs g++, Verilator, Pythia or Chromium
 
@@ -65,7 +65,7 @@ def test_failed_generation_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_cli_generates_and_summarises(tmp_path):
     out = tmp_path / "cli.h5"
-    res = subprocess.run([sys.executable, "-m", "compiler.cli", "data", "jets", "--out", str(out),
+    res = subprocess.run([sys.executable, "-m", "l1forge", "data", "jets", "--out", str(out),
                           "--n-per-class", "10", "--seed", "4"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert out.exists() and (tmp_path / "cli_mass.png").stat().st_size > 10_000

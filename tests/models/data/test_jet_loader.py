@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from compiler.errors import L1ForgeError
-from models.data.layout import JET_FEATURES, P, PARTICLE_FEATURE_NAMES
-from models.data.loader import load_jets, read_jet_file, select_constituents
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.models.data.layout import JET_FEATURES, P, PARTICLE_FEATURE_NAMES
+from l1forge.models.data.loader import load_jets, read_jet_file, select_constituents
 
 
 def write_public_like(path, n=200, slots=150, seed=0, dtype="<f8"):
@@ -125,7 +125,7 @@ def test_cli_error_is_one_line_with_nonzero_exit(tmp_path):
     write_public_like(tmp_path / "bad.h5", n=5)
     with h5py.File(tmp_path / "bad.h5", "r+") as f:
         del f["jets"]
-    res = subprocess.run([sys.executable, "-m", "compiler.cli", "data", "summary", str(tmp_path / "bad.h5")],
+    res = subprocess.run([sys.executable, "-m", "l1forge", "data", "summary", str(tmp_path / "bad.h5")],
                          capture_output=True, text=True)
     assert res.returncode == 1
     assert res.stderr.strip().count("\n") == 0

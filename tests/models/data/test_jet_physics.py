@@ -3,8 +3,8 @@ import h5py
 import numpy as np
 import pytest
 
-from models.data.layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P, PARTICLE_FEATURE_NAMES, JET_FEATURES
-from models.data.summary import mass_peak
+from l1forge.models.data.layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P, PARTICLE_FEATURE_NAMES, JET_FEATURES
+from l1forge.models.data.summary import mass_peak
 
 from tests.samples import PHYSICS_JETS_PER_CLASS
 
