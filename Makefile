@@ -38,8 +38,9 @@ $(STAMP): pyproject.toml Makefile
 demo: setup
 	$(VENV)/bin/l1forge demo
 
+# The full suite, one worker per core (pytest-xdist); the slowest tests are listed at the end.
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto --dist worksteal --durations=15
 
 # The fast tier: unit tests of ops, types, passes, parsers, reports and CLI errors; no external tool.
 test-fast: setup

@@ -1,6 +1,8 @@
 """Shared fixtures: a generated jet sample (cached per test session) and an isolated cache."""
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,12 @@ from tests.samples import PHYSICS_JETS_PER_CLASS
 
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
+    """The run's cache folder; under pytest-xdist one folder shared by all workers of the run, so
+    a jet sample is generated once (see _generated_jets' lock)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "l1forge-cache"
+        shared.mkdir(exist_ok=True)
+        return shared
     return tmp_path_factory.mktemp("l1forge-cache")
 
 
@@ -24,8 +32,9 @@ def _generated_jets(session_cache: Path, out: Path, n_per_class: int, seed: int)
     restored afterwards)."""
     from l1forge.models.data.jets import generate_jets
 
-    with pytest.MonkeyPatch.context() as env:
+    with pytest.MonkeyPatch.context() as env, open(session_cache / f"jets-{n_per_class}-{seed}.lock", "w") as lock:
         env.setenv("L1FORGE_CACHE", str(session_cache))
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker generating the same sample: wait, then reuse it
         generate_jets(n_per_class, seed=seed, out=out, progress=False)
     return out
 

@@ -34,7 +34,8 @@ def test_different_seeds_differ(tmp_path):
     assert sha(a) != sha(b)
 
 
-def test_second_call_is_served_from_the_cache(tmp_path):
+def test_second_call_is_served_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("L1FORGE_CACHE", str(tmp_path / "cache"))  # empty, whatever else ran before
     first = jetgen.generate_jets(10, seed=3, out=tmp_path / "x.h5", progress=False)
     second = jetgen.generate_jets(10, seed=3, out=tmp_path / "y.h5", progress=False)
     assert not first["cached"] and second["cached"]
