@@ -19,11 +19,21 @@ def jets_command(
     seed: int = typer.Option(0, "--seed", help="Random seed; same arguments give the same bytes."),
     workers: int = typer.Option(0, "--workers", help="Processes (0: all cores)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Also write FILE_mass.png."),
+    preset: str = typer.Option("public", "--preset",
+                               help="public: like the public files (default); v1: the generator before the cone and "
+                                    "spectrum change."),
+    pt_hat: str = typer.Option(None, "--pt-hat", help="Pythia pTHat window LOW,HIGH in GeV (public: 990,1010)."),
+    jet_pt: str = typer.Option(None, "--jet-pt", help="Accepted jet pT window LOW,HIGH in GeV (public: 800,1600)."),
+    cone: float = typer.Option(None, "--cone", help="Constituent cone radius about the re-centred axis; 0 keeps "
+                                                    "the whole R=0.8 jet (public: 0.4)."),
+    min_particle_pt: float = typer.Option(None, "--min-particle-pt",
+                                          help="Drop visible particles below this pT in GeV (public: 0.4)."),
 ) -> None:
     """Generate gluon, light-quark, W, Z and top jets with Pythia 8 + FastJet."""
-    from .data.jets import generate_jets
+    from .data.jets import generate_jets, jet_settings
 
-    stats = generate_jets(n_per_class, seed, out, workers=workers or None)
+    settings = jet_settings(preset, pt_hat=pt_hat, jet_pt=jet_pt, cone=cone, min_particle_pt=min_particle_pt)
+    stats = generate_jets(n_per_class, seed, out, workers=workers or None, settings=settings)
     origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
     console.print(f"wrote {out} ({5 * n_per_class} jets, {origin})")
     print_summary(out, plot)

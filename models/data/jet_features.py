@@ -44,20 +44,40 @@ def invariant_mass(p4: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(m2, 0.0, None))
 
 
-def constituent_features(cons: np.ndarray, jet: np.ndarray) -> np.ndarray:
+def cone_constituents(cons: np.ndarray, jet: np.ndarray, radius: float, iterations: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """The (k, 4) constituents within `radius` of an axis re-centred on them, and that axis (the
+    4-momentum sum of the kept constituents): start at the jet axis, keep what lies within the
+    radius, move the axis to their sum, until the kept set is stable (a stable cone)."""
+    c = kinematics(cons)
+    axis, keep = jet, None
+    for _ in range(iterations):
+        a = kinematics(axis)
+        inside = np.hypot(c["eta"] - a["eta"], wrap_phi(c["phi"] - a["phi"])) < radius
+        if not inside.any():  # a jet whose core is empty at this radius: keep its hardest particle
+            inside = c["pt"] == c["pt"].max()
+        if keep is not None and np.array_equal(inside, keep):
+            break
+        keep, axis = inside, cons[inside].sum(axis=0)
+    return cons[keep], axis
+
+
+def constituent_features(cons: np.ndarray, jet: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
     """The 16 per-constituent features, (n, 150, 16), from padded (n, 150, 4) momenta and (n, 4) jets.
 
+    pT_rel and E_rel are relative to the jet; the angles (eta_rel, phi_rel, the rotated ones,
+    Delta R, cos theta_rel) to `axis` ((n, 4) momenta; default the jet's own axis).
     Padded slots (E == 0) get all-zero features, as in the public files.
     """
+    axis = jet if axis is None else axis
     real = cons[..., 3] > 0
-    c, j = kinematics(cons), kinematics(jet)
-    deta = c["eta"] - j["eta"][:, None]
-    dphi = wrap_phi(c["phi"] - j["phi"][:, None])
+    c, j, a = kinematics(cons), kinematics(jet), kinematics(axis)
+    deta = c["eta"] - a["eta"][:, None]
+    dphi = wrap_phi(c["phi"] - a["phi"][:, None])
     erot, prot = _rotate_to_principal_axis(deta, dphi, c["pt"] * real)
     with np.errstate(divide="ignore", invalid="ignore"):
         costheta = np.where(real, cons[..., 2] / np.where(real, c["p"], 1.0), 0.0)
-        pdot = np.einsum("nki,ni->nk", cons[..., :3], jet[:, :3])
-        costhetarel = np.where(real, pdot / np.where(real, c["p"] * j["p"][:, None], 1.0), 0.0)
+        pdot = np.einsum("nki,ni->nk", cons[..., :3], axis[:, :3])
+        costhetarel = np.where(real, pdot / np.where(real, c["p"] * a["p"][:, None], 1.0), 0.0)
     cols = {
         "px": cons[..., 0], "py": cons[..., 1], "pz": cons[..., 2], "e": cons[..., 3],
         "erel": cons[..., 3] / jet[:, None, 3], "pt": c["pt"], "ptrel": c["pt"] / j["pt"][:, None],

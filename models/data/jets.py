@@ -1,9 +1,14 @@
 """Generate the five classes of the hls4ml LHC jet dataset with Pythia 8 and FastJet.
 
-13 TeV pp; anti-kT R = 0.8 on visible final-state particles with pT > 1 GeV; jets with 800 < pT < 1200 GeV and
-|eta| < 2 matched within dR < 0.8 to their truth object (last copy of W/Z/top; the outgoing hard
-parton for gluons and light quarks). Work is cut into fixed chunks with seeds derived from the
-user's seed, so the output is byte-identical for the same arguments whatever the core count.
+13 TeV pp, hard partons and bosons at pT 1 TeV +- 1 % (JetSettings.pt_hat); anti-kT R = 0.8 on
+visible final-state particles above JetSettings.min_particle_pt; jets in the JetSettings.jet_pt
+window with |eta| < 2 matched within dR < 0.8 to their truth object (last copy of W/Z/top; the
+outgoing hard parton for gluons and light quarks). The constituent list holds the particles
+within JetSettings.cone of an axis re-centred on them, and the per-constituent features are
+taken about that axis; the jet observables are those of the R = 0.8 jet. PRESETS["v1"] is the
+generator before this change (pTHat 900-1300, jets 800-1200 GeV, the whole R = 0.8 jet, 1 GeV).
+Work is cut into fixed chunks with seeds derived from the user's seed, so the output is
+byte-identical for the same arguments whatever the core count.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import os
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -23,23 +28,77 @@ from l1forge.compiler.atomic import atomic_path, copy_atomic
 from l1forge.compiler.errors import L1ForgeError
 from l1forge.compiler.quiet import silenced_stdout
 
-from .jet_features import COMPUTED_JET_FEATURES, R0, constituent_features, jet_features, kinematics, pad_constituents, wrap_phi
+from .jet_features import (COMPUTED_JET_FEATURES, R0, cone_constituents, constituent_features, jet_features, kinematics,
+                           pad_constituents, wrap_phi)
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
 
-GENERATOR_VERSION = "1"  # bump when the physics or the file layout changes: it invalidates caches
+GENERATOR_VERSION = "2"  # bump when the physics or the file layout changes: it invalidates caches
 CHUNK_JETS = 200  # jets per work unit: small enough to balance cores, large enough to amortise Pythia init
 EVENTS_PER_BATCH = 50
-PT_RANGE = (800.0, 1200.0)
 ABS_ETA_MAX = 2.0
 MATCH_DR = 0.8
-# Visible particles below 1 GeV are dropped, a stand-in for the tracking and calorimeter thresholds
-# of the Delphes simulation behind the public files: it gives their mean multiplicity (about 50 vs
-# 49.4 public) and puts the ungroomed W/Z/top mass peaks at 81/91/173 GeV (without it the
-# underlying event pushes them to 88/99/181 and the multiplicity to about 72).
-MIN_PARTICLE_PT = 1.0
+MIN_PARTICLE_PT_PUBLIC = 0.4  # GeV: the cone lists' mean multiplicity is then 49.0 (public 49.4; 0.5 GeV: 47.8)
 
-_COMMON = ["Beams:eCM = 13000.", "PhaseSpace:pTHatMin = 900.", "PhaseSpace:pTHatMax = 1300.",
-           "Print:quiet = on", "Next:numberCount = 0"]
+
+@dataclass(frozen=True)
+class JetSettings:
+    """What is simulated; the defaults imitate the public files (README: Jet data)."""
+    # Pythia's PhaseSpace:pTHatMin/Max: the hard partons and bosons at 1 TeV +- 1 %, as the public
+    # generation (MadGraph) describes its parton-level window.
+    pt_hat: tuple[float, float] = (990.0, 1010.0)
+    jet_pt: tuple[float, float] = (800.0, 1600.0)  # accepted jet pT window [GeV]
+    # Constituents kept within this Delta R of an axis re-centred on them (0: the whole R = 0.8 jet).
+    # The public lists behave so: 99.985 % of their leading 32 constituents lie within 0.40.
+    cone: float = 0.4
+    # Visible particles below this pT are dropped: a stand-in for the tracking and calorimeter
+    # thresholds of the public files' detector simulation, set so that the constituent lists' mean
+    # multiplicity is that of the public files (49.4).
+    min_particle_pt: float = MIN_PARTICLE_PT_PUBLIC
+
+    def check(self) -> None:
+        for name in ("pt_hat", "jet_pt"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo < hi:
+                raise L1ForgeError(f"--{name.replace('_', '-')} must be LOW,HIGH with 0 <= LOW < HIGH, got {lo:g},{hi:g}")
+        if not 0 <= self.cone <= R0:
+            raise L1ForgeError(f"--cone must be between 0 (the whole jet) and {R0}, got {self.cone:g}")
+        if self.min_particle_pt < 0:
+            raise L1ForgeError(f"--min-particle-pt must be >= 0, got {self.min_particle_pt:g}")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def key(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in sorted(self.to_dict().items()))
+
+
+PRESETS = {"public": JetSettings(), "v1": JetSettings((900.0, 1300.0), (800.0, 1200.0), 0.0, 1.0)}
+
+
+
+def _window(text: str, option: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        lo, hi = (float(v) for v in parts)
+    except ValueError:
+        raise L1ForgeError(f"{option} must be two numbers LOW,HIGH in GeV, got {text!r}") from None
+    return lo, hi
+
+
+def jet_settings(preset: str = "public", *, pt_hat: str | None = None, jet_pt: str | None = None,
+                 cone: float | None = None, min_particle_pt: float | None = None) -> JetSettings:
+    """A preset with some settings changed (the command line's options; windows as 'LOW,HIGH')."""
+    if preset not in PRESETS:
+        raise L1ForgeError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    changes = {"pt_hat": None if pt_hat is None else _window(pt_hat, "--pt-hat"),
+               "jet_pt": None if jet_pt is None else _window(jet_pt, "--jet-pt"),
+               "cone": cone, "min_particle_pt": min_particle_pt}
+    settings = replace(PRESETS[preset], **{k: v for k, v in changes.items() if v is not None})
+    settings.check()
+    return settings
+
+
+_COMMON = ["Beams:eCM = 13000.", "Print:quiet = on", "Next:numberCount = 0"]
 _HADRONIC = "onIfAny = 1 2 3 4 5"
 PROCESS_SETTINGS = {
     "gluon": ["HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"],
@@ -85,20 +144,20 @@ def _truth_mask(prt, cls: str, ak):
     return (np.abs(ids) == pdg) & last
 
 
-def _match_jets(batch, cls: str, fastjet, ak):
+def _match_jets(batch, cls: str, settings: JetSettings, fastjet, ak):
     """Cluster a Pythia batch and yield (constituent momenta (k, 4), jet (4,), truth pT) per matched jet."""
     prt = batch.prt
     aid = np.abs(prt.id)
     pt = np.hypot(prt.p.px, prt.p.py)
-    visible = prt[(prt.status > 0) & (aid != 12) & (aid != 14) & (aid != 16) & (pt > MIN_PARTICLE_PT)]
+    visible = prt[(prt.status > 0) & (aid != 12) & (aid != 14) & (aid != 16) & (pt > settings.min_particle_pt)]
     particles = ak.zip({"px": visible.p.px, "py": visible.p.py, "pz": visible.p.pz, "E": visible.p.e})
     cluster = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, R0))
-    jets, jet_off = _flat(cluster.inclusive_jets(min_pt=PT_RANGE[0]), ak)
-    cons = ak.flatten(cluster.constituents(min_pt=PT_RANGE[0]), axis=1)  # one list per jet
+    jets, jet_off = _flat(cluster.inclusive_jets(min_pt=settings.jet_pt[0]), ak)
+    cons = ak.flatten(cluster.constituents(min_pt=settings.jet_pt[0]), axis=1)  # one list per jet
     cons4, cons_off = _flat(cons, ak)
     truth4, truth_off = _flat(prt.p[_truth_mask(prt, cls, ak)], ak)
     jk, tk = kinematics(jets), kinematics(truth4)
-    ok = (jk["pt"] < PT_RANGE[1]) & (np.abs(jk["eta"]) < ABS_ETA_MAX)
+    ok = (jk["pt"] < settings.jet_pt[1]) & (np.abs(jk["eta"]) < ABS_ETA_MAX)
     for ev in range(len(batch)):
         j0, j1 = jet_off[ev], jet_off[ev + 1]
         if j0 == j1:
@@ -115,7 +174,7 @@ def _match_jets(batch, cls: str, fastjet, ak):
                     yield c4, jets[best], tk["pt"][t]
 
 
-def generate_chunk(cls: str, seed: int, n_jets: int) -> Chunk:
+def generate_chunk(cls: str, seed: int, n_jets: int, settings: JetSettings = JetSettings()) -> Chunk:
     """Generate n_jets matched jets of one class with one Pythia instance (one core)."""
     import awkward as ak
     import fastjet
@@ -123,7 +182,8 @@ def generate_chunk(cls: str, seed: int, n_jets: int) -> Chunk:
 
     start = time.perf_counter()
     pythia = pythia8mc.Pythia("", False)
-    for s in _COMMON + PROCESS_SETTINGS[cls] + ["Random:setSeed = on", f"Random:seed = {seed}"]:
+    phase_space = [f"PhaseSpace:pTHatMin = {settings.pt_hat[0]}", f"PhaseSpace:pTHatMax = {settings.pt_hat[1]}"]
+    for s in _COMMON + phase_space + PROCESS_SETTINGS[cls] + ["Random:setSeed = on", f"Random:seed = {seed}"]:
         if not pythia.readString(s):
             raise L1ForgeError(f"Pythia rejected setting {s!r}")
     if not pythia.init():
@@ -132,7 +192,7 @@ def generate_chunk(cls: str, seed: int, n_jets: int) -> Chunk:
     while len(found) < n_jets:
         batch = pythia.nextBatch(EVENTS_PER_BATCH)
         events += len(batch)
-        found.extend(_match_jets(batch, cls, fastjet, ak))
+        found.extend(_match_jets(batch, cls, settings, fastjet, ak))
     found = found[:n_jets]
     label = CLASSES.index(cls)
     feats, jet_rows = [], []
@@ -142,7 +202,11 @@ def generate_chunk(cls: str, seed: int, n_jets: int) -> Chunk:
         jet4 = np.stack([j for _, j, _ in part])
         axes = _exclusive_kt_axes(cons, ak, fastjet)
         mmdt = _soft_drop_mass(cons, ak, fastjet)
-        feats.append(constituent_features(cons, jet4))
+        if settings.cone > 0:
+            listed = [cone_constituents(c, j, settings.cone) for c, j, _ in part]
+            feats.append(constituent_features(pad_constituents([c for c, _ in listed]), jet4, np.stack([a for _, a in listed])))
+        else:
+            feats.append(constituent_features(cons, jet4))
         jet_rows.append(jet_features(cons, jet4, np.array([len(c) for c, _, _ in part]),
                                      np.array([t for _, _, t in part]), np.full(len(part), label), axes, mmdt))
     return Chunk(np.concatenate(feats).astype(np.float32), np.concatenate(jet_rows).astype(np.float32),
@@ -181,11 +245,11 @@ def _soft_drop_mass(cons, ak, fastjet) -> np.ndarray:
         return ak.to_numpy(cluster.exclusive_jets_softdrop_grooming(1, 0, 0.1, R0=R0).msoftdrop)
 
 
-def _chunk_plan(n_per_class: int, seed: int) -> list[tuple[str, int, int]]:
+def _chunk_plan(n_per_class: int, seed: int, settings: JetSettings) -> list[tuple[str, int, int, JetSettings]]:
     plan = []
     for cls in CLASSES:
         for index, lo in enumerate(range(0, n_per_class, CHUNK_JETS)):
-            plan.append((cls, chunk_seed(seed, cls, index), min(CHUNK_JETS, n_per_class - lo)))
+            plan.append((cls, chunk_seed(seed, cls, index), min(CHUNK_JETS, n_per_class - lo), settings))
     return plan
 
 
@@ -217,35 +281,38 @@ def cache_dir() -> Path:
     return Path(os.environ.get("L1FORGE_CACHE", Path.home() / ".cache" / "l1forge"))
 
 
-def cache_key(n_per_class: int, seed: int) -> str:
-    return hashlib.sha256(f"jets:{GENERATOR_VERSION}:{n_per_class}:{seed}".encode()).hexdigest()[:16]
+def cache_key(n_per_class: int, seed: int, settings: JetSettings = JetSettings()) -> str:
+    text = f"jets:{GENERATOR_VERSION}:{n_per_class}:{seed}:{settings.key()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def generate_jets(n_per_class: int, seed: int, out: Path, workers: int | None = None,
-                  progress: bool = True) -> dict:
+def generate_jets(n_per_class: int, seed: int, out: str | Path, workers: int | None = None,
+                  progress: bool = True, settings: JetSettings = JetSettings()) -> dict:
     """Write n_per_class jets of each class to `out` (HDF5, public layout); reuse the cache.
 
     Returns a summary dict: path, whether it came from the cache, and per-class timing.
     """
     if n_per_class < 1:
         raise L1ForgeError(f"--n-per-class must be >= 1, got {n_per_class}")
+    settings.check()
     out = Path(out)
-    key = cache_key(n_per_class, seed)
+    key = cache_key(n_per_class, seed, settings)
     cached = cache_dir() / "jets" / f"{key}.h5"
     stats: dict = {"path": str(out), "cache": str(cached), "cached": cached.exists(), "per_class": {}}
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
-        stats["per_class"] = _generate_to(cached, n_per_class, seed, workers, progress)
+        stats["per_class"] = _generate_to(cached, n_per_class, seed, workers, progress, settings)
     if out.resolve() != cached.resolve():
         out.parent.mkdir(parents=True, exist_ok=True)
         copy_atomic(cached, out)
     return stats
 
 
-def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, progress: bool) -> dict:
+def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, progress: bool,
+                 settings: JetSettings) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    plan = _chunk_plan(n_per_class, seed)
+    plan = _chunk_plan(n_per_class, seed, settings)
     workers = max(1, min(workers or os.cpu_count() or 1, len(plan)))
     results: dict[tuple, Chunk] = {}
     columns = [TextColumn("generating jets"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
@@ -264,7 +331,8 @@ def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, p
     features = np.concatenate([c.features for c in chunks])
     jets = np.concatenate([c.jets for c in chunks])
     order = np.random.default_rng(seed).permutation(len(jets))
-    _write_h5(path, features[order], jets[order], {"n_per_class": n_per_class, "seed": seed})
+    attrs = {"n_per_class": n_per_class, "seed": seed, **{k: np.asarray(v) for k, v in settings.to_dict().items()}}
+    _write_h5(path, features[order], jets[order], attrs)
     per_class = {}
     for cls in CLASSES:
         mine = [c for args, c in zip(plan, chunks) if args[0] == cls]

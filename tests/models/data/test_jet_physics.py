@@ -3,6 +3,7 @@ import h5py
 import numpy as np
 import pytest
 
+from l1forge.models.data.jets import PRESETS, generate_jets
 from l1forge.models.data.layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P, PARTICLE_FEATURE_NAMES, JET_FEATURES
 from l1forge.models.data.summary import mass_peak
 
@@ -11,15 +12,39 @@ from tests.samples import PHYSICS_JETS_PER_CLASS
 pytestmark = pytest.mark.tools  # every test here runs g++, Verilator, Pythia or Chromium
 
 
-@pytest.fixture(scope="module")
-def sample(jet_sample):
-    with h5py.File(jet_sample, "r") as f:
+def _read(path):
+    with h5py.File(path, "r") as f:
         return {
             "cons": np.asarray(f[CONSTITUENTS_KEY]),
             "jets": np.asarray(f[JETS_KEY]),
             "pnames": [n.decode() for n in f["particleFeatureNames"]],
             "jnames": [n.decode() for n in f["jetFeatureNames"]],
         }
+
+
+@pytest.fixture(scope="module")
+def sample(jet_sample):
+    """The default (public-like) generator: 400 jets per class."""
+    return _read(jet_sample)
+
+
+@pytest.fixture(scope="module")
+def v1_sample(tmp_path_factory):
+    """The v1 preset (whole R = 0.8 jets as constituent lists): 40 jets per class."""
+    path = tmp_path_factory.mktemp("v1") / "v1.h5"
+    generate_jets(40, seed=5, out=path, progress=False, settings=PRESETS["v1"])
+    return _read(path)
+
+
+def _labels(sample):
+    return sample["jets"][:, -6:-1].argmax(axis=1)
+
+
+def _leading_mass(cons, n=32):
+    """Invariant mass of the leading n listed constituents."""
+    lead = cons[:, :n].astype(np.float64)
+    p4 = lead[:, :, [P["px"], P["py"], P["pz"], P["e"]]].sum(axis=1)  # padding is all zero
+    return np.sqrt(np.clip(p4[:, 3] ** 2 - (p4[:, :3] ** 2).sum(axis=1), 0, None))
 
 
 def test_layout_matches_public_files(sample):
@@ -54,8 +79,53 @@ def test_gluon_jets_have_more_constituents_than_quark_jets(sample):
 
 def test_jet_kinematic_selection(sample):
     pt, eta = sample["jets"][:, J["j_pt"]], sample["jets"][:, J["j_eta"]]
-    assert np.all((pt > 800) & (pt < 1200))
+    assert np.all((pt > 800) & (pt < 1600))
     assert np.all(np.abs(eta) < 2)
+
+
+def test_spectrum_partons_and_bosons_at_one_tev(sample):
+    """The hard partons at 1 TeV +- 1 % (pTHat 990-1010; truth pT = j_pt / j_ptfrac); the bosons
+    and tops around it (recoil against initial-state radiation spreads them)."""
+    labels = _labels(sample)
+    truth = sample["jets"][:, J["j_pt"]] / sample["jets"][:, J["j_ptfrac"]]
+    for cls in ("gluon", "quark"):
+        t = truth[labels == CLASSES.index(cls)]
+        assert np.all((t > 990 - 0.5) & (t < 1010 + 0.5)), (cls, t.min(), t.max())
+    for cls in ("W", "Z", "top"):
+        assert 970 < np.median(truth[labels == CLASSES.index(cls)]) < 1030, cls
+    assert 970 < np.median(sample["jets"][:, J["j_pt"]]) < 1030
+
+
+def test_constituent_lists_are_a_cone_of_04(sample):
+    """Every listed constituent lies within Delta R 0.4 of the list's axis, and the axis is the
+    direction of the listed constituents' sum (a stable cone)."""
+    c = sample["cons"].astype(np.float64)
+    real = c[:, :, P["e"]] > 0
+    assert c[:, :, P["deltaR"]][real].max() < 0.4
+    c = c[real.sum(axis=1) < c.shape[1]]  # lists that hold the whole cone (not cut at 150)
+    p4 = c[:, :, [P["px"], P["py"], P["pz"], P["e"]]].sum(axis=1)
+    axis_eta = c[:, 0, P["eta"]] - c[:, 0, P["etarel"]]
+    axis_phi = c[:, 0, P["phi"]] - c[:, 0, P["phirel"]]
+    np.testing.assert_allclose(np.arcsinh(p4[:, 2] / np.hypot(p4[:, 0], p4[:, 1])), axis_eta, atol=1e-4)
+    dphi = np.angle(np.exp(1j * (np.arctan2(p4[:, 1], p4[:, 0]) - axis_phi)))
+    np.testing.assert_allclose(dphi, 0, atol=1e-4)
+    assert len(c) > 0.95 * len(real)
+    assert np.all(real.sum(axis=1) <= sample["jets"][:, J["j_multiplicity"]])  # a part of the R = 0.8 jet
+
+
+@pytest.mark.parametrize("cls,median,p90", [("W", (70, 84), 92), ("Z", (78, 92), 101), ("top", (115, 150), 175)])
+def test_leading_32_mass_has_no_high_tail(sample, cls, median, p90):
+    """The mass of the leading 32 listed constituents: peaked near the boson/top mass, without the
+    tail that the whole R = 0.8 jet's underlying event and radiation give (v1: W 90th percentile
+    111 GeV; 86 here, 81 in the public files)."""
+    m = _leading_mass(sample["cons"])[_labels(sample) == CLASSES.index(cls)]
+    assert median[0] < np.median(m) < median[1], np.median(m)
+    assert np.percentile(m, 90) < p90, np.percentile(m, 90)
+
+
+def test_mean_multiplicity_is_the_public_files(sample):
+    mult = (sample["cons"][:, :, P["e"]] > 0).sum(axis=1)
+    assert 46 < mult.mean() < 53  # public 49.4
 
 
 def test_constituents_are_pt_ordered_and_zero_padded(sample):
@@ -65,12 +135,16 @@ def test_constituents_are_pt_ordered_and_zero_padded(sample):
     real = c[:, :, P["e"]] > 0
     assert np.all(np.diff(real.astype(int), axis=1) <= 0)  # real slots first, then padding
     assert np.all(c[~real] == 0)
-    assert np.array_equal(real.sum(axis=1), np.minimum(sample["jets"][:, J["j_multiplicity"]], 150))
 
 
-def test_constituents_sum_to_the_jet(sample):
-    """Where all constituents are stored, their four-momenta add up to the jet's pT, eta, mass."""
-    c, jets = sample["cons"].astype(np.float64), sample["jets"]
+def test_v1_lists_every_constituent_and_they_sum_to_the_jet(v1_sample):
+    """v1 (cone 0): where all constituents are stored, their four-momenta add up to the jet's
+    pT, eta, mass."""
+    c, jets = v1_sample["cons"].astype(np.float64), v1_sample["jets"]
+    real = c[:, :, P["e"]] > 0
+    assert np.array_equal(real.sum(axis=1), np.minimum(jets[:, J["j_multiplicity"]], 150))
+    assert c[:, :, P["deltaR"]][real].max() > 0.4  # the whole jet, not a cone
+    assert np.all((jets[:, J["j_pt"]] > 800) & (jets[:, J["j_pt"]] < 1200))
     full = jets[:, J["j_multiplicity"]] <= 150
     p4 = c[full][:, :, [P["px"], P["py"], P["pz"], P["e"]]].sum(axis=1)
     pt = np.hypot(p4[:, 0], p4[:, 1])

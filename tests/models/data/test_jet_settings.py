@@ -1,0 +1,49 @@
+"""What `l1forge data jets` simulates: presets, single-setting options, their errors, cache keys."""
+import subprocess
+import sys
+
+import pytest
+
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.models.data.jets import PRESETS, JetSettings, cache_key, jet_settings
+
+
+def test_presets():
+    assert jet_settings() == PRESETS["public"] == JetSettings()
+    assert PRESETS["public"].to_dict() == {"pt_hat": [990.0, 1010.0], "jet_pt": [800.0, 1600.0], "cone": 0.4,
+                                           "min_particle_pt": 0.4}
+    assert PRESETS["v1"].to_dict() == {"pt_hat": [900.0, 1300.0], "jet_pt": [800.0, 1200.0], "cone": 0.0,
+                                       "min_particle_pt": 1.0}
+
+
+def test_options_change_one_setting_of_a_preset():
+    s = jet_settings("v1", cone=0.4, pt_hat="950, 1050")
+    assert s == JetSettings(pt_hat=(950.0, 1050.0), jet_pt=(800.0, 1200.0), cone=0.4, min_particle_pt=1.0)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"preset": "delphes"}, "unknown --preset 'delphes'; choose one of public, v1"),
+    ({"pt_hat": "1000"}, "--pt-hat must be two numbers LOW,HIGH in GeV, got '1000'"),
+    ({"jet_pt": "1600,800"}, "--jet-pt must be LOW,HIGH with 0 <= LOW < HIGH, got 1600,800"),
+    ({"cone": 0.9}, "--cone must be between 0 (the whole jet) and 0.8, got 0.9"),
+    ({"min_particle_pt": -1.0}, "--min-particle-pt must be >= 0, got -1"),
+])
+def test_bad_settings_are_refused_by_name(kwargs, message):
+    with pytest.raises(L1ForgeError) as err:
+        jet_settings(**kwargs)
+    assert str(err.value) == message
+
+
+def test_cache_key_depends_on_every_setting():
+    keys = {cache_key(100, 0, s) for s in (JetSettings(), PRESETS["v1"], JetSettings(cone=0.3),
+                                           JetSettings(min_particle_pt=0.5), JetSettings(pt_hat=(900.0, 1100.0)),
+                                           JetSettings(jet_pt=(700.0, 1600.0)))}
+    assert len(keys) == 6
+
+
+def test_cli_refuses_a_bad_option_in_one_line(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "l1forge", "data", "jets", "--out", str(tmp_path / "j.h5"),
+                          "--cone", "1.5"], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert res.stderr.strip() == "error: --cone must be between 0 (the whole jet) and 0.8, got 1.5"
+    assert list(tmp_path.iterdir()) == []
