@@ -65,6 +65,10 @@ def print_summary(file: Path, plot: bool = True, as_json: bool = False) -> dict:
         table.add_row(cls, str(s["jets"]), f"{s['mean_constituents']:.1f}", f"{s['mass_peak']:.0f}",
                       f"{s['mass_median']:.1f}", f"{s['pt_mean']:.0f}")
     console.print(table)
+    if summary["generator"]:
+        settings = ", ".join(f"{k} {'-'.join(f'{x:g}' for x in v) if isinstance(v, list) else f'{v:g}'}"
+                             for k, v in summary["settings"].items())
+        console.print(f"made by {summary['generator']}" + (f": {settings}" if settings else ""), soft_wrap=True)
     if plot:
         console.print(f"jet-mass plot: {summary['mass_plot']}")
     return summary

@@ -10,6 +10,7 @@ from .layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P
 from .loader import read_jet_file
 
 MASS_BINS = np.arange(0.0, 300.0 + 1e-9, 4.0)
+SETTING_ATTRIBUTES = ("pt_hat", "jet_pt", "cone", "min_particle_pt")  # jets.JetSettings, as file attributes
 
 
 def mass_peak(masses: np.ndarray, bandwidth: float = 4.0) -> float:
@@ -29,7 +30,11 @@ def summarize_jets(path: str | Path) -> dict:
     with h5py.File(path, "r") as f:
         jets = np.asarray(f[JETS_KEY])
         n_real = (np.asarray(f[CONSTITUENTS_KEY][:, :, P["e"]]) > 0).sum(axis=1)  # 1/16 of the array
-    out = {"path": str(path), "jets": int(len(labels)), "classes": {}}
+    out = {"path": str(path), "jets": int(len(labels)), "generator": None, "settings": {}, "classes": {}}
+    with h5py.File(path, "r") as f:  # what made the file (generated files record it; public ones do not)
+        if "generator" in f.attrs:
+            out["generator"] = str(f.attrs["generator"])
+        out["settings"] = {k: np.asarray(f.attrs[k]).tolist() for k in SETTING_ATTRIBUTES if k in f.attrs}
     for i, cls in enumerate(CLASSES):
         sel = labels == i
         m = jets[sel, J["j_mass"]]
