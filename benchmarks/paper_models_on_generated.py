@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from l1forge.compiler.atomic import write_atomic
+from l1forge.models.data.jet_features import invariant_mass
 from l1forge.models.data.jets import PRESETS, generate_jets
 from l1forge.models.data.layout import CLASSES, P
 from l1forge.models.data.loader import read_jet_file, select_constituents
@@ -74,9 +75,7 @@ def distributions(cons: np.ndarray, labels: np.ndarray) -> dict:
     axis (width) and the constituent multiplicity (quantiles)."""
     lead = cons[:, :32]
     real = lead[:, :, P["e"]] > 0
-    p4 = (lead[:, :, [P["px"], P["py"], P["pz"], P["e"]]] * real[:, :, None]).sum(axis=1)
-    m2 = p4[:, 3] ** 2 - (p4[:, :3] ** 2).sum(axis=1)
-    mass = np.sqrt(np.clip(m2, 0, None))
+    mass = invariant_mass((lead[:, :, [P["px"], P["py"], P["pz"], P["e"]]] * real[:, :, None]).sum(axis=1))
     pt = lead[:, :, P["pt"]] * real
     width = (pt * lead[:, :, P["deltaR"]]).sum(axis=1) / np.maximum(pt.sum(axis=1), 1e-9)
     mult = (cons[:, :, P["e"]] > 0).sum(axis=1)

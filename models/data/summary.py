@@ -1,16 +1,17 @@
 """Per-class summary of a jet file, and the jet-mass plot."""
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from .jets import JetSettings
 from .layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P
 from .loader import read_jet_file
 
 MASS_BINS = np.arange(0.0, 300.0 + 1e-9, 4.0)
-SETTING_ATTRIBUTES = ("pt_hat", "jet_pt", "cone", "min_particle_pt")  # jets.JetSettings, as file attributes
 
 
 def mass_peak(masses: np.ndarray, bandwidth: float = 4.0) -> float:
@@ -34,7 +35,7 @@ def summarize_jets(path: str | Path) -> dict:
     with h5py.File(path, "r") as f:  # what made the file (generated files record it; public ones do not)
         if "generator" in f.attrs:
             out["generator"] = str(f.attrs["generator"])
-        out["settings"] = {k: np.asarray(f.attrs[k]).tolist() for k in SETTING_ATTRIBUTES if k in f.attrs}
+        out["settings"] = {k.name: np.asarray(f.attrs[k.name]).tolist() for k in fields(JetSettings) if k.name in f.attrs}
     for i, cls in enumerate(CLASSES):
         sel = labels == i
         m = jets[sel, J["j_mass"]]

@@ -3,6 +3,7 @@ import h5py
 import numpy as np
 import pytest
 
+from l1forge.models.data.jet_features import invariant_mass
 from l1forge.models.data.jets import PRESETS, generate_jets
 from l1forge.models.data.layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P, PARTICLE_FEATURE_NAMES, JET_FEATURES
 from l1forge.models.data.summary import mass_peak
@@ -43,8 +44,7 @@ def _labels(sample):
 def _leading_mass(cons, n=32):
     """Invariant mass of the leading n listed constituents."""
     lead = cons[:, :n].astype(np.float64)
-    p4 = lead[:, :, [P["px"], P["py"], P["pz"], P["e"]]].sum(axis=1)  # padding is all zero
-    return np.sqrt(np.clip(p4[:, 3] ** 2 - (p4[:, :3] ** 2).sum(axis=1), 0, None))
+    return invariant_mass(lead[:, :, [P["px"], P["py"], P["pz"], P["e"]]].sum(axis=1))  # padding is all zero
 
 
 def test_layout_matches_public_files(sample):
