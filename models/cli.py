@@ -20,19 +20,27 @@ def jets_command(
     workers: int = typer.Option(0, "--workers", help="Processes (0: all cores)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Also write FILE_mass.png."),
     preset: str = typer.Option("public", "--preset",
-                               help="public: like the public files (default); v1: the generator before the cone and "
-                                    "spectrum change."),
+                               help="public: like the public files (default); v1: the generator before issue 23 "
+                                    "(no cone, wider spectrum, Pythia's mass ranges and decay correlations)."),
     pt_hat: str = typer.Option(None, "--pt-hat", help="Pythia pTHat window LOW,HIGH in GeV (public: 990,1010)."),
     jet_pt: str = typer.Option(None, "--jet-pt", help="Accepted jet pT window LOW,HIGH in GeV (public: 800,1600)."),
     cone: float = typer.Option(None, "--cone", help="Constituent cone radius about the re-centred axis; 0 keeps "
                                                     "the whole R=0.8 jet (public: 0.4)."),
     min_particle_pt: float = typer.Option(None, "--min-particle-pt",
                                           help="Drop visible particles below this pT in GeV (public: 0.4)."),
+    bw_cutoff: float = typer.Option(None, "--bw-cutoff", help="Keep W, Z and top masses within this many widths of "
+                                                              "the pole, as MadGraph's bwcutoff (public: 15; 0: "
+                                                              "Pythia's own range)."),
+    boson_decays: str = typer.Option(None, "--boson-decays",
+                                     help="isotropic: W and Z decayed by Pythia from undecayed Les Houches events, "
+                                          "as the public chain (default); correlated: Pythia's decay-angle "
+                                          "correlations (v1)."),
 ) -> None:
     """Generate gluon, light-quark, W, Z and top jets with Pythia 8 + FastJet."""
     from .data.jets import generate_jets, jet_settings
 
-    settings = jet_settings(preset, pt_hat=pt_hat, jet_pt=jet_pt, cone=cone, min_particle_pt=min_particle_pt)
+    settings = jet_settings(preset, pt_hat=pt_hat, jet_pt=jet_pt, cone=cone, min_particle_pt=min_particle_pt,
+                            bw_cutoff=bw_cutoff, boson_decays=boson_decays)
     stats = generate_jets(n_per_class, seed, out, workers=workers or None, settings=settings)
     origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
     console.print(f"wrote {out} ({5 * n_per_class} jets, {origin})")
@@ -47,6 +55,12 @@ def summary_command(
 ) -> None:
     """Per-class counts, constituent multiplicity and jet-mass peaks of a jet file."""
     print_summary(file, plot, as_json)
+
+
+def _setting_text(value) -> str:
+    if isinstance(value, list):
+        return "-".join(f"{x:g}" for x in value)
+    return value if isinstance(value, str) else f"{value:g}"
 
 
 def print_summary(file: Path, plot: bool = True, as_json: bool = False) -> dict:
@@ -66,8 +80,7 @@ def print_summary(file: Path, plot: bool = True, as_json: bool = False) -> dict:
                       f"{s['mass_median']:.1f}", f"{s['pt_mean']:.0f}")
     console.print(table)
     if summary["generator"]:
-        settings = ", ".join(f"{k} {'-'.join(f'{x:g}' for x in v) if isinstance(v, list) else f'{v:g}'}"
-                             for k, v in summary["settings"].items())
+        settings = ", ".join(f"{k} {_setting_text(v)}" for k, v in summary["settings"].items())
         console.print(f"made by {summary['generator']}" + (f": {settings}" if settings else ""), soft_wrap=True)
     if plot:
         console.print(f"jet-mass plot: {summary['mass_plot']}")

@@ -5,16 +5,22 @@ visible final-state particles above JetSettings.min_particle_pt; jets in the Jet
 window with |eta| < 2 matched within dR < 0.8 to their truth object (last copy of W/Z/top; the
 outgoing hard parton for gluons and light quarks). The constituent list holds the particles
 within JetSettings.cone of an axis re-centred on them, and the per-constituent features are
-taken about that axis; the jet observables are those of the R = 0.8 jet. PRESETS["v1"] is the
-generator before this change (pTHat 900-1300, jets 800-1200 GeV, the whole R = 0.8 jet, 1 GeV).
+taken about that axis; the jet observables are those of the R = 0.8 jet. W, Z and top masses stay
+within JetSettings.bw_cutoff widths of their pole (MadGraph's bwcutoff); W and Z bosons are by
+default produced undecayed, handed over as Les Houches events and decayed by Pythia without spin
+correlation, as the public chain (MadGraph events decayed and showered by Pythia) does.
+PRESETS["v1"] is the generator before issue 23 (pTHat 900-1300, jets 800-1200 GeV, the whole
+R = 0.8 jet, 1 GeV, Pythia's own mass ranges and decay correlations).
 Work is cut into fixed chunks with seeds derived from the user's seed, so the output is
 byte-identical for the same arguments whatever the core count.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -32,12 +38,15 @@ from .jet_features import (COMPUTED_JET_FEATURES, R0, cone_constituents, constit
                            pad_constituents, wrap_phi)
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
 
-GENERATOR_VERSION = "2"  # bump when the physics or the file layout changes: it invalidates caches
+GENERATOR_VERSION = "3"  # bump when the physics or the file layout changes: it invalidates caches
 CHUNK_JETS = 200  # jets per work unit: small enough to balance cores, large enough to amortise Pythia init
 EVENTS_PER_BATCH = 50
+LHE_EVENTS_PER_ROUND = 400  # hard W/Z events handed over at once (about 530 matched jets)
 ABS_ETA_MAX = 2.0
 MATCH_DR = 0.8
 MIN_PARTICLE_PT_PUBLIC = 0.4  # GeV: the cone lists' mean multiplicity is then 49.0 (public 49.4; 0.5 GeV: 47.8)
+BOSON_DECAYS = ("isotropic", "correlated")
+RESONANCES = (6, 23, 24)  # top, Z, W: the masses bw_cutoff bounds
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,15 @@ class JetSettings:
     # thresholds of the public files' detector simulation, set so that the constituent lists' mean
     # multiplicity is that of the public files (49.4).
     min_particle_pt: float = MIN_PARTICLE_PT_PUBLIC
+    # W, Z and top masses are drawn within m0 +- bw_cutoff * width, as MadGraph's default
+    # bwcutoff = 15 keeps them (0: Pythia's own range, which at pT 1 TeV leaves 13 % of the W
+    # bosons of ffbar -> WW and 5 % of the Z bosons more than 30 GeV off shell, up to 2 TeV).
+    bw_cutoff: float = 15.0
+    # "isotropic": W and Z produced undecayed, passed on as Les Houches events and decayed by
+    # Pythia in their rest frame without spin correlation, as the public files' MadGraph events
+    # were; "correlated": Pythia's ffbar -> WW / ZZ matrix elements with their decay angles
+    # (mostly transverse bosons: more asymmetric decays). Top decays keep Pythia's W helicity.
+    boson_decays: str = "isotropic"
 
     def check(self) -> None:
         for name in ("pt_hat", "jet_pt"):
@@ -64,6 +82,10 @@ class JetSettings:
             raise L1ForgeError(f"--cone must be between 0 (the whole jet) and {R0}, got {self.cone:g}")
         if self.min_particle_pt < 0:
             raise L1ForgeError(f"--min-particle-pt must be >= 0, got {self.min_particle_pt:g}")
+        if self.bw_cutoff < 0:
+            raise L1ForgeError(f"--bw-cutoff must be >= 0 (0: Pythia's own mass range), got {self.bw_cutoff:g}")
+        if self.boson_decays not in BOSON_DECAYS:
+            raise L1ForgeError(f"--boson-decays must be one of {', '.join(BOSON_DECAYS)}, got {self.boson_decays!r}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -72,7 +94,8 @@ class JetSettings:
         return ",".join(f"{k}={v}" for k, v in sorted(self.to_dict().items()))
 
 
-PRESETS = {"public": JetSettings(), "v1": JetSettings((900.0, 1300.0), (800.0, 1200.0), 0.0, 1.0)}
+PRESETS = {"public": JetSettings(),
+           "v1": JetSettings((900.0, 1300.0), (800.0, 1200.0), 0.0, 1.0, bw_cutoff=0.0, boson_decays="correlated")}
 
 
 
@@ -86,13 +109,15 @@ def _window(text: str, option: str) -> tuple[float, float]:
 
 
 def jet_settings(preset: str = "public", *, pt_hat: str | None = None, jet_pt: str | None = None,
-                 cone: float | None = None, min_particle_pt: float | None = None) -> JetSettings:
+                 cone: float | None = None, min_particle_pt: float | None = None,
+                 bw_cutoff: float | None = None, boson_decays: str | None = None) -> JetSettings:
     """A preset with some settings changed (the command line's options; windows as 'LOW,HIGH')."""
     if preset not in PRESETS:
         raise L1ForgeError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
     changes = {"pt_hat": None if pt_hat is None else _window(pt_hat, "--pt-hat"),
                "jet_pt": None if jet_pt is None else _window(jet_pt, "--jet-pt"),
-               "cone": cone, "min_particle_pt": min_particle_pt}
+               "cone": cone, "min_particle_pt": min_particle_pt, "bw_cutoff": bw_cutoff,
+               "boson_decays": boson_decays}
     settings = replace(PRESETS[preset], **{k: v for k, v in changes.items() if v is not None})
     settings.check()
     return settings
@@ -174,25 +199,95 @@ def _match_jets(batch, cls: str, settings: JetSettings, fastjet, ak):
                     yield c4, jets[best], tk["pt"][t]
 
 
-def generate_chunk(cls: str, seed: int, n_jets: int, settings: JetSettings = JetSettings()) -> Chunk:
-    """Generate n_jets matched jets of one class with one Pythia instance (one core)."""
-    import awkward as ak
-    import fastjet
-    import pythia8mc
-
-    start = time.perf_counter()
+def _new_pythia(lines: list[str], cls: str, settings: JetSettings, pythia8mc):
+    """An initialised Pythia with these settings and the resonance mass windows of `settings`."""
     pythia = pythia8mc.Pythia("", False)
-    phase_space = [f"PhaseSpace:pTHatMin = {settings.pt_hat[0]}", f"PhaseSpace:pTHatMax = {settings.pt_hat[1]}"]
-    for s in _COMMON + phase_space + PROCESS_SETTINGS[cls] + ["Random:setSeed = on", f"Random:seed = {seed}"]:
-        if not pythia.readString(s):
-            raise L1ForgeError(f"Pythia rejected setting {s!r}")
+    if settings.bw_cutoff > 0:
+        data = pythia.particleData
+        for pid in RESONANCES:
+            m0, width = data.m0(pid), data.mWidth(pid)
+            lines = lines + [f"{pid}:mMin = {m0 - settings.bw_cutoff * width:.4f}",
+                             f"{pid}:mMax = {m0 + settings.bw_cutoff * width:.4f}"]
+    for line in lines:
+        if not pythia.readString(line):
+            raise L1ForgeError(f"Pythia rejected setting {line!r}")
     if not pythia.init():
         raise L1ForgeError(f"Pythia failed to initialise for class {cls}")
+    return pythia
+
+
+def _seed_lines(seed: int) -> list[str]:
+    return ["Random:setSeed = on", f"Random:seed = {seed}"]
+
+
+def _hard_lines(cls: str, settings: JetSettings) -> list[str]:
+    phase_space = [f"PhaseSpace:pTHatMin = {settings.pt_hat[0]}", f"PhaseSpace:pTHatMax = {settings.pt_hat[1]}"]
+    return _COMMON + phase_space + PROCESS_SETTINGS[cls]
+
+
+def _write_les_houches(hard, n_events: int, path: Path) -> None:
+    """n_events hard-process events of `hard` (resonances undecayed) as a Les Houches event file:
+    incoming partons, outgoing particles with their colours, masses and the event's pTHat as the
+    shower scale; spin unknown (9), so the reading Pythia decays resonances isotropically."""
+    info = hard.infoPython()
+    lines = ['<LesHouchesEvents version="1.0">', "<init>", " 2212 2212 6.5e3 6.5e3 0 0 0 0 3 1", " 1.0 0.0 1.0 1", "</init>"]
+    for _ in range(n_events):
+        while not hard.next():
+            pass
+        record = hard.process
+        rows = [record[i] for i in range(record.size())]
+        incoming = [p for p in rows if p.status() == -21]
+        outgoing = [p for p in rows if p.isFinal()]
+        lines += ["<event>", f" {len(incoming) + len(outgoing)} 1 1.0 {info.pTHat():.6e} {info.alphaEM():.6e} {info.alphaS():.6e}"]
+        for status, mothers, group in ((-1, "0 0", incoming), (1, "1 2", outgoing)):
+            lines += [f" {p.id()} {status} {mothers} {p.col()} {p.acol()} {p.px():.10e} {p.py():.10e} {p.pz():.10e} "
+                      f"{p.e():.10e} {p.m():.10e} 0. 9." for p in group]
+        lines.append("</event>")
+    lines.append("</LesHouchesEvents>")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def event_batches(cls: str, seed: int, settings: JetSettings = JetSettings(), extra: tuple[str, ...] = ()):
+    """Endless batches of Pythia events of one class (awkward records, pythia8mc.nextBatch).
+
+    With boson_decays="isotropic", W and Z events are made in two steps: a Pythia instance makes
+    the hard process with the bosons undecayed, written in rounds of Les Houches events; a second
+    one reads them, decays the bosons (no spin information: isotropic) and showers. `extra` lines
+    go to the Pythia that decays and showers (tests use them to switch the shower off).
+    """
+    import pythia8mc
+
+    decay_lines = [s for s in PROCESS_SETTINGS[cls] if s.split(":")[0].isdigit()]
+    if cls not in ("W", "Z") or settings.boson_decays == "correlated":
+        pythia = _new_pythia(_hard_lines(cls, settings) + list(extra) + _seed_lines(seed), cls, settings, pythia8mc)
+        while True:
+            yield pythia.nextBatch(EVENTS_PER_BATCH)
+    hard = _new_pythia(_hard_lines(cls, settings) + _seed_lines(seed) + [
+        "ProcessLevel:resonanceDecays = off", "PartonLevel:all = off", "HadronLevel:all = off"], cls, settings, pythia8mc)
+    with tempfile.TemporaryDirectory(prefix="l1forge-lhe-") as tmp:
+        for round_ in itertools.count():
+            lhe = Path(tmp) / f"hard{round_}.lhe"
+            _write_les_houches(hard, LHE_EVENTS_PER_ROUND, lhe)
+            shower = _new_pythia(_COMMON + ["Beams:frameType = 4", f"Beams:LHEF = {lhe}"] + decay_lines + list(extra)
+                                 + _seed_lines(chunk_seed(seed, "shower", round_)), cls, settings, pythia8mc)
+            while len(batch := shower.nextBatch(EVENTS_PER_BATCH)):
+                yield batch
+            lhe.unlink()
+
+
+def generate_chunk(cls: str, seed: int, n_jets: int, settings: JetSettings = JetSettings()) -> Chunk:
+    """Generate n_jets matched jets of one class (one core)."""
+    import awkward as ak
+    import fastjet
+
+    start = time.perf_counter()
     found, events = [], 0
+    batches = event_batches(cls, seed, settings)
     while len(found) < n_jets:
-        batch = pythia.nextBatch(EVENTS_PER_BATCH)
+        batch = next(batches)
         events += len(batch)
         found.extend(_match_jets(batch, cls, settings, fastjet, ak))
+    batches.close()
     found = found[:n_jets]
     label = CLASSES.index(cls)
     feats, jet_rows = [], []
@@ -331,7 +426,8 @@ def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, p
     features = np.concatenate([c.features for c in chunks])
     jets = np.concatenate([c.jets for c in chunks])
     order = np.random.default_rng(seed).permutation(len(jets))
-    attrs = {"n_per_class": n_per_class, "seed": seed, **{k: np.asarray(v) for k, v in settings.to_dict().items()}}
+    attrs = {"n_per_class": n_per_class, "seed": seed,
+             **{k: v if isinstance(v, str) else np.asarray(v) for k, v in settings.to_dict().items()}}
     _write_h5(path, features[order], jets[order], attrs)
     per_class = {}
     for cls in CLASSES:

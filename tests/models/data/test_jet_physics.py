@@ -1,10 +1,12 @@
 """The generated jets have the physics of the public hls4ml LHC jet dataset."""
+import awkward as ak
 import h5py
 import numpy as np
 import pytest
+from scipy import stats
 
 from l1forge.models.data.jet_features import invariant_mass
-from l1forge.models.data.jets import PRESETS, generate_jets
+from l1forge.models.data.jets import PRESETS, JetSettings, _truth_mask, event_batches, generate_jets
 from l1forge.models.data.layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P, PARTICLE_FEATURE_NAMES, JET_FEATURES
 from l1forge.models.data.summary import mass_peak
 
@@ -190,3 +192,42 @@ def test_substructure_separates_two_prong_from_one_prong(sample):
     assert np.median(d2[labels == 2]) < np.median(d2[labels == 0])
     sd = jets[:, J["j_mass_mmdt"]]
     assert abs(mass_peak(sd[labels == 2]) - 80.4) < 8
+
+
+def _boson_decays(cls, settings, batches=20):
+    """(|cos theta*| of the first daughter in the boson rest frame about its flight direction, boson
+    mass) for the truth bosons of `batches` event batches of the generator's own event source, shower
+    and hadronisation off (the decays are made before them)."""
+    quiet = ("PartonLevel:ISR = off", "PartonLevel:FSR = off", "PartonLevel:MPI = off", "HadronLevel:all = off")
+    source = event_batches(cls, 5, settings, extra=quiet)
+    cosines, masses = [], []
+    for _ in range(batches):
+        prt = next(source).prt
+        index = ak.local_index(prt.id)[_truth_mask(prt, cls, ak)]
+        for ev, bosons in enumerate(index):
+            p4 = np.stack([ak.to_numpy(prt.p[ev][f]) for f in ("px", "py", "pz", "e")], axis=-1)
+            for i in ak.to_numpy(bosons):
+                boson, quark = p4[i], p4[int(prt.daughter1[ev][i])]
+                mass = np.sqrt(boson[3] ** 2 - boson[:3] @ boson[:3])
+                beta, gamma = boson[:3] / boson[3], boson[3] / mass
+                along = beta / np.linalg.norm(beta)
+                # the daughter's momentum boosted into the boson rest frame
+                rest = quark[:3] + ((gamma - 1) * (quark[:3] @ along) - gamma * np.linalg.norm(beta) * quark[3]) * along
+                cosines.append(abs(rest @ along) / np.linalg.norm(rest))
+                masses.append(mass)
+    source.close()
+    return np.array(cosines), np.array(masses)
+
+
+@pytest.mark.parametrize("cls,pole,width", [("W", 80.4, 2.1), ("Z", 91.2, 2.5)])
+def test_bosons_decay_isotropically_within_the_madgraph_mass_window(cls, pole, width):
+    """The public W and Z were made undecayed by MadGraph (bwcutoff 15) and decayed by Pythia: no
+    spin correlation. Pythia's own ffbar -> VV decays are not isotropic, and its own mass range
+    leaves bosons far off shell; both must be switched off by default and on by option."""
+    cos, mass = _boson_decays(cls, JetSettings())
+    assert len(cos) > 1500
+    assert stats.kstest(cos, "uniform").pvalue > 1e-3
+    assert np.all(np.abs(mass - pole) < 15.2 * width)
+    cos_v1, mass_v1 = _boson_decays(cls, PRESETS["v1"])
+    assert stats.kstest(cos_v1, "uniform").pvalue < 1e-3
+    assert np.mean(np.abs(mass_v1 - pole) > 15.2 * width) > 0.02
