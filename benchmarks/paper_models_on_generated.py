@@ -29,7 +29,7 @@ import numpy as np
 from l1forge.compiler.atomic import write_atomic
 from l1forge.models.data.jet_features import invariant_mass
 from l1forge.models.data.jets import PRESETS, generate_jets
-from l1forge.models.data.layout import CLASSES, P
+from l1forge.models.data.layout import CLASSES, P, PARTICLE_FEATURES
 from l1forge.models.data.loader import read_jet_file, select_constituents
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +44,16 @@ PAPER_MODELS = {
     (8, 32): ("deepsets_8bit_32const_config_only_no_reports", 0.755),
 }
 PUBLIC_RECALL = {(8, 32): {"Z": 0.73}}  # the only per-class figure on record (issue 23)
+# The public training files' normalisation ranges (p95 - p5 of each of the 16 constituent features
+# over the zero-padded array of the first 30 / 50 constituents, no pT cut), as printed in
+# github.com/walkieq/l1-jet-id-fpga train_IN/example_data_load.ipynb (interquantile_range_30/_50).
+# The phi column (0.9 * 2 pi minus padding) confirms the p95 - p5 reading.
+PUBLIC_FEATURE_RANGES = {
+    30: [100.171, 100.412, 113.844, 165.316, 0.11865, 124.322, 0.11896, 2.455, 0.27187, 0.15521, 5.5978, 0.27237,
+         0.32214, 0.25232, 1.68371, 0.15490],
+    50: [64.103, 64.319, 70.291, 117.414, 0.08512, 89.212, 0.08536, 2.2658, 0.26569, 0.17046, 5.3982, 0.26595,
+         0.31738, 0.25574, 1.62401, 0.17004],
+}
 
 
 def anchors() -> Path:
@@ -86,6 +96,17 @@ def distributions(cons: np.ndarray, labels: np.ndarray) -> dict:
         out["classes"][cls] = {name: {q: float(np.quantile(v[sel], float(q))) for q in ("0.1", "0.5", "0.9")}
                                for name, v in (("mass32", mass), ("width32", width), ("multiplicity", mult))}
     out["_arrays"] = {"mass32": mass, "width32": width, "multiplicity": mult}
+    return out
+
+
+def feature_ranges(cons: np.ndarray) -> dict:
+    """p95 - p5 of every constituent feature over the padded first 30 / 50 constituents, next to
+    the public files' (ratio = generated / public)."""
+    out = {}
+    for n, public in PUBLIC_FEATURE_RANGES.items():
+        p5, p95 = np.percentile(cons[:, :n].reshape(-1, cons.shape[-1]), [5, 95], axis=0)
+        out[str(n)] = {name: {"generated": round(float(hi - lo), 5), "public": pub, "ratio": round(float((hi - lo) / pub), 3)}
+                       for name, lo, hi, pub in zip(PARTICLE_FEATURES, p5, p95, public, strict=True)}
     return out
 
 
@@ -159,10 +180,13 @@ def main() -> int:
             "from_cache": stats["cached"],
             "jets_per_core_second": (None if stats["cached"] else round(
                 5 * args.n_per_class / sum(c["core_seconds"] for c in stats["per_class"].values()), 1)),
-            "models": evaluate(models, cons, labels), "distributions": dist}
+            "models": evaluate(models, cons, labels), "distributions": dist, "feature_ranges": feature_ranges(cons)}
         for name, row in result["presets"][preset]["models"].items():
             print(f"{preset:7s} {name:12s} accuracy {row['accuracy']:.3f} (public {row['public_accuracy']:.3f}) "
                   + " ".join(f"{c} {r:.2f}" for c, r in row["recall"].items()))
+        for n, ranges in result["presets"][preset]["feature_ranges"].items():
+            print(f"{preset:7s} N={n} feature ranges / public: "
+                  + " ".join(f"{k.removeprefix('j1_')} {ranges[k]['ratio']:.2f}" for k in ("j1_pt", "j1_etarel", "j1_phirel", "j1_deltaR")))
     png = args.out.with_suffix(".png")
     plot(arrays, png)
     result["plot"] = str(png.relative_to(REPO)) if png.is_relative_to(REPO) else str(png)
