@@ -123,7 +123,8 @@ def jet_settings(preset: str = "public", *, pt_hat: str | None = None, jet_pt: s
     return settings
 
 
-_COMMON = ["Beams:eCM = 13000.", "Print:quiet = on", "Next:numberCount = 0"]
+E_CM = 13000.0  # GeV
+_COMMON = [f"Beams:eCM = {E_CM}", "Print:quiet = on", "Next:numberCount = 0"]
 _HADRONIC = "onIfAny = 1 2 3 4 5"
 PROCESS_SETTINGS = {
     "gluon": ["HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"],
@@ -230,10 +231,12 @@ def _write_les_houches(hard, n_events: int, path: Path) -> None:
     incoming partons, outgoing particles with their colours, masses and the event's pTHat as the
     shower scale; spin unknown (9), so the reading Pythia decays resonances isotropically."""
     info = hard.infoPython()
-    lines = ['<LesHouchesEvents version="1.0">', "<init>", " 2212 2212 6.5e3 6.5e3 0 0 0 0 3 1", " 1.0 0.0 1.0 1", "</init>"]
+    beam = E_CM / 2
+    lines = ['<LesHouchesEvents version="1.0">', "<init>", f" 2212 2212 {beam:.6e} {beam:.6e} 0 0 0 0 3 1",
+             " 1.0 0.0 1.0 1", "</init>"]
     for _ in range(n_events):
-        while not hard.next():
-            pass
+        if not any(hard.next() for _ in range(100)):
+            raise L1ForgeError("Pythia failed 100 times in a row to make a hard-process event")
         record = hard.process
         rows = [record[i] for i in range(record.size())]
         incoming = [p for p in rows if p.status() == -21]
