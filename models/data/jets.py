@@ -260,13 +260,13 @@ def event_batches(cls: str, seed: int, settings: JetSettings = JetSettings(), ex
     """
     import pythia8mc
 
-    decay_lines = [s for s in PROCESS_SETTINGS[cls] if s.split(":")[0].isdigit()]
     if cls not in ("W", "Z") or settings.boson_decays == "correlated":
         pythia = _new_pythia(_hard_lines(cls, settings) + list(extra) + _seed_lines(seed), cls, settings, pythia8mc)
         while True:
             yield pythia.nextBatch(EVENTS_PER_BATCH)
     hard = _new_pythia(_hard_lines(cls, settings) + _seed_lines(seed) + [
         "ProcessLevel:resonanceDecays = off", "PartonLevel:all = off", "HadronLevel:all = off"], cls, settings, pythia8mc)
+    decay_lines = [s for s in PROCESS_SETTINGS[cls] if s.split(":")[0].isdigit()]  # e.g. "24:onMode = off"
     with tempfile.TemporaryDirectory(prefix="l1forge-lhe-") as tmp:
         for round_ in itertools.count():
             lhe = Path(tmp) / f"hard{round_}.lhe"

@@ -28,11 +28,11 @@ def mass_peak(masses: np.ndarray, bandwidth: float = 4.0) -> float:
 def summarize_jets(path: str | Path) -> dict:
     """Counts, multiplicities and mass peaks per class (uses the file's `jets` observables)."""
     _, labels = read_jet_file(path, n_slots=1)  # checks the layout; the summary needs no features
+    out = {"path": str(path), "jets": int(len(labels)), "generator": None, "settings": {}, "classes": {}}
     with h5py.File(path, "r") as f:
         jets = np.asarray(f[JETS_KEY])
         n_real = (np.asarray(f[CONSTITUENTS_KEY][:, :, P["e"]]) > 0).sum(axis=1)  # 1/16 of the array
-    out = {"path": str(path), "jets": int(len(labels)), "generator": None, "settings": {}, "classes": {}}
-    with h5py.File(path, "r") as f:  # what made the file (generated files record it; public ones do not)
+        # what made the file (generated files record it; public ones do not)
         if "generator" in f.attrs:
             out["generator"] = str(f.attrs["generator"])
         out["settings"] = {k.name: np.asarray(f.attrs[k.name]).tolist() for k in fields(JetSettings) if k.name in f.attrs}

@@ -208,7 +208,7 @@ def _boson_decays(cls, settings, batches=20):
             p4 = np.stack([ak.to_numpy(prt.p[ev][f]) for f in ("px", "py", "pz", "e")], axis=-1)
             for i in ak.to_numpy(bosons):
                 boson, quark = p4[i], p4[int(prt.daughter1[ev][i])]
-                mass = np.sqrt(boson[3] ** 2 - boson[:3] @ boson[:3])
+                mass = invariant_mass(boson)
                 beta, gamma = boson[:3] / boson[3], boson[3] / mass
                 along = beta / np.linalg.norm(beta)
                 # the daughter's momentum boosted into the boson rest frame
