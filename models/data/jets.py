@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import multiprocessing
-import os
 import tempfile
 import time
 import warnings
@@ -32,10 +30,10 @@ import numpy as np
 
 from l1forge.compiler.atomic import atomic_path, copy_atomic
 from l1forge.compiler.errors import L1ForgeError
-from l1forge.compiler.quiet import silenced_stdout
 
 from .jet_features import (COMPUTED_JET_FEATURES, R0, cone_constituents, constituent_features, jet_features, kinematics,
                            pad_constituents, wrap_phi)
+from .parallel import cache_dir, run_chunks
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
 
 GENERATOR_VERSION = "3"  # bump when the physics or the file layout changes: it invalidates caches
@@ -351,34 +349,6 @@ def _chunk_plan(n_per_class: int, seed: int, settings: JetSettings) -> list[tupl
     return plan
 
 
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@contextmanager
-def _single_threaded_children():
-    """One BLAS thread per worker: the workers already fill the cores (2-3x faster than letting
-    each worker's numpy start a thread per core)."""
-    saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARIABLES}
-    os.environ.update({k: "1" for k in BLAS_THREAD_VARIABLES})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _run_chunk(args):
-    with silenced_stdout():
-        return args, generate_chunk(*args)
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("L1FORGE_CACHE", Path.home() / ".cache" / "l1forge"))
-
-
 def cache_key(n_per_class: int, seed: int, settings: JetSettings = JetSettings()) -> str:
     text = f"jets:{GENERATOR_VERSION}:{n_per_class}:{seed}:{settings.key()}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -408,24 +378,9 @@ def generate_jets(n_per_class: int, seed: int, out: str | Path, workers: int | N
 
 def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, progress: bool,
                  settings: JetSettings) -> dict:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     plan = _chunk_plan(n_per_class, seed, settings)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(plan)))
-    results: dict[tuple, Chunk] = {}
-    columns = [TextColumn("generating jets"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task("jets", total=n_per_class * len(CLASSES))
-        if workers == 1:
-            for args in plan:
-                results[args] = _run_chunk(args)[1]
-                bar.advance(task, args[2])
-        else:
-            with _single_threaded_children(), multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for args, chunk in pool.imap_unordered(_run_chunk, plan):
-                    results[args] = chunk
-                    bar.advance(task, args[2])
-    chunks = [results[args] for args in plan]  # plan order: independent of scheduling
+    chunks = run_chunks(plan, generate_chunk, label="generating jets", total=n_per_class * len(CLASSES),
+                        size=lambda args: args[2], workers=workers, progress=progress)
     features = np.concatenate([c.features for c in chunks])
     jets = np.concatenate([c.jets for c in chunks])
     order = np.random.default_rng(seed).permutation(len(jets))
