@@ -47,14 +47,50 @@ def jets_command(
     print_summary(out, plot)
 
 
+@data_app.command("showers")
+def showers_command(
+    out: Path = typer.Option(..., "--out", help="HDF5 file to write (CaloChallenge layout for ds2/ds3, "
+                                                "CaloClouds layout for ild)."),
+    geometry: str = typer.Option("ds2", "--geometry", help="ds2, ds3 (CaloChallenge datasets 2 and 3) or ild "
+                                                           "(ILD-ECAL-like point clouds)."),
+    n: int = typer.Option(1000, "--n", help="Number of showers."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; same arguments give the same bytes."),
+    particle: str = typer.Option(None, "--particle", help="electron or photon (public: electron for ds2/ds3, "
+                                                          "photon for ild)."),
+    energy: str = typer.Option(None, "--energy", help="Incident energy window LOW,HIGH (or one energy) in GeV, "
+                                                      "within 1-1000 (public: 1,1000 for ds2/ds3, 10,90 for ild)."),
+    spectrum: str = typer.Option(None, "--spectrum", help="log-uniform or flat (public: log-uniform for ds2/ds3, "
+                                                          "flat for ild)."),
+    stochastic_term: float = typer.Option(None, "--stochastic-term",
+                                          help="Sampling term a of sigma/E = a/sqrt(E/GeV) (0.17 for ds2/ds3, "
+                                               "0.166 for ild)."),
+    workers: int = typer.Option(0, "--workers", help="Processes (0: all cores)."),
+    plot: bool = typer.Option(True, "--plot/--no-plot", help="Also write FILE_physics.png."),
+) -> None:
+    """Generate electromagnetic showers with a parametric (Grindhammer-Peters) simulator."""
+    from .data.showers import generate_showers, settings_for
+    from .data.showers.generate import binning_path
+    from .data.showers.geometry import GEOMETRIES
+
+    settings = settings_for(geometry, particle=particle, energy=energy, spectrum=spectrum,
+                            stochastic_term=stochastic_term)
+    stats = generate_showers(n, seed, out, settings, workers=workers or None)
+    origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
+    console.print(f"wrote {out} ({n} {settings.particle} showers, {GEOMETRIES[geometry].description}; {origin})")
+    if GEOMETRIES[geometry].kind == "voxels":
+        console.print(f"binning: {binning_path(out)}")
+    print_summary(out, plot)
+
+
 @data_app.command("summary")
 def summary_command(
-    file: Path = typer.Argument(..., help="Jet file (generated or public)."),
-    plot: bool = typer.Option(True, "--plot/--no-plot", help="Also write FILE_mass.png."),
+    file: Path = typer.Argument(..., help="Jet file or shower file (generated or public)."),
+    plot: bool = typer.Option(True, "--plot/--no-plot", help="Also write a plot beside the file."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    max_showers: int = typer.Option(20000, "--max-showers", help="Showers read from a shower file (0: all)."),
 ) -> None:
-    """Per-class counts, constituent multiplicity and jet-mass peaks of a jet file."""
-    print_summary(file, plot, as_json)
+    """Jets: per-class counts, multiplicity, mass peaks. Showers: the physics table per energy."""
+    print_summary(file, plot, as_json, max_showers or None)
 
 
 def _setting_text(value) -> str:
@@ -63,8 +99,12 @@ def _setting_text(value) -> str:
     return value if isinstance(value, str) else f"{value:g}"
 
 
-def print_summary(file: Path, plot: bool = True, as_json: bool = False) -> dict:
+def print_summary(file: Path, plot: bool = True, as_json: bool = False, max_showers: int | None = 20000) -> dict:
+    from .data.showers.formats import shower_kind
     from .data.summary import plot_jet_mass, summarize_jets
+
+    if Path(file).is_file() and shower_kind(file) is not None:
+        return print_shower_summary(file, plot, as_json, max_showers)
 
     summary = summarize_jets(file)
     if plot:
@@ -79,11 +119,46 @@ def print_summary(file: Path, plot: bool = True, as_json: bool = False) -> dict:
         table.add_row(cls, str(s["jets"]), f"{s['mean_constituents']:.1f}", f"{s['mass_peak']:.0f}",
                       f"{s['mass_median']:.1f}", f"{s['pt_mean']:.0f}")
     console.print(table)
+    _print_origin(summary, f"jet-mass plot: {summary['mass_plot']}" if plot else None)
+    return summary
+
+
+def _print_origin(summary: dict, plot_line: str | None) -> None:
+    """The generator and its settings (files l1forge made), and where the plot went."""
     if summary["generator"]:
         settings = ", ".join(f"{k} {_setting_text(v)}" for k, v in summary["settings"].items())
         console.print(f"made by {summary['generator']}" + (f": {settings}" if settings else ""), soft_wrap=True)
+    if plot_line:
+        console.print(plot_line)
+
+
+def print_shower_summary(file: Path, plot: bool, as_json: bool, max_showers: int | None) -> dict:
+    from .data.showers.summary import plot_showers, summarize_showers
+
+    summary = summarize_showers(file, max_showers)
     if plot:
-        console.print(f"jet-mass plot: {summary['mass_plot']}")
+        summary["plot"] = str(plot_showers(summary, Path(file).with_name(Path(file).stem + "_physics.png")))
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return summary
+    table = Table(title=f"{file}: {summary['showers']} {summary['geometry']} showers "
+                        f"(R_M {summary['moliere_mm']:.2f} mm, E_c {summary['critical_energy_mev']:.2f} MeV)")
+    for col in ("E [GeV]", "showers", "<E>/E0", "sigma/E", "t_max [X0]", "R90 [mm]", "R90 [R_M]", "hits"):
+        table.add_column(col, justify="right")
+    for r in summary["rows"]:
+        table.add_row(f"{r['e_low_gev']:.3g}-{r['e_high_gev']:.3g}", str(r["showers"]), f"{r['linearity']:.3f}",
+                      f"{r['resolution']:.4f}", f"{r['t_max_x0']:.2f}", f"{r['r90_mm']:.1f}",
+                      f"{r['r90_moliere']:.2f}", f"{r['hits']:.0f}")
+    console.print(table)
+    if summary["resolution_fit"]:
+        fit = summary["resolution_fit"]
+        console.print(f"resolution fit: sigma/E = {100 * fit['stochastic']:.1f} %/sqrt(E/GeV) (+) "
+                      f"{100 * fit['constant']:.2f} %")
+    if summary["t_max_fit"]:
+        fit = summary["t_max_fit"]
+        console.print(f"shower maximum: t_max = {fit['slope']:.2f} ln(E/E_c) {fit['intercept']:+.2f} X0; with slope 1: "
+                      f"ln(E/E_c) {fit['pdg_constant']:+.2f} X0 (PDG: -0.5 electrons, +0.5 photons)")
+    _print_origin(summary, f"physics plots: {summary['plot']}" if plot else None)
     return summary
 
 

@@ -33,7 +33,7 @@ from l1forge.compiler.errors import L1ForgeError
 
 from .jet_features import (COMPUTED_JET_FEATURES, R0, cone_constituents, constituent_features, jet_features, kinematics,
                            pad_constituents, wrap_phi)
-from .parallel import cache_dir, run_chunks
+from .parallel import cache_dir, iter_chunks
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
 
 GENERATOR_VERSION = "3"  # bump when the physics or the file layout changes: it invalidates caches
@@ -379,8 +379,8 @@ def generate_jets(n_per_class: int, seed: int, out: str | Path, workers: int | N
 def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, progress: bool,
                  settings: JetSettings) -> dict:
     plan = _chunk_plan(n_per_class, seed, settings)
-    chunks = run_chunks(plan, generate_chunk, label="generating jets", total=n_per_class * len(CLASSES),
-                        size=lambda args: args[2], workers=workers, progress=progress)
+    chunks = list(iter_chunks(plan, generate_chunk, label="generating jets", total=n_per_class * len(CLASSES),
+                        size=lambda args: args[2], workers=workers, progress=progress))
     features = np.concatenate([c.features for c in chunks])
     jets = np.concatenate([c.jets for c in chunks])
     order = np.random.default_rng(seed).permutation(len(jets))

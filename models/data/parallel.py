@@ -7,7 +7,7 @@ import multiprocessing
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from l1forge.compiler.quiet import silenced_stdout
 
@@ -48,29 +48,27 @@ class _Worker:
             return index, self.work(*args)
 
 
-def run_chunks(plan: Sequence[tuple], work: Callable, *, label: str, total: int, size: Callable[[tuple], int],
-               workers: int | None = None, progress: bool = True) -> list:
-    """work(*args) for every args of the plan, on `workers` processes (default: all cores).
+def iter_chunks(plan: Sequence[tuple], work: Callable, *, label: str, total: int, size: Callable[[tuple], int],
+                workers: int | None = None, progress: bool = True) -> Iterator:
+    """Yield work(*args) for every args of the plan, in plan order, computed on `workers` processes
+    (default: all cores) while the caller consumes them.
 
     `work` must be a module-level function (workers are spawned); size(args) is how much of
-    `total` one chunk advances the progress bar. Returns the results in plan order.
+    `total` one chunk advances the progress bar.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     worker = _Worker(work)
     workers = max(1, min(workers or os.cpu_count() or 1, len(plan)))
-    results: dict[int, object] = {}
     columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task(label, total=total)
         if workers == 1:
-            done = map(worker, enumerate(plan))
-            for index, result in done:
-                results[index] = result
+            for index, result in map(worker, enumerate(plan)):
                 bar.advance(task, size(plan[index]))
+                yield result
         else:
             with single_threaded_children(), multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for index, result in pool.imap_unordered(worker, enumerate(plan)):
-                    results[index] = result
+                for index, result in pool.imap(worker, enumerate(plan)):
                     bar.advance(task, size(plan[index]))
-    return [results[i] for i in range(len(plan))]
+                    yield result
