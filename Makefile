@@ -48,6 +48,7 @@ test-fast: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/jet_generation.py
+	$(VENV)/bin/python benchmarks/shower_generation.py
 	$(VENV)/bin/python benchmarks/emulator.py
 	@echo "accuracy: $(VENV)/bin/l1forge data jets --n-per-class 20000 --seed 100 --out jets100k.h5 && \
 	$(VENV)/bin/python benchmarks/tagger_accuracy.py --data jets100k.h5 --epochs 25 (about 25 minutes)"

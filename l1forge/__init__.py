@@ -35,6 +35,10 @@ _API = {
     # data
     "generate_jets": "l1forge.models.data.jets", "load_jets": "l1forge.models.data.loader",
     "summarize_jets": "l1forge.models.data.summary",
+    "generate_showers": "l1forge.models.data.showers.generate", "shower_settings": "l1forge.models.data.showers.generate",
+    "read_voxel_showers": "l1forge.models.data.showers.formats",
+    "read_point_clouds": "l1forge.models.data.showers.formats",
+    "summarize_showers": "l1forge.models.data.showers.summary",
 }
 
 __all__ = sorted(_API)

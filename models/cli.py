@@ -68,11 +68,11 @@ def showers_command(
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Also write FILE_physics.png."),
 ) -> None:
     """Generate electromagnetic showers with a parametric (Grindhammer-Peters) simulator."""
-    from .data.showers import generate_showers, settings_for
+    from .data.showers import generate_showers, shower_settings
     from .data.showers.generate import binning_path
     from .data.showers.geometry import GEOMETRIES
 
-    settings = settings_for(geometry, particle=particle, energy=energy, spectrum=spectrum,
+    settings = shower_settings(geometry, particle=particle, energy=energy, spectrum=spectrum,
                             stochastic_term=stochastic_term)
     stats = generate_showers(n, seed, out, settings, workers=workers or None)
     origin = "from cache " + stats["cache"] if stats["cached"] else "generated"

@@ -31,7 +31,7 @@ _H5 = dict(compression="gzip", compression_opts=4, shuffle=True, track_times=Fal
 
 @dataclass(frozen=True)
 class ShowerSettings:
-    """What is simulated; None fields take the geometry's public defaults (see settings_for)."""
+    """What is simulated; None fields take the geometry's public defaults (see shower_settings)."""
     geometry: str
     particle: str
     energy_gev: tuple[float, float]
@@ -56,7 +56,7 @@ class ShowerSettings:
         return ",".join(f"{k}={v}" for k, v in sorted(self.to_dict().items()))
 
 
-def settings_for(geometry: str, *, particle: str | None = None, energy: str | None = None,
+def shower_settings(geometry: str, *, particle: str | None = None, energy: str | None = None,
                  spectrum: str | None = None, stochastic_term: float | None = None) -> ShowerSettings:
     """The geometry's public defaults with the given options changed (energy as 'LOW,HIGH' or 'E' in GeV)."""
     if geometry not in GEOMETRIES:

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from l1forge.compiler.errors import L1ForgeError
-from l1forge.models.data.showers import generate_showers, read_point_clouds, read_voxel_showers, settings_for
+from l1forge.models.data.showers import generate_showers, read_point_clouds, read_voxel_showers, shower_settings
 from l1forge.models.data.showers.generate import binning_path, cache_key, point_width
 from l1forge.models.data.showers.geometry import GEOMETRIES, Deposits, cluster_points, voxelise
 
 
 def test_same_bytes_for_any_core_count_and_the_cache_is_reused(tmp_path):
-    settings = settings_for("ds2", energy="5,50")
+    settings = shower_settings("ds2", energy="5,50")
     one = generate_showers(450, 3, tmp_path / "one.h5", settings, workers=1, progress=False)
     assert not one["cached"]
     data = (tmp_path / "one.h5").read_bytes()
@@ -32,7 +32,7 @@ def test_same_bytes_for_any_core_count_and_the_cache_is_reused(tmp_path):
 def test_calochallenge_layout_and_binning(tmp_path):
     for name, voxels, n_alpha, n_r in (("ds2", 6480, 16, 9), ("ds3", 40500, 50, 18)):
         out = tmp_path / f"{name}.h5"
-        generate_showers(30, 0, out, settings_for(name), progress=False)
+        generate_showers(30, 0, out, shower_settings(name), progress=False)
         with h5py.File(out, "r") as f:
             assert f["incident_energies"].shape == (30, 1) and f["showers"].shape == (30, voxels)
             assert f["showers"].dtype == np.float32
@@ -67,7 +67,7 @@ def test_voxel_index_is_layer_then_angle_then_radius():
 
 def test_point_clouds_are_right_aligned_on_the_subcell_grid(tmp_path):
     out = tmp_path / "ild.h5"
-    generate_showers(40, 1, out, settings_for("ild"), progress=False)
+    generate_showers(40, 1, out, shower_settings("ild"), progress=False)
     with h5py.File(out, "r") as f:
         events, energy, n_points = f["events"][:], f["energy"][:], f["n_points"][:]
     assert events.shape == (40, 4, 6000) and energy.shape == (40, 1)
@@ -100,8 +100,8 @@ def test_clustering_sums_deposits_in_one_subcell():
 
 
 def test_point_width_grows_only_beyond_the_public_energies():
-    assert point_width(settings_for("ild")) == 6000
-    assert point_width(settings_for("ild", energy="10,500")) > 6000
+    assert point_width(shower_settings("ild")) == 6000
+    assert point_width(shower_settings("ild", energy="10,500")) > 6000
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -115,14 +115,14 @@ def test_point_width_grows_only_beyond_the_public_energies():
 ])
 def test_bad_settings_are_refused_by_name(kwargs, message):
     with pytest.raises(L1ForgeError) as err:
-        settings_for(**kwargs)
+        shower_settings(**kwargs)
     assert str(err.value) == message
 
 
 def test_cache_key_depends_on_every_setting():
-    variants = [settings_for("ds2"), settings_for("ds3"), settings_for("ds2", particle="photon"),
-                settings_for("ds2", energy="1,100"), settings_for("ds2", spectrum="flat"),
-                settings_for("ds2", stochastic_term=0.2)]
+    variants = [shower_settings("ds2"), shower_settings("ds3"), shower_settings("ds2", particle="photon"),
+                shower_settings("ds2", energy="1,100"), shower_settings("ds2", spectrum="flat"),
+                shower_settings("ds2", stochastic_term=0.2)]
     assert len({cache_key(100, 0, s) for s in variants}) == len(variants)
     assert cache_key(100, 0, variants[0]) != cache_key(100, 1, variants[0]) != cache_key(101, 0, variants[0])
 
@@ -169,7 +169,7 @@ def test_point_loader_names_what_is_wrong(tmp_path, datasets, message):
 
 def test_summary_command_prints_the_physics_table(tmp_path):
     out = tmp_path / "ild.h5"
-    generate_showers(300, 2, out, settings_for("ild"), progress=False)
+    generate_showers(300, 2, out, shower_settings("ild"), progress=False)
     res = subprocess.run([sys.executable, "-m", "l1forge", "data", "summary", str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     text = " ".join(res.stdout.split())

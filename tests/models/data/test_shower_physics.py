@@ -5,7 +5,7 @@ linearity, hit multiplicity."""
 import numpy as np
 import pytest
 
-from l1forge.models.data.showers import generate_showers, settings_for
+from l1forge.models.data.showers import generate_showers, shower_settings
 from l1forge.models.data.showers.geometry import GEOMETRIES, place
 from l1forge.models.data.showers.physics import sample_spots
 from l1forge.models.data.showers.summary import observables, physics_table
@@ -13,7 +13,8 @@ from l1forge.models.data.showers.summary import observables, physics_table
 
 def _table(tmp_path_factory, geometry, particle, n, energy):
     out = tmp_path_factory.mktemp("showers") / f"{geometry}_{particle}.h5"
-    generate_showers(n, 11, out, settings_for(geometry, particle=particle, energy=energy), progress=False)
+    settings = shower_settings(geometry, particle=particle, energy=energy, spectrum="log-uniform")
+    generate_showers(n, 11, out, settings, progress=False)
     return physics_table(observables(out))
 
 
@@ -29,7 +30,9 @@ def ds2_photons(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ild_photons(tmp_path_factory):
-    return _table(tmp_path_factory, "ild", "photon", 2000, "10,90")
+    # 1-100 GeV: at the public 10-90 GeV the longitudinal leakage of the 24 X0 deep ILD ECAL, which
+    # grows with E, takes a share of the sampling term in the fit (a = 0.144 (+) c = 1.8 %)
+    return _table(tmp_path_factory, "ild", "photon", 4000, "1,100")
 
 
 def test_shower_maximum_grows_with_ln_e_with_the_pdg_constants(ds2_electrons, ds2_photons):
@@ -59,6 +62,8 @@ def test_ninety_percent_of_the_energy_lies_within_about_one_moliere_radius(ild_p
 
 
 def test_resolution_fit_recovers_the_configured_sampling_term(ds2_electrons, ild_photons):
+    # measured over two seeds: ds2 a = 0.176-0.181 (lateral leakage beyond its 41.85 mm adds to the
+    # sampling term), ild a = 0.166-0.167
     for table, geometry in ((ds2_electrons, "ds2"), (ild_photons, "ild")):
         a = GEOMETRIES[geometry].stochastic_term
         fit = table["resolution_fit"]
