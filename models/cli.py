@@ -99,11 +99,34 @@ def _setting_text(value) -> str:
     return value if isinstance(value, str) else f"{value:g}"
 
 
-def print_summary(file: Path, plot: bool = True, as_json: bool = False, max_showers: int | None = 20000) -> dict:
+def _file_kind(file: Path) -> str:
+    """'jets' or 'showers' from the datasets a file holds; one line naming the layouts otherwise."""
+    import h5py
+
+    from l1forge.compiler.errors import L1ForgeError
+
+    from .data.layout import CONSTITUENTS_KEY
     from .data.showers.formats import shower_kind
+
+    if not file.is_file():
+        raise L1ForgeError(f"{file}: no such file")
+    try:
+        with h5py.File(file, "r") as f:
+            has_jets = CONSTITUENTS_KEY in f
+    except OSError:
+        raise L1ForgeError(f"{file}: not an HDF5 file (expected a jet file or a shower file)") from None
+    if has_jets:
+        return "jets"
+    if shower_kind(file) is not None:
+        return "showers"
+    raise L1ForgeError(f"{file}: neither a jet file ('{CONSTITUENTS_KEY}', 'jets': the hls4ml LHC jet layout) nor "
+                       "a shower file ('incident_energies', 'showers': CaloChallenge; 'events', 'energy': CaloClouds)")
+
+
+def print_summary(file: Path, plot: bool = True, as_json: bool = False, max_showers: int | None = 20000) -> dict:
     from .data.summary import plot_jet_mass, summarize_jets
 
-    if Path(file).is_file() and shower_kind(file) is not None:
+    if _file_kind(Path(file)) == "showers":
         return print_shower_summary(file, plot, as_json, max_showers)
 
     summary = summarize_jets(file)

@@ -176,3 +176,13 @@ def test_summary_command_prints_the_physics_table(tmp_path):
     assert "300 ild showers" in text and "resolution fit: sigma/E =" in text
     assert "made by l1forge showers v1" in text
     assert (tmp_path / "ild_physics.png").stat().st_size > 10_000
+
+
+def test_summary_of_a_file_of_neither_kind_names_both_layouts(tmp_path):
+    path = _write(tmp_path / "other.h5", x=np.zeros(3))
+    res = subprocess.run([sys.executable, "-m", "l1forge", "data", "summary", str(path)], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert res.stderr.strip() == (f"error: {path}: neither a jet file ('jetConstituentList', 'jets': the hls4ml LHC "
+                                  "jet layout) nor a shower file ('incident_energies', 'showers': CaloChallenge; "
+                                  "'events', 'energy': CaloClouds)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.h5"]
