@@ -107,3 +107,35 @@ def gather_nd_pairs(n: int = 8, f: int = 3) -> ModelWrapper:
              helper.make_node("GatherND", ["xt", "idx"], ["g"], name="pairs", batch_dims=0),
              helper.make_node("Transpose", ["g"], ["y"], name="batch_first", perm=[1, 0, 2])]
     return make_model(nodes, inits, [1, n, f], [1, len(idx), f])
+
+
+def per_channel_dense(mode: str = "ROUND", n: int = 4, c: int = 5, seed: int = 7, batch_scale: bool = False,
+                      input_fracs=(3, 6, 8), act_fracs=(2, 4, 5, 7, 3)) -> ModelWrapper:
+    """x (1, n, 3) -> Quant (per-feature scales 2**-input_fracs, 10 bit) -> MatMul with a weight
+    Quant per output channel -> + bias -> Quant(mode, signed 8 bit, per-channel 2**-act_fracs) -> y:
+    every tensor on per-channel power-of-two grids (HGQ-style). batch_scale gives the activation
+    scale a leading axis of 2 (varying along the batch axis)."""
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-2, 2, (3, c))
+    b = rng.integers(-512, 512, c) / 256.0
+    w_scale = 2.0 ** -np.array([5, 7, 6, 4, 8][:c])
+    a_shape = [2 if batch_scale else 1, 1, c]
+    a_scale = np.broadcast_to(2.0 ** -np.asarray(act_fracs, dtype=float)[:c], a_shape)
+    inits = [helper.make_tensor("w", TensorProto.FLOAT, [3, c], w.ravel().tolist()),
+             helper.make_tensor("b", TensorProto.FLOAT, [c], b.tolist()),
+             helper.make_tensor("s_in", TensorProto.FLOAT, [1, 1, 3], (2.0 ** -np.asarray(input_fracs, float)).tolist()),
+             helper.make_tensor("s_w", TensorProto.FLOAT, [1, c], w_scale.tolist()),
+             helper.make_tensor("s_act", TensorProto.FLOAT, a_shape, np.ravel(a_scale).tolist()),
+             helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])]
+    for name, bits in (("b10", 10), ("b8", 8)):
+        inits.append(helper.make_tensor(name, TensorProto.FLOAT, [], [float(bits)]))
+    qdomain = "qonnx.custom_op.general"
+    nodes = [helper.make_node("Quant", ["x", "s_in", "zero", "b10"], ["xq"], name="q_in", domain=qdomain,
+                              rounding_mode="ROUND", signed=1, narrow=0),
+             helper.make_node("Quant", ["w", "s_w", "zero", "b8"], ["wq"], name="q_w", domain=qdomain,
+                              rounding_mode="ROUND", signed=1, narrow=1),
+             helper.make_node("MatMul", ["xq", "wq"], ["h"], name="mm"),
+             helper.make_node("Add", ["h", "b"], ["hb"], name="bias"),
+             helper.make_node("Quant", ["hb", "s_act", "zero", "b8"], ["y"], name="q_act", domain=qdomain,
+                              rounding_mode=mode, signed=1, narrow=0)]
+    return make_model(nodes, inits, [1, n, 3], [1, n, c])

@@ -116,3 +116,27 @@ class IndexedInteractionNet(_UserInteractionNet):
         aggregated = effects.reshape(effects.shape[0], self.n, self.n - 1, -1).sum(dim=2)
         h = _value(self.orelu(self.o1(self.node_quant(torch.cat([x, aggregated], dim=-1)))))
         return self.out(self.pool_quant(h.sum(dim=1)))
+
+
+class PerChannelDeepSet(nn.Module):
+    """A deep set whose weights and hidden activation have one power-of-two scale per channel
+    (Brevitas' per-channel fixed-point quantizers), mean pooling, per-channel output layer."""
+
+    def __init__(self, n: int = 8, n_features: int = 3, width: int = 6, n_classes: int = 5):
+        from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+        from brevitas.quant.fixed_point import Int8ActPerTensorFixedPoint, Int8WeightPerChannelFixedPoint, \
+            Uint8ActPerTensorFixedPoint
+
+        class PerChannelAct(Uint8ActPerTensorFixedPoint):
+            scaling_per_output_channel = True
+            per_channel_broadcastable_shape = (1, 1, width)
+            scaling_stats_permute_dims = (2, 0, 1)
+
+        super().__init__()
+        self.inp = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True)
+        self.phi = QuantLinear(n_features, width, bias=True, weight_quant=Int8WeightPerChannelFixedPoint)
+        self.act = QuantReLU(act_quant=PerChannelAct, return_quant_tensor=True)
+        self.out = QuantLinear(width, n_classes, bias=True, weight_quant=Int8WeightPerChannelFixedPoint)
+
+    def forward(self, x):  # x: (batch, particles, features)
+        return self.out(_value(self.act(self.phi(self.inp(x))))).mean(1)

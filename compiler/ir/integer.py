@@ -119,51 +119,108 @@ def quant_bounds(p: dict) -> tuple[int, int]:
 
 
 def check_quant(model: ModelWrapper, node) -> dict:
-    """Quant parameters, or NotExact if they break the canonical rules."""
+    """Quant parameters, or NotExact if they break the canonical rules.
+
+    The scale is one power of two (per tensor) or a constant array of powers of two (per channel,
+    broadcast over the input). p["frac"] is the fraction bit count of the output's common grid
+    (the finest of the channels'); p["channel_frac"] is None per tensor, else the array of each
+    channel's own fraction bits, in the scale's shape."""
     p = quant_params(model, node)
     if p["scale"] is None or p["zero_point"] is None or p["bit_width"] is None:
         raise NotExact(node, "dynamic quantizer", "scale, zero point and bit width must be constants")
-    scales = np.unique(np.asarray(p["scale"], dtype=np.float64))
-    if scales.size != 1:
-        raise NotExact(node, "per-channel scale", f"{scales.size} different scales; use a per-tensor quantizer")
-    k = log2_exact(scales[0])
-    if k is None:
-        raise NotExact(node, "non power-of-two scale",
-                       f"scale {scales[0]:.9g} is not 2**k; use a fixed-point quantizer "
-                       "(e.g. Brevitas Int8ActPerTensorFixedPoint)")
+    scale = np.asarray(p["scale"], dtype=np.float64)
+    exponents = {}
+    for value in np.unique(scale):
+        k = log2_exact(value)
+        if k is None:
+            raise NotExact(node, "non power-of-two scale",
+                           f"scale {value:.9g} is not 2**k; use a fixed-point quantizer "
+                           "(e.g. Brevitas Int8ActPerTensorFixedPoint)")
+        exponents[value] = k
     if np.any(np.asarray(p["zero_point"]) != 0):
         raise NotExact(node, "non-zero zero point", "only symmetric (zero point 0) quantizers are exact")
     bits = np.asarray(p["bit_width"]).ravel()
     if bits.size != 1 or bits[0] != int(bits[0]) or not 1 <= bits[0] <= 32:
-        raise NotExact(node, "bit width", f"bit width {bits} must be one integer in 1..32")
+        raise NotExact(node, "bit width", f"bit width {bits} must be one integer in 1..32 (qonnx's Quant takes "
+                                          "a scalar bit width; per-channel grids go in the scale)")
     if p["rounding_mode"] not in QONNX_ROUNDING:
         raise NotExact(node, "rounding mode", f"{p['rounding_mode']} is not supported")
-    p["frac"] = -k
+    if len(exponents) == 1:
+        p["frac"], p["channel_frac"] = -next(iter(exponents.values())), None
+    else:
+        p["channel_frac"] = np.vectorize(lambda v: -exponents[v], otypes=[np.int64])(scale)
+        p["frac"] = int(p["channel_frac"].max())
     return p
 
 
+def element_frac(node, p: dict, shape) -> np.ndarray | int:
+    """The fraction bits of each element of a Quant's output of `shape` (batch axis first): the
+    per-tensor int, or the per-channel array broadcast to the shape. NotExact if the scale does
+    not broadcast or varies along the batch axis."""
+    if p["channel_frac"] is None:
+        return p["frac"]
+    cf = p["channel_frac"]
+    shape = tuple(shape)
+    if cf.ndim == len(shape) and cf.shape[0] != 1:
+        raise NotExact(node, "per-channel scale shape", f"scale of shape {cf.shape} varies along the batch axis")
+    try:
+        return np.broadcast_to(cf, shape)
+    except ValueError:
+        raise NotExact(node, "per-channel scale shape", f"scale of shape {cf.shape} does not broadcast to the "
+                                                        f"input's {shape}") from None
+
+
+def requantize_channels(m: np.ndarray, frac_in: int, p: dict, f_el: np.ndarray | int, lo: int, hi: int) -> np.ndarray:
+    """A Quant on mantissas at frac_in: each element rounded and saturated on its own grid
+    (f_el fraction bits), returned on the common grid p["frac"] (exact: a left shift)."""
+    mode = p["rounding_mode"]
+    if np.ndim(f_el) == 0:
+        return requantize(m, frac_in - int(f_el), mode, lo, hi)
+    out = np.zeros_like(m)
+    for f in np.unique(f_el):
+        sel = f_el == f
+        out[sel] = _shift_left(requantize(m[sel], frac_in - int(f), mode, lo, hi), p["frac"] - int(f))
+    return out
+
+
 def quant_type(p: dict) -> FixedType:
-    """The grid and range of a checked Quant (check_quant's parameters)."""
-    return FixedType(bool(p["signed"]), int(p["bit_width"]), p["frac"])
+    """The grid and range of a checked Quant (check_quant's parameters): per channel, the common
+    grid wide enough for every channel."""
+    width = int(p["bit_width"])
+    if p["channel_frac"] is not None:
+        width += p["frac"] - int(p["channel_frac"].min())
+    return FixedType(bool(p["signed"]), width, p["frac"])
 
 
 def quant_spec(node, p: dict) -> FixedSpec:
     """The ap_fixed cast equal to a checked Quant: same grid, rounding and saturation (a narrow
     signed quantizer saturates symmetrically, AP_SAT_SYM). NotExact when there is none (CEIL,
-    narrow unsigned)."""
+    narrow unsigned, a per-channel grid: one ap_fixed cast rounds every channel alike)."""
     rounding = QONNX_TO_AP_ROUNDING.get(p["rounding_mode"])
     if rounding is None or (p["narrow"] and not p["signed"]):
         raise NotExact(node, "quantizer not expressible as an ap_fixed cast",
                        f"rounding {p['rounding_mode']}, narrow={p['narrow']}, signed={p['signed']} "
                        "has no ap_fixed equivalent")
+    if p["channel_frac"] is not None:
+        grids = sorted({int(v) for v in np.ravel(p["channel_frac"])})
+        raise NotExact(node, "per-channel quantizer not expressible as an ap_fixed cast",
+                       f"channels on {len(grids)} grids ({', '.join(f'2**-{g}' for g in grids)}) need one cast "
+                       "each; compile with --backend rtl")
     return FixedSpec(quant_type(p), rounding, "AP_SAT_SYM" if p["narrow"] else "AP_SAT")
 
 
-def quant_float_input(x: np.ndarray, p: dict) -> np.ndarray:
-    """Mantissas of a Quant applied to float data (the firmware's input conversion)."""
-    scaled = np.asarray(x, dtype=np.float64) * 2.0 ** p["frac"]  # exact: power-of-two scaling
-    r = _FLOAT_ROUND[p["rounding_mode"]](scaled)
+def quant_float_input(x: np.ndarray, p: dict, node=None) -> np.ndarray:
+    """Mantissas (on the common grid p["frac"]) of a Quant applied to float data (the firmware's
+    input conversion)."""
+    x = np.asarray(x, dtype=np.float64)
+    f_el = element_frac(node, p, x.shape)
+    r = _FLOAT_ROUND[p["rounding_mode"]](x * 2.0 ** f_el)  # exact: power-of-two scaling
     lo, hi = quant_bounds(p)
-    return np.clip(r, lo, hi).astype(np.int64)
+    return (np.clip(r, lo, hi) * 2.0 ** (p["frac"] - f_el)).astype(np.int64)
 
 
+def quant_input_range(p: dict, shape, node=None) -> tuple[np.ndarray, np.ndarray]:
+    """Element-wise lowest and highest mantissas (common grid) of a Quant's output of `shape`."""
+    lo, hi = quant_bounds(p)
+    step = 2 ** (p["frac"] - np.asarray(element_frac(node, p, shape), dtype=np.int64))
+    return np.broadcast_to(lo * step, tuple(shape)).astype(np.int64), np.broadcast_to(hi * step, tuple(shape)).astype(np.int64)

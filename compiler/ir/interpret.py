@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from .integer import MAX_MANTISSA_BITS, Fx, NotExact, check_quant, quant_bounds, quant_float_input
+from .integer import MAX_MANTISSA_BITS, Fx, NotExact, check_quant, quant_float_input, quant_input_range
 from .ops import apply_node
 
 
@@ -32,11 +32,10 @@ def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None], float_
             p = check_quant(model, node)
             data = float_inputs[node.input[0]]
             if data is None:
-                lo, hi = quant_bounds(p)
-                shape = [1] + list(shape_of(node.input[0])[1:])
-                env[node.output[0]] = Fx(np.full(shape, lo, np.int64), np.full(shape, hi, np.int64), p["frac"])
+                lo, hi = quant_input_range(p, [1] + list(shape_of(node.input[0])[1:]), node)
+                env[node.output[0]] = Fx(lo.copy(), hi.copy(), p["frac"])
             else:
-                m = quant_float_input(data, p)
+                m = quant_float_input(data, p, node)
                 env[node.output[0]] = Fx.exact(m.astype(np.float64) if float_mantissas else m, p["frac"])
             continue
         ins = [env.get(i) if i else None for i in node.input]

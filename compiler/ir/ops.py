@@ -18,7 +18,8 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from .fixed import log2_exact
-from .integer import Fx, NotExact, check_quant, const_mantissa, int_matmul, quant_bounds, requantize
+from .integer import (Fx, NotExact, check_quant, const_mantissa, element_frac, int_matmul, quant_bounds,
+                      requantize_channels)
 from .model import attr, axis_attr, const, gather_indices, reduce_axes
 
 ShapeOf = Callable[[str], list]
@@ -51,7 +52,8 @@ def define(*names: str, summary: str, check=None):
 MAX_ACTIVATION_BITS = 24
 
 
-@define("Quant", summary="requantize to a power-of-two grid (zero point 0), with rounding and saturation",
+@define("Quant", summary="requantize to a power-of-two grid, per tensor or per channel (zero point 0), with "
+                         "rounding and saturation",
         check=check_quant)
 def _quant(model, node, ins, shape_of) -> Fx:
     p = check_quant(model, node)
@@ -60,7 +62,8 @@ def _quant(model, node, ins, shape_of) -> Fx:
                        f"{int(p['bit_width'])} bits: qonnx computes Quant in float32, exact to 24 bits only")
     lo, hi = quant_bounds(p)
     x = ins[0]
-    return x.map(lambda m: requantize(m, x.frac - p["frac"], p["rounding_mode"], lo, hi)).with_frac(p["frac"])
+    f_el = element_frac(node, p, x.lo.shape)
+    return x.map(lambda m: requantize_channels(m, x.frac, p, f_el, lo, hi)).with_frac(p["frac"])
 
 
 @define("MatMul", summary="product with a constant right operand (weights on a power-of-two grid)")

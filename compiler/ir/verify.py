@@ -24,7 +24,7 @@ class Violation:
 def verify(model: ModelWrapper, raise_on_error: bool = True) -> list[Violation]:
     """Every violation of the canonical form (the op registry's static checks, then one walk of
     its rules over the input range), each naming its node and rule: unsupported ops,
-    non power-of-two or per-channel scales, float tensors in the datapath, unknown shapes,
+    non power-of-two scales (per tensor or per channel), float tensors in the datapath, unknown shapes,
     inexact means, accumulators beyond 62 bits. Raises L1ForgeError (first violation, with the
     count) unless raise_on_error is False."""
     found: list[Violation] = []

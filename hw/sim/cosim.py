@@ -12,7 +12,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from l1forge.compiler.errors import L1ForgeError
 from l1forge.compiler.ir.emulator import emulate
-from l1forge.compiler.ir.integer import check_quant, quant_bounds
+from l1forge.compiler.ir.integer import check_quant, element_frac, quant_bounds
 from l1forge.compiler.ir.model import with_batch_size
 
 
@@ -43,7 +43,7 @@ def grid_inputs(model: ModelWrapper, n: int, seed: int = 0) -> np.ndarray:
     extremes = [np.full(shape, lo), np.full(shape, hi), np.zeros(shape, np.int64),
                 np.where(np.indices(shape).sum(0) % 2 == 0, lo, hi)]
     m[:min(n, 4)] = np.stack(extremes)[:min(n, 4)]
-    return (m * 2.0 ** -p["frac"]).astype(np.float32)
+    return (m * 2.0 ** -element_frac(quant, p, [n] + shape)).astype(np.float32)  # each channel on its grid
 
 
 def check_data_shape(model: ModelWrapper, data: np.ndarray | None) -> None:

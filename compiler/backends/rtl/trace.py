@@ -14,7 +14,7 @@ import decimal
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from ...ir.integer import NotExact, check_quant, quant_type
+from ...ir.integer import NotExact, check_quant, element_frac, quant_type
 from ...ir.model import attr, axis_attr, const, gather_indices, reduce_axes
 
 
@@ -37,19 +37,31 @@ def _round_half_away(v, k: int, i: int, f: int, overflow: str):
     return (v + (2.0 ** (-f - 1) - v.is_negative() * 2.0 ** -f_in)).quantize(k, i, f, overflow, "TRN")
 
 
+def _kif(node, p: dict, shape) -> tuple:
+    """(k, i, f) of a Quant's output on traced arrays of `shape` (no batch axis): scalars per
+    tensor, element-wise arrays per channel (each channel's own grid and integer bits)."""
+    t = quant_type(p)
+    if p["channel_frac"] is None:
+        return t.kif
+    f = np.asarray(element_frac(node, p, (1,) + tuple(shape)))[0]
+    k = int(p["signed"])
+    return np.full(f.shape, k), int(p["bit_width"]) - k - f, f
+
+
 def _requantize(node, x, p: dict):
     from da4ml.trace import FixedVariableArray
 
-    k, i, f = quant_type(p).kif
     if p["narrow"] and not p["signed"]:
         raise NotExact(node, "quantizer not expressible in RTL", "narrow unsigned quantizers are not supported")
+    k, i, f = (np.broadcast_to(v, x.shape) for v in _kif(node, p, x.shape))
     overflow = "SAT_SYM" if p["narrow"] else "SAT"
     mode = p["rounding_mode"]
     if mode == "FLOOR":
         return x.quantize(k, i, f, overflow, "TRN")
     rounders = {"ROUND": _round_half_even, "HALF_UP": _round_half_away}
     if mode in rounders:
-        flat = [rounders[mode](v, k, i, f, overflow) for v in np.ravel(x._vars)]
+        flat = [rounders[mode](v, int(kv), int(iv), int(fv), overflow)
+                for v, kv, iv, fv in zip(np.ravel(x._vars), k.ravel(), i.ravel(), f.ravel())]
         return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options, hwconf=x.hwconf)
     raise NotExact(node, "rounding mode not supported by the RTL backend", f"{mode}; use ROUND, HALF_UP or FLOOR")
 
@@ -158,7 +170,8 @@ def _trace(model: ModelWrapper):
     if first.op_type != "Quant" or first.input[0] != inp_name:
         raise NotExact(first, "float tensor in the datapath", f"graph input {inp_name} must feed a Quant first")
     port = FixedVariableArrayInput(tuple(model.get_tensor_shape(inp_name)[1:]))
-    env = {first.output[0]: port.quantize(*quant_type(check_quant(model, first)).kif)}  # the port's type: the input quantizer's grid
+    # the port's type: the input quantizer's grid (each channel's own, per channel)
+    env = {first.output[0]: port.quantize(*_kif(first, check_quant(model, first), port.shape))}
     for node in nodes[1:]:
         ins = [env.get(i) if i else None for i in node.input]
         if ins[0] is None:
