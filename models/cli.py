@@ -200,6 +200,12 @@ def train(
     classifier: str = typer.Option("170", "--classifier", help="Interaction-network classifier widths."),
     w_bits: int = typer.Option(8, "--w-bits", help="Weight bits (2-16)."),
     a_bits: int = typer.Option(8, "--a-bits", help="Activation bits (2-16)."),
+    hgq: bool = typer.Option(False, "--hgq", help="Learnable bit widths (HGQ): every weight and activation "
+                                                  "channel on its own power-of-two grid (deepsets; compile "
+                                                  "with --backend rtl)."),
+    beta: float = typer.Option(0.0, "--beta", help="With --hgq: weight of the resource term (EBOPs) in the loss."),
+    hgq_granularity: str = typer.Option("element", "--hgq-granularity",
+                                        help="With --hgq: weight grids per element or per output channel."),
     epochs: int = typer.Option(20, "--epochs"),
     batch_size: int = typer.Option(256, "--batch-size"),
     lr: float = typer.Option(2e-3, "--lr"),
@@ -218,12 +224,14 @@ def train(
     try:
         cfg = TaggerConfig(model=model, n_constituents=n_constituents, n_features=n_features, pool=pool,
                            phi=_widths(phi), rho=_widths(rho), widths=_widths(widths), effects=_widths(effects),
-                           objects=_widths(objects), classifier=_widths(classifier), w_bits=w_bits, a_bits=a_bits)
+                           objects=_widths(objects), classifier=_widths(classifier), w_bits=w_bits, a_bits=a_bits,
+                           hgq=hgq, beta=beta, hgq_granularity=hgq_granularity)
     except ValueError as exc:
         raise L1ForgeError(str(exc)) from None
     jets = load_jets(data, n_constituents=n_constituents, features=features, seed=seed)
     res = train_and_export(cfg, jets, TrainSettings(epochs, batch_size, lr, seed), out, log=console.print)
-    table = Table(title=f"{model} N={n_constituents} {features} features, {w_bits}/{a_bits} bits: test split "
+    bits = f"learnable bits, beta {beta:g}" if hgq else f"{w_bits}/{a_bits} bits"
+    table = Table(title=f"{model} N={n_constituents} {features} features, {bits}: test split "
                         f"({res['splits']['test']} jets)")
     table.add_column("model")
     table.add_column("accuracy", justify="right")
@@ -234,7 +242,13 @@ def train(
         table.add_row(label, f"{r['accuracy']:.4f}", *[f"{r['auc'][c]:.4f}" for c in jets.classes])
     console.print(table)
     bq = res["brevitas_vs_qonnx"]
-    console.print(f"Brevitas vs exported QONNX: {bq['rows_differing']} of {bq['samples']} test rows differ")
+    trained = "PyTorch" if hgq else "Brevitas"
+    console.print(f"{trained} vs exported QONNX: {bq['rows_differing']} of {bq['samples']} test rows differ")
+    if hgq:
+        b = res["quantized"]["bits"]
+        console.print(f"learned bits: {b['weights_zero']} of {b['weights']} weights pruned, mean weight bits "
+                      f"{b['mean_weight_bits']:.2f}, mean activation bits {b['mean_activation_bits']:.2f}, "
+                      f"EBOPs {b['ebops']:,.0f}")
     console.print(f"wrote {out}/model.onnx, checkpoint.pt, metrics.json, roc.png, test_inputs.npz")
 
 

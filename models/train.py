@@ -26,8 +26,10 @@ class TrainSettings:
     seed: int = 0
 
 
-def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress: bool = True) -> list[dict]:
-    """Adam + cross-entropy; keeps the weights of the best validation accuracy."""
+def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress: bool = True,
+        beta: float = 0.0) -> list[dict]:
+    """Adam + cross-entropy (+ beta * EBOPs for learnable-bit models); keeps the weights of the
+    best validation accuracy."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     torch.manual_seed(s.seed)
@@ -48,12 +50,15 @@ def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress:
                 idx = perm[lo:lo + s.batch_size]
                 opt.zero_grad()
                 loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+                if beta:
+                    loss = loss + beta * model.ebops()
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(idx)
             sched.step()
             val_acc = float((predict(model, data.val.x).argmax(1) == data.val.y).mean())
-            history.append({"epoch": epoch + 1, "loss": total / len(y), "val_accuracy": val_acc})
+            history.append({"epoch": epoch + 1, "loss": total / len(y), "val_accuracy": val_acc,
+                            **({"ebops": float(model.ebops().detach())} if hasattr(model, "ebops") else {})})
             if val_acc > best:
                 best, best_state = val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}
             bar.update(task, advance=1, msg=f"loss {total / len(y):.3f} val acc {val_acc:.3f}")
@@ -68,8 +73,14 @@ def predict(model: nn.Module, x: np.ndarray, batch: int = 8192) -> np.ndarray:
 
 
 def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path, dynamo: bool = True) -> Path:
-    """QONNX file of a tagger through the Brevitas frontend (dynamo or TorchScript exporter)."""
+    """QONNX file of a tagger through the Brevitas frontend (dynamo or TorchScript exporter), or
+    l1forge's own writer for learnable-bit models."""
     from l1forge.compiler.api import export_brevitas
+
+    if cfg.hgq:
+        from .taggers.hgq import export_hgq_deepset
+
+        return export_hgq_deepset(model, path)
 
     export_brevitas(model, torch.zeros(1, cfg.n_constituents, cfg.n_features), path, dynamo=dynamo)
     return Path(path)
@@ -91,10 +102,14 @@ def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, 
     for label, model in (("quantized", build_tagger(cfg)), ("float", float_twin(cfg))):
         torch.manual_seed(settings.seed)
         t = time.perf_counter()
-        history = fit(model, data, settings, f"{label} {cfg.model}", progress)
+        history = fit(model, data, settings, f"{label} {cfg.model}", progress, cfg.beta if label == "quantized" else 0.0)
         logits = predict(model, data.test.x)
         results[label] = {**classification_metrics(logits, data.test.y, data.classes),
                           "train_seconds": round(time.perf_counter() - t, 1), "history": history}
+        if hasattr(model, "ebops"):
+            from .taggers.hgq import bit_summary
+
+            results[label]["bits"] = bit_summary(model)
         models[label] = (model, logits)
         log(f"{label:9s} test accuracy {results[label]['accuracy']:.4f}")
     qmodel = models["quantized"][0]

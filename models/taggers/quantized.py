@@ -35,6 +35,11 @@ class TaggerConfig:
     input_bits: int = 12
     input_int_bits: int = 4  # ap_fixed<input_bits, input_int_bits>
     n_classes: int = 5
+    # learnable bit widths (models.quantizers, HGQ): loss + beta * EBOPs; grids per weight
+    # ("element") or per output channel ("channel"); activations always per channel
+    hgq: bool = False
+    beta: float = 0.0
+    hgq_granularity: str = "element"
 
     def __post_init__(self):
         for name in ("w_bits", "a_bits"):
@@ -48,6 +53,12 @@ class TaggerConfig:
             setattr(self, name, tuple(getattr(self, name)))
         if self.model == "intnet" and (not self.effects or not self.objects):
             raise ValueError("the interaction network needs at least one effects and one objects layer")
+        if self.hgq and self.model != "deepsets":
+            raise ValueError(f"learnable bit widths (--hgq) train deep sets so far, not {self.model}")
+        if self.hgq_granularity not in ("element", "channel"):
+            raise ValueError(f"hgq granularity must be element or channel, got {self.hgq_granularity!r}")
+        if self.beta < 0 or (self.beta > 0 and not self.hgq):
+            raise ValueError(f"beta must be >= 0 and needs --hgq, got {self.beta:g}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -197,6 +208,10 @@ class QuantInteractionNetTagger(_QuantTagger):
 
 
 def build_tagger(cfg: TaggerConfig) -> nn.Module:
+    if cfg.hgq:
+        from .hgq import HGQDeepSetTagger
+
+        return HGQDeepSetTagger(cfg)
     return {"deepsets": QuantDeepSetTagger, "intnet": QuantInteractionNetTagger, "mlp": QuantMLPTagger}[cfg.model](cfg)
 
 

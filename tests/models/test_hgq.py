@@ -1,0 +1,112 @@
+"""Learnable bit widths (models.quantizers, models.taggers.hgq): the quantizer's forward is the
+QONNX Quant it exports to, its surrogate gradients are the published ones, the resource term
+prunes, and a trained deep set exports to a QONNX file whose integers equal the PyTorch model's
+and compiles bit-exact through the RTL backend."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from l1forge.compiler.api import canonicalize, emulate, load_model, verify
+from l1forge.compiler.pipeline import compile_model
+from l1forge.models.quantizers import FixedQuantizer
+from l1forge.models.taggers import TaggerConfig, build_tagger
+from l1forge.models.taggers.hgq import bit_summary, export_hgq_deepset
+
+
+def test_forward_is_round_half_even_on_each_channel_grid_with_saturation():
+    q = FixedQuantizer((3,), 0.0, True, "activation")
+    with torch.no_grad():
+        q.frac.copy_(torch.tensor([1.0, 2.4, -1.0]))  # grids 2**-1, 2**-2, 2**1
+    q.train()
+    q(torch.tensor([[3.0, 3.0, 7.0]]))  # ranges seen: 2 integer bits, 2, 3
+    q.eval()
+    x = torch.tensor([[0.25, 0.125, 3.0], [0.75, -0.375, -5.0], [100.0, 100.0, 100.0]])
+    y = q(x)
+    bits = q.total_bits()
+    assert bits == 1 + max(2 + 1, 2 + 2, 3 - 1)  # sign + the widest channel: 5 bits
+    expect = torch.tensor([[0.0, 0.0, 4.0], [1.0, -0.5, -4.0], [7.5, 3.75, 30.0]])  # ties to even, saturation
+    assert torch.equal(y, expect)
+    assert torch.equal(q.scale_array(), torch.tensor([0.5, 0.25, 2.0]))
+
+
+def test_fractional_bits_get_the_surrogate_gradient_minus_ln2_times_the_error():
+    q = FixedQuantizer((1,), 2.0, True, "weight")
+    w = torch.tensor([0.3, -0.7, 0.05], requires_grad=True)
+    q.train()
+    y = q(w)
+    error = (y - w).detach()
+    y.sum().backward()
+    assert torch.allclose(q.frac.grad, -math.log(2) * error.sum().reshape(1))
+    assert torch.equal(w.grad, torch.ones(3))  # straight through inside the range
+
+
+def test_bits_reach_zero_and_weights_round_to_zero():
+    q = FixedQuantizer((1, 3), 0.0, True, "weight")
+    w = torch.tensor([[0.2, 3.0, -0.4]])
+    with torch.no_grad():
+        q.frac.copy_(torch.tensor([[1.0, 1.0, -1.0]]))
+    q.eval()
+    assert q(w).tolist() == [[0.0, 3.0, 0.0]]  # 0.2 on 2**-1 and -0.4 on 2**1 round to zero
+    bits = q.bits_per_element(w)
+    assert bits[0, 0] == 0 and bits[0, 2] == 0 and bits[0, 1] == 1 + (2 + 1)  # sign + integer + fraction
+
+
+def _small(beta=0.0, granularity="element", pool="mean"):
+    return TaggerConfig(n_constituents=8, phi=(8, 8), rho=(8,), pool=pool, hgq=True, beta=beta,
+                        hgq_granularity=granularity)
+
+
+def _train(cfg, steps=80, seed=0):
+    torch.manual_seed(seed)
+    model = build_tagger(cfg)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(512, 8, 3, generator=g)
+    y = (x[:, :, 0].mean(1) > 0).long() + 2 * (x[:, :, 1].mean(1) > 0).long()  # a learnable 4-class rule
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        model.train()
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y) + cfg.beta * model.ebops()
+        loss.backward()
+        opt.step()
+    return model, x, y
+
+
+def test_the_resource_term_trades_bits_for_accuracy():
+    # measured: beta 0 -> accuracy 0.94, 37.7k EBOPs, 6 weights zero; beta 3e-4 -> 0.86, 17.6k, 11
+    free, x, y = _train(_small(0.0), steps=200)
+    tight, _, _ = _train(_small(3e-4), steps=200)
+    a, b = bit_summary(free), bit_summary(tight)
+    assert b["ebops"] < 0.6 * a["ebops"]
+    assert b["weights_zero"] > a["weights_zero"] and b["mean_weight_bits"] < a["mean_weight_bits"] - 1
+    for model, least in ((free, 0.85), (tight, 0.75)):  # both learned the rule (chance 0.25)
+        model.eval()
+        with torch.no_grad():
+            assert (model(x).argmax(1) == y).float().mean() > least
+
+
+@pytest.mark.parametrize("granularity,pool", [("element", "mean"), ("channel", "max"), ("element", "sum")])
+def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, tmp_path):
+    model, _, _ = _train(_small(1e-5, granularity, pool), steps=40)
+    path = export_hgq_deepset(model, tmp_path / "model.onnx")
+    canonical = canonicalize(load_model(path))
+    verify(canonical)
+    x = np.random.default_rng(2).normal(0, 1.3, (3000, 8, 3)).astype(np.float32)
+    model.eval()
+    with torch.no_grad():
+        ours = model(torch.from_numpy(x)).double().numpy()
+    assert np.array_equal(emulate(canonical, x).reshape(ours.shape), ours)
+
+
+@pytest.mark.tools
+def test_a_trained_hgq_deep_set_compiles_bit_exact_in_rtl(tmp_path):
+    model, _, _ = _train(_small(1e-5), steps=40)
+    path = export_hgq_deepset(model, tmp_path / "model.onnx")
+    x = np.random.default_rng(3).normal(0, 1.3, (2000, 8, 3)).astype(np.float32)
+    report = compile_model(path, tmp_path / "fw", backend="rtl", data=x, n_random=10_000, synth=False,
+                           log=lambda m: None)
+    v = report["verification"]
+    assert v["status"] == "bit-exact" and v["samples"] == 12_000
+    assert v["mismatches"] == {"firmware_vs_emulator": 0, "emulator_vs_qonnx": 0}
