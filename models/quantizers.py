@@ -10,12 +10,10 @@ and saturated to a range of `bits` total bits, exactly as the QONNX Quant it exp
   surrogate), which lets the task loss ask for more bits where the error hurts;
 - the resource term (EBOPs, `bits_per_element`) pulls f down; a weight whose bits reach zero
   rounds to zero: pruning falls out.
-Integer bits come from the range: for weights, of the current values; for activations, of the
-largest magnitude seen in training per channel (kept in a buffer, frozen in eval).
+The range (hence the integer bits) comes from the current weights, or for activations from the
+largest magnitude seen in training per channel (a buffer, frozen in eval), rounded on the grid.
 """
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
@@ -25,11 +23,6 @@ MAX_BITS = 24  # l1forge's activation quantizers are exact up to 24 bits (qonnx 
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
-
-
-def integer_bits(magnitude: torch.Tensor) -> torch.Tensor:
-    """Bits left of the binary point that hold `magnitude` (floor(log2 m) + 1; 0 for m = 0: -inf)."""
-    return torch.floor(torch.log2(magnitude)) + 1
 
 
 class FixedQuantizer(nn.Module):
@@ -55,15 +48,16 @@ class FixedQuantizer(nn.Module):
         dims = tuple(i for i, s in enumerate(self.frac.shape) if s == 1 and m.shape[i] != 1)
         return m.amax(dim=dims, keepdim=True) if dims else m
 
-    def range_bits(self, x: torch.Tensor | None = None) -> torch.Tensor:
-        """Integer bits (sign excluded) per quantizer element: of x's values for weights, of the
-        largest magnitude seen for activations."""
+    def mantissa_bits(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Bits of the largest mantissa per quantizer element (sign excluded; 0 where everything
+        rounds to zero): of x's values for weights, of the largest magnitude seen for activations,
+        on the current grids. Rounding up is counted (0.99 on 2**0 is 1: one bit)."""
         m = self._reduce_to_shape(x) if self.kind == "weight" else self.max_seen
-        return integer_bits(torch.clamp(m, min=2.0 ** -30))
+        return torch.ceil(torch.log2(torch.round(m * torch.exp2(self.frac_bits())) + 1))
 
     def total_bits(self, x: torch.Tensor | None = None) -> int:
         """The one bit width of the exported Quant: enough for every element's range at its grid."""
-        need = (self.range_bits(x) + self.frac_bits()).max().item() + int(self.signed)
+        need = self.mantissa_bits(x).max().item() + int(self.signed)
         return int(min(MAX_BITS, max(1, need)))
 
     def bounds(self, bits: int) -> tuple[float, float]:
@@ -88,10 +82,11 @@ class FixedQuantizer(nn.Module):
         return x * inside + (q - x * inside).detach() + error * (torch.exp2(self.frac.detach() - self.frac) - 1)
 
     def bits_per_element(self, x: torch.Tensor | None = None) -> torch.Tensor:
-        """Differentiable bit count per quantizer element: integer bits (detached) + f, at least 0
-        (plus the sign bit where signed and nonzero)."""
-        bits = torch.relu(self.range_bits(x).detach() + self.frac)
-        return bits + float(self.signed) * (bits > 0).to(bits.dtype)
+        """Differentiable bit count per quantizer element: the mantissa bits (with the sign bit)
+        where anything is left, with gradient 1 in f there; 0 where everything rounds to zero."""
+        exact = self.mantissa_bits(x)
+        live = (exact > 0).to(exact.dtype)
+        return live * (exact + (self.frac - self.frac.detach()) + float(self.signed))
 
     def scale_array(self) -> torch.Tensor:
         """Per element of `shape`: 2**-f, the exported Quant's scale."""
@@ -102,10 +97,3 @@ def dense_ebops(weight_bits: torch.Tensor, input_bits: torch.Tensor, copies: int
     """Effective bit operations of x @ W: sum over (i, j) of bits(W_ij) * bits(x_i), times the
     number of parallel copies (a per-particle layer is built once per particle)."""
     return copies * (input_bits.reshape(-1, 1) * weight_bits).sum()
-
-
-def log2_int(n: int) -> int:
-    k = int(math.log2(n))
-    if 2 ** k != n:
-        raise ValueError(f"{n} is not a power of two")
-    return k
