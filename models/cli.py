@@ -73,7 +73,7 @@ def showers_command(
     from .data.showers.geometry import GEOMETRIES
 
     settings = shower_settings(geometry, particle=particle, energy=energy, spectrum=spectrum,
-                            stochastic_term=stochastic_term)
+                               stochastic_term=stochastic_term)
     stats = generate_showers(n, seed, out, settings, workers=workers or None)
     origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
     console.print(f"wrote {out} ({n} {settings.particle} showers, {GEOMETRIES[geometry].description}; {origin})")

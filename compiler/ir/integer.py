@@ -220,7 +220,8 @@ def quant_float_input(x: np.ndarray, p: dict, node=None) -> np.ndarray:
 
 
 def quant_input_range(p: dict, shape, node=None) -> tuple[np.ndarray, np.ndarray]:
-    """Element-wise lowest and highest mantissas (common grid) of a Quant's output of `shape`."""
+    """Element-wise lowest and highest mantissas (common grid) of a Quant's output of `shape`
+    (two new arrays)."""
     lo, hi = quant_bounds(p)
     step = 2 ** (p["frac"] - np.asarray(element_frac(node, p, shape), dtype=np.int64))
     return np.broadcast_to(lo * step, tuple(shape)).astype(np.int64), np.broadcast_to(hi * step, tuple(shape)).astype(np.int64)

@@ -33,7 +33,7 @@ def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None], float_
             data = float_inputs[node.input[0]]
             if data is None:
                 lo, hi = quant_input_range(p, [1] + list(shape_of(node.input[0])[1:]), node)
-                env[node.output[0]] = Fx(lo.copy(), hi.copy(), p["frac"])
+                env[node.output[0]] = Fx(lo, hi, p["frac"])
             else:
                 m = quant_float_input(data, p, node)
                 env[node.output[0]] = Fx.exact(m.astype(np.float64) if float_mantissas else m, p["frac"])

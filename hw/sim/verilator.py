@@ -142,5 +142,5 @@ class VerilatorSimulator:
         model = self.model
         quant = model.find_consumer(model.graph.input[0].name)
         p = check_quant(model, quant)
-        quantized = quant_float_input(x, p).reshape(len(x), -1) * 2.0 ** -p["frac"]
+        quantized = quant_float_input(x, p, quant).reshape(len(x), -1) * 2.0 ** -p["frac"]
         return self.simulate(quantized, emulate(model, x).reshape(len(x), -1))

@@ -28,13 +28,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from l1forge.compiler.atomic import atomic_path, copy_atomic
+from l1forge.compiler.atomic import atomic_path
 from l1forge.compiler.errors import L1ForgeError
 
 from .jet_features import (COMPUTED_JET_FEATURES, R0, cone_constituents, constituent_features, jet_features, kinematics,
                            pad_constituents, wrap_phi)
-from .parallel import cache_dir, iter_chunks
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
+from .parallel import from_cache, iter_chunks
 
 GENERATOR_VERSION = "3"  # bump when the physics or the file layout changes: it invalidates caches
 CHUNK_JETS = 200  # jets per work unit: small enough to balance cores, large enough to amortise Pythia init
@@ -363,17 +363,9 @@ def generate_jets(n_per_class: int, seed: int, out: str | Path, workers: int | N
     if n_per_class < 1:
         raise L1ForgeError(f"--n-per-class must be >= 1, got {n_per_class}")
     settings.check()
-    out = Path(out)
-    key = cache_key(n_per_class, seed, settings)
-    cached = cache_dir() / "jets" / f"{key}.h5"
-    stats: dict = {"path": str(out), "cache": str(cached), "cached": cached.exists(), "per_class": {}}
-    if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        stats["per_class"] = _generate_to(cached, n_per_class, seed, workers, progress, settings)
-    if out.resolve() != cached.resolve():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        copy_atomic(cached, out)
-    return stats
+    cached, hit, per_class = from_cache("jets", cache_key(n_per_class, seed, settings), out,
+                                        lambda path: _generate_to(path, n_per_class, seed, workers, progress, settings))
+    return {"path": str(out), "cache": str(cached), "cached": hit, "per_class": per_class or {}}
 
 
 def _generate_to(path: Path, n_per_class: int, seed: int, workers: int | None, progress: bool,

@@ -1,6 +1,6 @@
 """Data generation on all cores: fixed work chunks run in spawned worker processes, results
 returned in plan order (so the output never depends on the core count), a progress bar, and the
-per-user cache folder the generators share."""
+per-user cache of generated files the generators share."""
 from __future__ import annotations
 
 import multiprocessing
@@ -17,6 +17,23 @@ BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THR
 def cache_dir() -> Path:
     """Where generated data sets are cached ($L1FORGE_CACHE, default ~/.cache/l1forge)."""
     return Path(os.environ.get("L1FORGE_CACHE", Path.home() / ".cache" / "l1forge"))
+
+
+def from_cache(kind: str, key: str, out: str | Path, make: Callable[[Path], object]) -> tuple[Path, bool, object]:
+    """`out` as a copy of the cached file cache_dir()/kind/key.h5, made first by make(path) when
+    missing. Returns (cached path, whether it was there, what make returned or None)."""
+    from l1forge.compiler.atomic import copy_atomic
+
+    cached = cache_dir() / kind / f"{key}.h5"
+    hit, made = cached.exists(), None
+    if not hit:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        made = make(cached)
+    out = Path(out)
+    if out.resolve() != cached.resolve():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        copy_atomic(cached, out)
+    return cached, hit, made
 
 
 @contextmanager

@@ -14,10 +14,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from l1forge.compiler.atomic import atomic_path, copy_atomic, write_atomic
+from l1forge.compiler.atomic import atomic_path, write_atomic
 from l1forge.compiler.errors import L1ForgeError
 
-from ..parallel import cache_dir, iter_chunks
+from ..parallel import from_cache, iter_chunks
 from .formats import CALOCLOUDS_ENERGY_KEY, CALOCLOUDS_EVENTS_KEY, INCIDENT_KEY, N_POINTS_KEY, SHOWERS_KEY
 from .geometry import GEOMETRIES, Geometry, binning_xml, cluster_points, pad_points, place, voxelise
 from .physics import PARTICLES, sample_spots, spot_energy_gev
@@ -128,19 +128,12 @@ def generate_showers(n: int, seed: int, out: str | Path, settings: ShowerSetting
     if n < 1:
         raise L1ForgeError(f"--n must be >= 1, got {n}")
     settings.check()
-    out = Path(out)
-    cached = cache_dir() / "showers" / f"{cache_key(n, seed, settings)}.h5"
-    stats = {"path": str(out), "cache": str(cached), "cached": cached.exists(), "core_seconds": None}
-    if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        stats["core_seconds"] = _generate_to(cached, n, seed, settings, workers, progress)
+    cached, hit, seconds = from_cache("showers", cache_key(n, seed, settings), out,
+                                      lambda path: _generate_to(path, n, seed, settings, workers, progress))
     geometry = GEOMETRIES[settings.geometry]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.resolve() != cached.resolve():
-        copy_atomic(cached, out)
     if geometry.kind == "voxels":
         write_atomic(binning_path(out), binning_xml(geometry, PARTICLES[settings.particle], settings.particle))
-    return stats
+    return {"path": str(out), "cache": str(cached), "cached": hit, "core_seconds": seconds}
 
 
 def _generate_to(path: Path, n: int, seed: int, settings: ShowerSettings, workers: int | None, progress: bool) -> float:

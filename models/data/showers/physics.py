@@ -78,20 +78,23 @@ class Layer:
         return w1 * self.absorber.z + w2 * self.active.z
 
     @property
+    def _loss_per_x0(self) -> float:
+        """Mass-weighted ionisation loss per g/cm^2 (each material's E_c / X0), MeV cm^2/g."""
+        w1, w2 = self._mass_weights()
+        return w1 * self.absorber.critical_energy / self.absorber.x0 + w2 * self.active.critical_energy / self.active.x0
+
+    @property
     def critical_energy(self) -> float:
         """Effective critical energy (MeV): X0_eff times the mass-weighted ionisation loss per g/cm^2."""
         w1, w2 = self._mass_weights()
-        loss = w1 * self.absorber.critical_energy / self.absorber.x0 + w2 * self.active.critical_energy / self.active.x0
         x0 = 1.0 / (w1 / self.absorber.x0 + w2 / self.active.x0)
-        return x0 * loss
+        return x0 * self._loss_per_x0
 
     @property
     def moliere_mm(self) -> float:
         """Effective Moliere radius, mm (E_s / mass-weighted loss per g/cm^2, over the mean density)."""
-        w1, w2 = self._mass_weights()
-        loss = w1 * self.absorber.critical_energy / self.absorber.x0 + w2 * self.active.critical_energy / self.active.x0
         mean_density = (self.absorber_mm * self.absorber.density + self.active_mm * self.active.density) / self.thickness_mm
-        return 10.0 * E_S / loss / mean_density
+        return 10.0 * E_S / self._loss_per_x0 / mean_density
 
     @property
     def sampling_fraction_mip(self) -> float:

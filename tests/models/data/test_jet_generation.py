@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from l1forge.models.data import jets as jetgen
+from l1forge.models.data.parallel import cache_dir
 
 pytestmark = pytest.mark.tools  # every test here runs g++, Verilator, Pythia or Chromium
 
@@ -59,7 +60,7 @@ def test_failed_generation_leaves_nothing_behind(tmp_path, monkeypatch):
         jetgen.generate_jets(5, seed=99, out=out, workers=1, progress=False)
     assert not out.exists()
     assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
-    cache = Path(jetgen.cache_dir()) / "jets"
+    cache = cache_dir() / "jets"
     assert not list(cache.glob(f"{jetgen.cache_key(5, 99)}*"))
     assert not list(cache.glob("*.part"))
 
