@@ -203,9 +203,18 @@ def train(
     hgq: bool = typer.Option(False, "--hgq", help="Learnable bit widths (HGQ): every weight and activation "
                                                   "channel on its own power-of-two grid (deepsets; compile "
                                                   "with --backend rtl)."),
-    beta: float = typer.Option(0.0, "--beta", help="With --hgq: weight of the resource term (EBOPs) in the loss."),
+    beta: float = typer.Option(0.0, "--beta", help="With --hgq: weight of the resource term in the loss "
+                                                   "(per LUT of the adders proxy, or per EBOP)."),
     hgq_granularity: str = typer.Option("element", "--hgq-granularity",
                                         help="With --hgq: weight grids per element or per output channel."),
+    hgq_cost: str = typer.Option("adders", "--hgq-cost",
+                                 help="With --hgq: resource term, 'adders' (LUT proxy of the adder trees) "
+                                      "or 'ebops' (HGQ's effective bit operations)."),
+    hgq_rounding: str = typer.Option("floor", "--hgq-rounding",
+                                     help="With --hgq: activation rounding, 'floor' (no logic) or 'even'."),
+    hgq_per_particle: bool = typer.Option(False, "--hgq-per-particle",
+                                          help="With --hgq: activation grids per pT-ordered particle slot "
+                                               "(smaller firmware, not permutation invariant)."),
     epochs: int = typer.Option(20, "--epochs"),
     batch_size: int = typer.Option(256, "--batch-size"),
     lr: float = typer.Option(2e-3, "--lr"),
@@ -225,7 +234,8 @@ def train(
         cfg = TaggerConfig(model=model, n_constituents=n_constituents, n_features=n_features, pool=pool,
                            phi=_widths(phi), rho=_widths(rho), widths=_widths(widths), effects=_widths(effects),
                            objects=_widths(objects), classifier=_widths(classifier), w_bits=w_bits, a_bits=a_bits,
-                           hgq=hgq, beta=beta, hgq_granularity=hgq_granularity)
+                           hgq=hgq, beta=beta, hgq_granularity=hgq_granularity, hgq_cost=hgq_cost,
+                           hgq_rounding=hgq_rounding, hgq_per_particle=hgq_per_particle)
     except ValueError as exc:
         raise L1ForgeError(str(exc)) from None
     jets = load_jets(data, n_constituents=n_constituents, features=features, seed=seed)
@@ -248,7 +258,7 @@ def train(
         b = res["quantized"]["bits"]
         console.print(f"learned bits: {b['weights_zero']} of {b['weights']} weights pruned, mean weight bits "
                       f"{b['mean_weight_bits']:.2f}, mean activation bits {b['mean_activation_bits']:.2f}, "
-                      f"EBOPs {b['ebops']:,.0f}")
+                      f"EBOPs {b['ebops']:,.0f}, adder LUT proxy {b['adders_lut_proxy']:,.0f}")
     console.print(f"wrote {out}/model.onnx, checkpoint.pt, metrics.json, roc.png, test_inputs.npz")
 
 

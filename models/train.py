@@ -28,8 +28,8 @@ class TrainSettings:
 
 def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress: bool = True,
         beta: float = 0.0) -> list[dict]:
-    """Adam + cross-entropy (+ beta * EBOPs for learnable-bit models); keeps the weights of the
-    best validation accuracy."""
+    """Adam + cross-entropy (+ beta * the resource term of learnable-bit models); keeps the weights
+    of the best validation accuracy."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     torch.manual_seed(s.seed)
@@ -51,14 +51,15 @@ def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress:
                 opt.zero_grad()
                 loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
                 if beta:
-                    loss = loss + beta * model.ebops()
+                    loss = loss + beta * model.resource_cost()
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(idx)
             sched.step()
             val_acc = float((predict(model, data.val.x).argmax(1) == data.val.y).mean())
             history.append({"epoch": epoch + 1, "loss": total / len(y), "val_accuracy": val_acc,
-                            **({"ebops": float(model.ebops().detach())} if hasattr(model, "ebops") else {})})
+                            **({"resource_cost": float(model.resource_cost().detach())}
+                               if hasattr(model, "resource_cost") else {})})
             if val_acc > best:
                 best, best_state = val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}
             bar.update(task, advance=1, msg=f"loss {total / len(y):.3f} val acc {val_acc:.3f}")
@@ -87,9 +88,10 @@ def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path, dynamo: 
 
 
 def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, out: str | Path,
-                     progress: bool = True, log=print) -> dict:
-    """Train the QAT tagger and its float twin; write to `out` the QONNX export (model.onnx), the
-    checkpoints, metrics.json, the ROC plot and the test inputs (test_inputs.npz). Returns the metrics."""
+                     progress: bool = True, log=print, with_float: bool = True) -> dict:
+    """Train the QAT tagger and (with_float) its float twin; write to `out` the QONNX export
+    (model.onnx), the checkpoints, metrics.json, the ROC plot and the test inputs (test_inputs.npz).
+    Returns the metrics."""
     out = Path(out)
     torch.set_num_threads(os.cpu_count() or 1)
     if data.train.x.shape[1:] != (cfg.n_constituents, cfg.n_features):
@@ -99,14 +101,16 @@ def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, 
     results = {"config": cfg.to_dict(), "settings": settings.__dict__,
                "splits": {k: int(len(getattr(data, k).y)) for k in ("train", "val", "test")}}
     models = {}
-    for label, model in (("quantized", build_tagger(cfg)), ("float", float_twin(cfg))):
-        torch.manual_seed(settings.seed)
+    twins = (("quantized", build_tagger), ("float", float_twin)) if with_float else (("quantized", build_tagger),)
+    for label, build in twins:
+        torch.manual_seed(settings.seed)  # the same initial draw for every run of a seed
+        model = build(cfg)
         t = time.perf_counter()
         history = fit(model, data, settings, f"{label} {cfg.model}", progress, cfg.beta if label == "quantized" else 0.0)
         logits = predict(model, data.test.x)
         results[label] = {**classification_metrics(logits, data.test.y, data.classes),
                           "train_seconds": round(time.perf_counter() - t, 1), "history": history}
-        if hasattr(model, "ebops"):
+        if hasattr(model, "resource_cost"):
             from .taggers.hgq import bit_summary
 
             results[label]["bits"] = bit_summary(model)
@@ -116,7 +120,8 @@ def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, 
     torch.save({"config": cfg.to_dict(), "state_dict": qmodel.state_dict(),
                 "standardizer": {"mean": data.standardizer.mean.tolist(), "std": data.standardizer.std.tolist()}},
                out / "checkpoint.pt")
-    torch.save({"config": cfg.to_dict(), "state_dict": models["float"][0].state_dict()}, out / "float_checkpoint.pt")
+    if with_float:
+        torch.save({"config": cfg.to_dict(), "state_dict": models["float"][0].state_dict()}, out / "float_checkpoint.pt")
     export_qonnx_model(qmodel, cfg, out / "model.onnx")
     np.savez_compressed(out / "test_inputs.npz", x=data.test.x, y=data.test.y)
     results["brevitas_vs_qonnx"] = compare_with_qonnx(out / "model.onnx", models["quantized"][1], data.test.x)
@@ -145,6 +150,8 @@ def plot_roc(models: dict, data: JetData, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for label, style in (("quantized", "-"), ("float", "--")):
+        if label not in models:
+            continue
         probs = softmax(models[label][1].astype(np.float64))
         for i, cls in enumerate(data.classes):
             fpr, tpr = roc_curve(probs[:, i], data.test.y == i)

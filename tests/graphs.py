@@ -110,11 +110,13 @@ def gather_nd_pairs(n: int = 8, f: int = 3) -> ModelWrapper:
 
 
 def per_channel_dense(mode: str = "ROUND", n: int = 4, c: int = 5, seed: int = 7, batch_scale: bool = False,
-                      input_fracs=(3, 6, 8), act_fracs=(2, 4, 5, 7, 3)) -> ModelWrapper:
+                      input_fracs=(3, 6, 8), act_fracs=(2, 4, 5, 7, 3), tops=None) -> ModelWrapper:
     """x (1, n, 3) -> Quant (per-feature scales 2**-input_fracs, 10 bit) -> MatMul with a weight
     Quant per output channel -> + bias -> Quant(mode, signed 8 bit, per-channel 2**-act_fracs) -> y:
     every tensor on per-channel power-of-two grids (HGQ-style). batch_scale gives the activation
-    scale a leading axis of 2 (varying along the batch axis)."""
+    scale a leading axis of 2 (varying along the batch axis). tops (per channel, in LSBs of each
+    channel's grid) adds a Min with those upper bounds after the activation Quant (per-channel
+    saturation, as the HGQ exporter writes it)."""
     rng = np.random.default_rng(seed)
     w = rng.uniform(-2, 2, (3, c))
     b = rng.integers(-512, 512, c) / 256.0
@@ -136,6 +138,10 @@ def per_channel_dense(mode: str = "ROUND", n: int = 4, c: int = 5, seed: int = 7
                               rounding_mode="ROUND", signed=1, narrow=1),
              helper.make_node("MatMul", ["xq", "wq"], ["h"], name="mm"),
              helper.make_node("Add", ["h", "b"], ["hb"], name="bias"),
-             helper.make_node("Quant", ["hb", "s_act", "zero", "b8"], ["y"], name="q_act", domain=qdomain,
-                              rounding_mode=mode, signed=1, narrow=0)]
+             helper.make_node("Quant", ["hb", "s_act", "zero", "b8"], ["y" if tops is None else "a"], name="q_act",
+                              domain=qdomain, rounding_mode=mode, signed=1, narrow=0)]
+    if tops is not None:
+        bound = np.asarray(tops, dtype=float) * np.ravel(a_scale)[:c]
+        inits.append(helper.make_tensor("top", TensorProto.FLOAT, [c], bound.tolist()))
+        nodes.append(helper.make_node("Min", ["a", "top"], ["y"], name="range"))
     return make_model(nodes, inits, [1, n, 3], [1, n, c])

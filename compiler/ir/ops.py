@@ -94,6 +94,24 @@ def _relu(model, node, ins, shape_of) -> Fx:
     return ins[0].map(lambda m: np.maximum(m, 0))
 
 
+@define("Min", summary="elementwise minimum with a constant on a power-of-two grid (an upper saturation "
+                       "bound per channel)")
+def _min(model, node, ins, shape_of) -> Fx:
+    if sum(v is None for v in ins) != 1 or len(ins) != 2:
+        raise NotExact(node, "Min operands", "needs one computed tensor and one constant bound")
+    i = 0 if ins[0] is not None else 1
+    a = ins[i]
+    m, f = const_mantissa(const(model, node.input[1 - i]), node, f"bound {node.input[1 - i]}")
+    if m.ndim > a.lo.ndim - 1 and (m.ndim > a.lo.ndim or m.shape[0] != 1):
+        raise NotExact(node, "Min bound shape", f"bound of shape {m.shape} is not one value per element of a sample")
+    b = Fx.exact(m.reshape((1,) * (a.lo.ndim - m.ndim) + m.shape), f)
+    f = max(a.frac, b.frac)
+    a, b = a.shifted_to(f), b.shifted_to(f)
+    if a.is_exact:
+        return Fx.exact(np.minimum(a.lo, b.lo), a.frac)
+    return Fx(np.minimum(a.lo, b.lo), np.minimum(a.hi, b.lo), a.frac)
+
+
 @define("ReduceSum", "ReduceMean", "ReduceMax",
         summary="sum / mean over a power-of-two count / max over non-batch axes")
 def _reduce(model, node, ins, shape_of) -> Fx:

@@ -1,8 +1,11 @@
 """Taggers trained with learnable bit widths (models.quantizers): every weight (or every output
 channel's weights), every activation channel and every input feature has its own power-of-two
-grid; the loss adds beta times the effective bit operations (EBOPs) of the network, so training
-trades accuracy against multiplierless-adder cost. Exported by l1forge's own QONNX writer (per-
-element / per-channel scales, one bit width per Quant), which the RTL backend compiles bit-exact.
+grid (with `hgq_per_particle`, every particle slot of the pT-ordered input its own as well, as
+JEDI-linear's per-particle designs: soft particles get fewer bits, at the price of permutation
+invariance). The loss adds beta times a resource term: the adder-tree LUT proxy (`adders`, in
+LUT units) or HGQ's effective bit operations (`ebops`), so training trades accuracy against
+multiplierless-adder cost. Exported by l1forge's own QONNX writer (per-element / per-channel
+scales, one bit width per Quant), which the RTL backend compiles bit-exact.
 """
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ from torch import nn
 
 from l1forge.reference.ultrafast_jet_classification.models import pool_particles
 
-from ..quantizers import FixedQuantizer, dense_ebops
+from ..quantizers import FixedQuantizer, dense_adder_cost, dense_ebops, sum_adder_cost
 
 GRANULARITIES = ("element", "channel")
+COSTS = ("adders", "ebops")
 INIT_WEIGHT_FRAC = 6.0
 INIT_ACT_FRAC = 4.0
 
@@ -37,17 +41,20 @@ class HGQDense(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.wq(self.weight) + self.bq(self.bias)
 
-    def ebops(self, input_bits: torch.Tensor, copies: int) -> torch.Tensor:
-        return dense_ebops(self.wq.bits_per_element(self.weight), input_bits, copies)
+    def ebops(self, x: FixedQuantizer, copies: int) -> torch.Tensor:
+        return dense_ebops(self.wq.bits_per_element(self.weight), x.bits_per_element(), copies)
+
+    def adders(self, x: FixedQuantizer, copies: int) -> torch.Tensor:
+        return dense_adder_cost(self.weight, self.wq, self.bias, self.bq, x.soft_frac(), x.max_seen, copies)
 
 
 class _Block(nn.Module):
-    """Dense -> ReLU -> unsigned per-channel activation quantizer."""
+    """Dense -> ReLU -> unsigned activation quantizer (per channel, or per particle and channel)."""
 
-    def __init__(self, n_in: int, n_out: int, granularity: str):
+    def __init__(self, n_in: int, n_out: int, granularity: str, slots: tuple[int, ...], rounding: str):
         super().__init__()
         self.dense = HGQDense(n_in, n_out, granularity)
-        self.act = FixedQuantizer((n_out,), INIT_ACT_FRAC, False, "activation")
+        self.act = FixedQuantizer((*slots, n_out), INIT_ACT_FRAC, False, "activation", rounding)
 
     def forward(self, x):
         return self.act(torch.relu(self.dense(x)))
@@ -59,13 +66,16 @@ class HGQDeepSetTagger(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         self.cfg = cfg
-        g = cfg.hgq_granularity
-        self.input_quant = FixedQuantizer((cfg.n_features,), cfg.input_bits - cfg.input_int_bits, True, "activation")
+        g, r = cfg.hgq_granularity, cfg.hgq_rounding
+        slots = (cfg.n_constituents,) if cfg.hgq_per_particle else ()
+        # the input arrives quantized (off chip): rounding it costs no logic, so half to even
+        self.input_quant = FixedQuantizer((*slots, cfg.n_features), cfg.input_bits - cfg.input_int_bits, True,
+                                          "activation")
         widths = [cfg.n_features, *cfg.phi]
-        self.phi = nn.ModuleList(_Block(a, b, g) for a, b in zip(widths, widths[1:]))
-        self.pool_quant = FixedQuantizer((widths[-1],), INIT_ACT_FRAC, False, "activation")
+        self.phi = nn.ModuleList(_Block(a, b, g, slots, r) for a, b in zip(widths, widths[1:]))
+        self.pool_quant = FixedQuantizer((widths[-1],), INIT_ACT_FRAC, False, "activation", r)
         widths = [widths[-1], *cfg.rho]
-        self.rho = nn.ModuleList(_Block(a, b, g) for a, b in zip(widths, widths[1:]))
+        self.rho = nn.ModuleList(_Block(a, b, g, (), r) for a, b in zip(widths, widths[1:]))
         self.out = HGQDense(widths[-1], cfg.n_classes, g)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,17 +87,38 @@ class HGQDeepSetTagger(nn.Module):
             h = block(h)
         return self.out(h)
 
-    def ebops(self) -> torch.Tensor:
-        """Effective bit operations of every constant product (phi once per particle)."""
-        total, bits = 0.0, self.input_quant.bits_per_element()
+    def _layers(self):
+        """(dense, its input quantizer, copies) in order: phi is built once per particle (its grids
+        shared by all, or each particle's own)."""
+        copies = 1 if self.cfg.hgq_per_particle else self.cfg.n_constituents
+        x = self.input_quant
         for block in self.phi:
-            total = total + block.dense.ebops(bits, self.cfg.n_constituents)
-            bits = block.act.bits_per_element()
-        bits = self.pool_quant.bits_per_element()
+            yield block.dense, x, copies
+            x = block.act
+        x = self.pool_quant
         for block in self.rho:
-            total = total + block.dense.ebops(bits, 1)
-            bits = block.act.bits_per_element()
-        return total + self.out.ebops(bits, 1)
+            yield block.dense, x, 1
+            x = block.act
+        yield self.out, x, 1
+
+    def ebops(self) -> torch.Tensor:
+        """Effective bit operations of every constant product (HGQ's resource term)."""
+        return sum(dense.ebops(x, copies) for dense, x, copies in self._layers())
+
+    def adders(self) -> torch.Tensor:
+        """The LUT proxy: adder trees of every layer, the pooling sum, and one LUT per activation
+        bit (saturation)."""
+        total = sum(dense.adders(x, copies) for dense, x, copies in self._layers())
+        n, last = self.cfg.n_constituents, self.phi[-1].act
+        copies = 1 if self.cfg.hgq_per_particle else n
+        frac, top = last.soft_frac().expand(n, -1), last.max_seen.expand(n, -1)
+        total = total + sum_adder_cost(frac, top, False)
+        total = total + copies * sum(b.act.bits_per_element().sum() for b in self.phi)
+        return total + sum(b.act.bits_per_element().sum() for b in self.rho)
+
+    def resource_cost(self) -> torch.Tensor:
+        """The term beta multiplies in the loss (cfg.hgq_cost)."""
+        return self.adders() if self.cfg.hgq_cost == "adders" else self.ebops()
 
 
 class _GraphWriter:
@@ -115,23 +146,29 @@ class _GraphWriter:
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
         return out
 
-    def quant(self, x: str, q: FixedQuantizer, scale_shape: tuple[int, ...], bits: int, stem: str) -> str:
-        scale = q.scale_array().numpy().reshape(scale_shape)
-        return self.node("Quant", [x, self.const(f"{stem}_scale", scale), self.const(f"{stem}_zero", 0.0),
-                                   self.const(f"{stem}_bits", float(bits))], stem,
-                         rounding_mode="ROUND", signed=int(q.signed), narrow=0)
+    def quant(self, x: str, q: FixedQuantizer, rank: int, bits: int, stem: str) -> str:
+        """Quant with q's scales, broadcast over the leading axes of a rank-`rank` tensor, then a
+        Min with the per-channel saturation bounds where a channel's range is narrower than the
+        Quant's one bit width."""
+        scale = q.scale_array().numpy()
+        scale = scale.reshape((1,) * (rank - scale.ndim) + scale.shape)
+        out = self.node("Quant", [x, self.const(f"{stem}_scale", scale), self.const(f"{stem}_zero", 0.0),
+                                  self.const(f"{stem}_bits", float(bits))], stem,
+                        rounding_mode=q.qonnx_rounding, signed=int(q.signed), narrow=0)
+        top = q.channel_top()
+        if top is None or bool((top >= q.bounds(bits)[1]).all()):
+            return out
+        return self.node("Min", [out, self.const(f"{stem}_top", top.numpy() * q.scale_array().numpy())],
+                         f"{stem}_range")
 
     def dense(self, x: str, layer: HGQDense, stem: str) -> str:
         w, b = layer.weight.detach(), layer.bias.detach()
-        wq = self.quant(self.const(f"{stem}_w", w.numpy()), layer.wq, tuple(layer.wq.frac.shape),
-                        layer.wq.total_bits(w), f"{stem}_wq")
-        bq = self.quant(self.const(f"{stem}_b", b.numpy()), layer.bq, tuple(layer.bq.frac.shape),
-                        layer.bq.total_bits(b), f"{stem}_bq")
+        wq = self.quant(self.const(f"{stem}_w", w.numpy()), layer.wq, 2, layer.wq.total_bits(w), f"{stem}_wq")
+        bq = self.quant(self.const(f"{stem}_b", b.numpy()), layer.bq, 1, layer.bq.total_bits(b), f"{stem}_bq")
         return self.node("Add", [self.node("MatMul", [x, wq], f"{stem}_matmul"), bq], f"{stem}_bias")
 
     def activation(self, x: str, q: FixedQuantizer, rank: int, stem: str) -> str:
-        shape = (1,) * (rank - 1) + tuple(q.frac.shape)
-        return self.quant(self.node("Relu", [x], f"{stem}_relu"), q, shape, q.total_bits(), f"{stem}_act")
+        return self.quant(self.node("Relu", [x], f"{stem}_relu"), q, rank, q.total_bits(), f"{stem}_act")
 
 
 def export_hgq_deepset(model: HGQDeepSetTagger, path: str | Path) -> Path:
@@ -144,7 +181,7 @@ def export_hgq_deepset(model: HGQDeepSetTagger, path: str | Path) -> Path:
     model.eval()
     g = _GraphWriter()
     iq = model.input_quant
-    h = g.quant("x", iq, (1, 1, cfg.n_features), iq.total_bits(), "input")
+    h = g.quant("x", iq, 3, iq.total_bits(), "input")
     for i, block in enumerate(model.phi):
         h = g.activation(g.dense(h, block.dense, f"phi{i}"), block.act, 3, f"phi{i}")
     op = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax"}[cfg.pool]
@@ -153,7 +190,7 @@ def export_hgq_deepset(model: HGQDeepSetTagger, path: str | Path) -> Path:
     else:
         h = g.node(op, [h], "pool", axes=[1], keepdims=0)
     pq = model.pool_quant
-    h = g.quant(h, pq, (1, pq.frac.shape[0]), pq.total_bits(), "pool_q")
+    h = g.quant(h, pq, 2, pq.total_bits(), "pool_q")
     for i, block in enumerate(model.rho):
         h = g.activation(g.dense(h, block.dense, f"rho{i}"), block.act, 2, f"rho{i}")
     g.dense(h, model.out, "out")
@@ -179,5 +216,6 @@ def bit_summary(model: nn.Module) -> dict:
         wbits = sum(float(layer.wq.bits_per_element(layer.weight).expand_as(layer.weight).sum()) for layer in weights)
         acts = [m for m in model.modules() if isinstance(m, FixedQuantizer) and m.kind == "activation"]
         abits = [float(q.bits_per_element().mean()) for q in acts]
-    return {"weights": total, "weights_zero": zero, "mean_weight_bits": wbits / max(total, 1),
-            "mean_activation_bits": float(np.mean(abits)) if abits else 0.0, "ebops": float(model.ebops().detach())}
+        return {"weights": total, "weights_zero": zero, "mean_weight_bits": wbits / max(total, 1),
+                "mean_activation_bits": float(np.mean(abits)) if abits else 0.0, "ebops": float(model.ebops()),
+                "adders_lut_proxy": float(model.adders())}

@@ -35,11 +35,16 @@ class TaggerConfig:
     input_bits: int = 12
     input_int_bits: int = 4  # ap_fixed<input_bits, input_int_bits>
     n_classes: int = 5
-    # learnable bit widths (models.quantizers, HGQ): loss + beta * EBOPs; grids per weight
-    # ("element") or per output channel ("channel"); activations always per channel
+    # learnable bit widths (models.quantizers, HGQ): loss + beta * resource term (hgq_cost: the
+    # adder-tree LUT proxy or EBOPs); weight grids per weight ("element") or per output channel
+    # ("channel"); activation grids per channel, or per particle slot and channel (hgq_per_particle);
+    # activations rounded by floor (free in firmware) or half to even
     hgq: bool = False
     beta: float = 0.0
     hgq_granularity: str = "element"
+    hgq_cost: str = "adders"
+    hgq_rounding: str = "floor"
+    hgq_per_particle: bool = False
 
     def __post_init__(self):
         for name in ("w_bits", "a_bits"):
@@ -57,6 +62,12 @@ class TaggerConfig:
             raise ValueError(f"learnable bit widths (--hgq) train deep sets so far, not {self.model}")
         if self.hgq_granularity not in ("element", "channel"):
             raise ValueError(f"hgq granularity must be element or channel, got {self.hgq_granularity!r}")
+        if self.hgq_cost not in ("adders", "ebops"):
+            raise ValueError(f"hgq cost must be adders or ebops, got {self.hgq_cost!r}")
+        if self.hgq_rounding not in ("floor", "even"):
+            raise ValueError(f"hgq rounding must be floor or even, got {self.hgq_rounding!r}")
+        if self.hgq_per_particle and not self.hgq:
+            raise ValueError("per-particle grids (--hgq-per-particle) need --hgq")
         if self.beta < 0 or (self.beta > 0 and not self.hgq):
             raise ValueError(f"beta must be >= 0 and needs --hgq, got {self.beta:g}")
 

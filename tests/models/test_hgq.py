@@ -10,7 +10,7 @@ import torch
 
 from l1forge.compiler.api import canonicalize, emulate, load_model, verify
 from l1forge.compiler.pipeline import compile_model
-from l1forge.models.quantizers import FixedQuantizer
+from l1forge.models.quantizers import FixedQuantizer, dense_adder_cost
 from l1forge.models.taggers import TaggerConfig, build_tagger
 from l1forge.models.taggers.hgq import bit_summary, export_hgq_deepset
 
@@ -53,9 +53,38 @@ def test_bits_reach_zero_and_weights_round_to_zero():
     assert bits[0, 0] == 0 and bits[0, 2] == 0 and bits[0, 1] == 1 + (2 + 1)  # sign + integer + fraction
 
 
-def _small(beta=0.0, granularity="element", pool="mean"):
+def test_unsigned_activations_saturate_per_channel_at_their_own_range():
+    q = FixedQuantizer((2,), 1.0, False, "activation", rounding="floor")
+    q.train()
+    q(torch.tensor([[1.2, 6.0]]))  # ranges seen: 2.5 -> 2 bits on 2**-1 ... 6 -> 4 bits
+    q.eval()
+    assert q.total_bits() == 4 and q.channel_top().tolist() == [3.0, 15.0]
+    y = q(torch.tensor([[1.9, 1.9], [50.0, 50.0], [-1.0, 0.74]]))
+    assert y.tolist() == [[1.5, 1.5], [1.5, 7.5], [0.0, 0.5]]  # floor; channel 0 saturates at 3 LSBs
+
+
+def test_the_adder_proxy_charges_a_tiny_weight_for_the_accumulator_bits_it_drags_in():
+    x_frac, x_max = torch.tensor([2.0, 2.0]), torch.tensor([3.0, 3.0])  # inputs < 4 on 2**-2
+
+    def cost(w1, f1):
+        weight, bias = torch.tensor([[1.0], [w1]]), torch.zeros(1)
+        wq = FixedQuantizer((2, 1), 1.0, True, "weight")
+        with torch.no_grad():
+            wq.frac.copy_(torch.tensor([[1.0], [f1]]))
+        bq = FixedQuantizer((1,), 0.0, True, "weight")
+        return dense_adder_cost(weight, wq, bias, bq, x_frac, x_max), wq
+
+    plain, _ = cost(0.5, 1.0)  # terms on 2**-3; |sum| <= 4.5: 3 integer bits + 3 + sign = 7 bits
+    assert plain.item() == 7 * (2 + 1)  # 2 digits (1.0 = 2 LSBs on 2**-1) + 1 digit
+    tiny, wq = cost(2.0 ** -6, 6.0)  # one term on 2**-8 widens the whole sum: 2 + 8 + 1 = 11 bits
+    assert tiny.item() == 11 * (2 + 1)
+    tiny.backward()
+    assert wq.frac.grad[1, 0] > wq.frac.grad[0, 0] > 0  # the cost asks the tiny weight for fewer bits first
+
+
+def _small(beta=0.0, granularity="element", pool="mean", per_particle=False):
     return TaggerConfig(n_constituents=8, phi=(8, 8), rho=(8,), pool=pool, hgq=True, beta=beta,
-                        hgq_granularity=granularity)
+                        hgq_granularity=granularity, hgq_per_particle=per_particle)
 
 
 def _train(cfg, steps=80, seed=0):
@@ -68,7 +97,7 @@ def _train(cfg, steps=80, seed=0):
     for _ in range(steps):
         model.train()
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y) + cfg.beta * model.ebops()
+        loss = torch.nn.functional.cross_entropy(model(x), y) + cfg.beta * model.resource_cost()
         loss.backward()
         opt.step()
     return model, x, y
@@ -87,9 +116,11 @@ def test_the_resource_term_trades_bits_for_accuracy():
             assert (model(x).argmax(1) == y).float().mean() > least
 
 
-@pytest.mark.parametrize("granularity,pool", [("element", "mean"), ("channel", "max"), ("element", "sum")])
-def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, tmp_path):
-    model, _, _ = _train(_small(1e-5, granularity, pool), steps=40)
+@pytest.mark.parametrize("granularity,pool,per_particle",
+                         [("element", "mean", False), ("channel", "max", False), ("element", "sum", True)])
+def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, per_particle, tmp_path):
+    model, _, _ = _train(_small(1e-5, granularity, pool, per_particle), steps=40)
+    assert tuple(model.phi[0].act.frac.shape) == ((8, 8) if per_particle else (8,))  # per slot and channel
     path = export_hgq_deepset(model, tmp_path / "model.onnx")
     canonical = canonicalize(load_model(path))
     verify(canonical)

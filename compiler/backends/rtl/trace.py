@@ -98,6 +98,10 @@ def _mul(model, node, ins, rank):
     return ins[0] * _other_operand(model, node, ins, rank)
 
 
+def _min(model, node, ins, rank):
+    return np.minimum(ins[0], _other_operand(model, node, ins, rank))
+
+
 def _relu(model, node, ins, rank):
     return np.maximum(ins[0], 0.0)
 
@@ -135,7 +139,7 @@ def _concat(model, node, ins, rank):
 # The lowering table: canonical op (compiler.ir.ops) -> its da4ml operation on traced arrays
 # (operands without the batch axis; `rank` is the first input's rank with it).
 LOWERING = {
-    "Quant": _quant, "MatMul": _matmul, "Add": _add, "Mul": _mul, "Relu": _relu,
+    "Quant": _quant, "MatMul": _matmul, "Add": _add, "Mul": _mul, "Min": _min, "Relu": _relu,
     "ReduceSum": _reduce, "ReduceMean": _reduce, "ReduceMax": _reduce,
     "Reshape": _reshape, "Flatten": _reshape, "Transpose": _transpose, "Gather": _gather, "Concat": _concat,
 }

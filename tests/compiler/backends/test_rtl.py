@@ -194,6 +194,21 @@ def test_per_channel_grids_bit_exact_in_verilator(mode, tmp_path):
 
 
 @pytest.mark.tools
+def test_per_channel_saturation_bounds_narrow_each_channel_in_verilator(tmp_path):
+    """A Min with per-channel bounds after a Quant (the HGQ exporter's per-channel ranges): bit-exact,
+    and each output channel's traced range ends at its own bound."""
+    tops = (3, 100, 127, 9, 0)
+    report = compile_model(per_channel_dense("FLOOR", tops=tops), tmp_path / "fw", backend="rtl", n_random=10_000,
+                           synth=False, log=lambda m: None)
+    v = report["verification"]
+    assert v["status"] == "bit-exact" and v["mismatches"] == {"firmware_vs_emulator": 0, "emulator_vs_qonnx": 0}
+    comb = trace_model(canonicalize(per_channel_dense("FLOOR", tops=tops)))
+    steps = 2.0 ** -np.array([2, 4, 5, 7, 3])
+    assert [q.max for q in comb.out_qint[:5]] == (np.minimum(tops, 127) * steps).tolist()
+    assert [q.max for q in trace_model(canonicalize(per_channel_dense("FLOOR"))).out_qint[:5]] == (127 * steps).tolist()
+
+
+@pytest.mark.tools
 def test_brevitas_per_channel_quantizers_compile_bit_exact(tmp_path):
     """A user's Brevitas model with per-channel fixed-point weight and activation quantizers."""
     import torch

@@ -1,7 +1,8 @@
 """Per-channel power-of-two scales (HGQ-style grids) through the IR: verify accepts them and
 refuses what is not exact, the emulator equals qonnx on every rounding mode, type inference
-keeps each channel on its own grid, the hls4ml backend refuses a per-channel activation cast by
-name (one ap_fixed cast rounds every channel alike)."""
+keeps each channel on its own grid, a Min with per-channel bounds saturates each channel at its
+own range, the hls4ml backend refuses a per-channel activation cast by name (one ap_fixed cast
+rounds every channel alike)."""
 import numpy as np
 import pytest
 
@@ -70,6 +71,34 @@ def test_per_channel_scales_that_are_not_exact_are_refused_by_name():
     with pytest.raises(L1ForgeError, match=r"bit width \[8. 6.\] must be one integer in 1..32 \(qonnx's Quant takes a "
                                            r"scalar bit width"):
         canonicalize(model)
+
+
+TOPS = (3, 100, 127, 9, 0)  # per-channel saturation in LSBs: narrower, wider than the Quant's, dead
+
+
+def test_a_min_with_per_channel_bounds_saturates_each_channel_at_its_own_range():
+    model = canonicalize(per_channel_dense("FLOOR", tops=TOPS))
+    assert verify(model, raise_on_error=False) == []
+    x = grid_inputs(model, 10_000, seed=4)
+    ours = emulate(model, x)
+    assert np.array_equal(ours, qonnx_execute(model, x).reshape(ours.shape))
+    steps = 2.0 ** -np.array([2, 4, 5, 7, 3])
+    top = np.minimum(np.array(TOPS), 127) * steps
+    assert np.all(ours <= top) and np.all((ours == top).any(axis=(0, 1)))  # every bound is reached
+    assert np.all(ours[..., 4] <= 0) and ours.min() < 0  # a bound of 0 keeps only the negative side
+    types = infer_fixed_point_types(model)
+    assert types[model.graph.output[0].name].width == 8 + 7 - 2  # still covers the widest channel
+
+
+def test_a_min_bound_that_is_not_one_value_per_element_is_refused_by_name():
+    model = per_channel_dense(tops=TOPS)
+    model.set_initializer("top", np.ones((3, 1, 5), dtype=np.float32))
+    with pytest.raises(L1ForgeError, match=r"node Min_0 \('range' in the source model\): Min bound shape: bound of shape \(3, 1, 5\) is not "
+                                           r"one value per element of a sample"):
+        verify(canonicalize(model))
+    model.set_initializer("top", np.full(5, np.nan, dtype=np.float32))
+    with pytest.raises(L1ForgeError, match=r"node Min_0 \('range' in the source model\): non-finite constant: bound .* holds inf or NaN"):
+        verify(canonicalize(model))
 
 
 def test_hls4ml_refuses_a_per_channel_activation_cast_by_name(tmp_path):
