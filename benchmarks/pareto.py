@@ -35,11 +35,15 @@ def _train(args, data, family: str, n: int, knob: float, run: Path, with_float: 
     else:
         cfg = TaggerConfig(model="deepsets", n_constituents=n, hgq=True, beta=knob, hgq_cost=args.cost,
                            hgq_per_particle=family == "per-particle")
-    t = time.perf_counter()
-    res = train_and_export(cfg, data, TrainSettings(epochs=args.epochs), run, progress=False, with_float=with_float)
+    settings = TrainSettings(epochs=args.epochs)
+    done = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
+    if done.get("config") == json.loads(json.dumps(cfg.to_dict())) and done.get("settings") == settings.__dict__:
+        res = done  # trained by an interrupted run
+    else:
+        res = train_and_export(cfg, data, settings, run, progress=False, with_float=with_float)
     row = {"family": family, "n": n, ("bits" if family == "uniform" else "beta"): knob,
-           "accuracy": res["quantized"]["accuracy"], "train_s": round(time.perf_counter() - t, 1),
-           "float_accuracy": res["float"]["accuracy"] if with_float else None,
+           "accuracy": res["quantized"]["accuracy"], "train_s": res["quantized"]["train_seconds"],
+           "float_accuracy": res["float"]["accuracy"] if "float" in res else None,
            "pytorch_vs_qonnx_rows_differing": res["brevitas_vs_qonnx"]["rows_differing"]}
     if "bits" in res["quantized"]:
         row["learned"] = res["quantized"]["bits"]
@@ -65,15 +69,12 @@ def _measure(args, data, run: Path, row: dict) -> dict:
         row[f"clock_{clock:g}ns"] = {"cycles": lat["cycles"], "ns": lat["ns"], "latency_source": lat["source"],
                                      "verification": v["status"], "verified_samples": v.get("samples", 0),
                                      "compile_s": round(time.perf_counter() - t, 1),
-                                     "da4ml_estimated_lut": report["estimate"]["resources"]["estimated_LUT"]}
+                                     "da4ml_estimated_lut": report.get("estimate", report)["resources"]["estimated_LUT"]}
         if full:
             row[f"clock_{clock:g}ns"]["firmware_accuracy"] = report["accuracy"]["accuracy"]
-        if synth:
+        if clock == args.clock_ns:  # yosys (full) or the calibrated da4ml estimate, at --clock-ns
             r = report["resources"]
             row["lut"], row["ff"], row["resource_source"] = r["LUT"], r["FF"], r["source"]
-    if not full:
-        r = report["estimate"]["resources"]
-        row["lut"], row["ff"], row["resource_source"] = r["LUT"], r["FF"], r["source"]
     return row
 
 

@@ -142,13 +142,15 @@ def _width(bound: torch.Tensor, frac: torch.Tensor, signed: bool) -> torch.Tenso
 
 def dense_adder_cost(weight: torch.Tensor, wq: FixedQuantizer, bias: torch.Tensor, bq: FixedQuantizer,
                      x_frac: torch.Tensor, x_max: torch.Tensor, copies: int = 1) -> torch.Tensor:
-    """A differentiable proxy of the LUTs of x @ W + b built as a multiplierless adder tree (da4ml):
-    each output j adds one shifted copy of x_i per nonzero digit of W_ij (and its bias), every
-    addition as wide as the accumulator, whose width is its range (detached bound from the inputs'
-    ranges and the constants) plus its finest fractional bit (the finest live term: frac(x_i) +
-    frac(W_ij)). Unlike EBOPs this charges a tiny weight for the accumulator bits it drags in and a
-    live weight for its adder at full accumulator width. x_frac / x_max: [P, n_in] soft fractional
-    bits and largest magnitude per input (P particles with their own grids, else P = 1)."""
+    """A differentiable proxy of the adder bits of x @ W + b built as a multiplierless adder tree
+    (da4ml): each output j adds one shifted copy of x_i per nonzero digit of W_ij (and its bias),
+    every addition as wide as the accumulator, whose width is its range (detached bound from the
+    inputs' ranges and the constants) plus its finest fractional bit (the finest live term:
+    frac(x_i) + frac(W_ij)). Unlike EBOPs this charges a tiny weight for the accumulator bits it
+    drags in and a live weight for its adder at full accumulator width. It counts before da4ml
+    shares common subexpressions (measured 2-3.5x above da4ml's LUT estimate on trained deep sets).
+    x_frac / x_max: [P, n_in] soft fractional bits and largest magnitude per input (P particles
+    with their own grids, else P = 1)."""
     qw, qb = wq.grid_values(weight), bq.grid_values(bias)
     f_w = wq.soft_frac().expand_as(weight)
     mantissa = torch.ceil(torch.log2(torch.abs(qw) * torch.exp2(f_w.detach()) + 1))  # digits, upper bound

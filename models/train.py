@@ -29,7 +29,8 @@ class TrainSettings:
 def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress: bool = True,
         beta: float = 0.0) -> list[dict]:
     """Adam + cross-entropy (+ beta * the resource term of learnable-bit models); keeps the weights
-    of the best validation accuracy."""
+    of the best validation accuracy, or with beta > 0 of the best validation objective (cross-
+    entropy + beta * resource term: the most accurate epoch is an early, large one)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     torch.manual_seed(s.seed)
@@ -37,7 +38,7 @@ def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, s.epochs))
     x, y = torch.from_numpy(data.train.x), torch.from_numpy(data.train.y).long()
     gen = torch.Generator().manual_seed(s.seed)
-    history, best, best_state = [], -1.0, None
+    history, best, best_state = [], -float("inf"), None
     cols = [TextColumn(f"training {label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[msg]}"),
             TimeElapsedColumn()]
     with Progress(*cols, disable=not progress) as bar:
@@ -56,12 +57,19 @@ def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress:
                 opt.step()
                 total += loss.item() * len(idx)
             sched.step()
-            val_acc = float((predict(model, data.val.x).argmax(1) == data.val.y).mean())
-            history.append({"epoch": epoch + 1, "loss": total / len(y), "val_accuracy": val_acc,
-                            **({"resource_cost": float(model.resource_cost().detach())}
-                               if hasattr(model, "resource_cost") else {})})
-            if val_acc > best:
-                best, best_state = val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}
+            logits = predict(model, data.val.x)
+            val_acc = float((logits.argmax(1) == data.val.y).mean())
+            entry = {"epoch": epoch + 1, "loss": total / len(y), "val_accuracy": val_acc}
+            score = val_acc
+            if hasattr(model, "resource_cost"):
+                with torch.no_grad():
+                    entry["resource_cost"] = float(model.resource_cost())
+                val_ce = float(nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(data.val.y).long()))
+                entry["val_objective"] = val_ce + beta * entry["resource_cost"]
+                score = -entry["val_objective"] if beta else val_acc
+            history.append(entry)
+            if score > best:
+                best, best_state = score, {k: v.detach().clone() for k, v in model.state_dict().items()}
             bar.update(task, advance=1, msg=f"loss {total / len(y):.3f} val acc {val_acc:.3f}")
     model.load_state_dict(best_state)
     return history

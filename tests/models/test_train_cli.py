@@ -38,6 +38,9 @@ def test_train_intnet_then_compile(jet_sample, tmp_path):
     (["--model", "intnet", "--hgq"], "learnable bit widths (--hgq) train deep sets so far, not intnet"),
     (["--beta", "1e-6"], "beta must be >= 0 and needs --hgq, got 1e-06"),
     (["--hgq", "--hgq-granularity", "layer"], "hgq granularity must be element or channel, got 'layer'"),
+    (["--hgq", "--hgq-cost", "luts"], "hgq cost must be adders or ebops, got 'luts'"),
+    (["--hgq", "--hgq-rounding", "up"], "hgq rounding must be floor or even, got 'up'"),
+    (["--hgq-per-particle"], "per-particle grids (--hgq-per-particle) need --hgq"),
 ])
 @pytest.mark.tools
 def test_bad_train_options_are_one_line(args, message, jet_sample, tmp_path):
