@@ -101,6 +101,8 @@ def plot(results: dict, path: Path) -> None:
     markers = {"deepsets": "o-", "per-particle": "s--", "uniform": "^:"}
     rows = list(results["points"].values())
     for n in sorted({r["n"] for r in rows}):
+        ax.axhline(rows[[r["n"] for r in rows].index(n)]["float_accuracy"], color=colors.get(n, "k"), lw=0.8,
+                   ls=(0, (1, 3)))
         for family, style in markers.items():
             pts = sorted((r["lut"], r["accuracy"], r["measured"]) for r in rows if r["n"] == n and r["family"] == family)
             if pts:
@@ -118,6 +120,7 @@ def plot(results: dict, path: Path) -> None:
     ax.plot([], [], "kx", ms=8, label="seed paper hls4ml, public data")
     ax.set_xscale("log")
     ax.plot([], [], "ko", mfc="white", ms=4, label="l1forge, da4ml estimate (not synthesized)")
+    ax.plot([], [], "k", lw=0.8, ls=(0, (1, 3)), label="l1forge float twin")
     ax.set_xlabel("LUT (l1forge: yosys synth_xilinx or da4ml estimate; published: Vivado post-route / post-synthesis)")
     ax.set_ylabel("test accuracy (5 classes)")
     ax.set_title("accuracy vs LUT: l1forge points on l1forge jets; published points on the public jets")
