@@ -215,6 +215,8 @@ def train(
     hgq_per_particle: bool = typer.Option(False, "--hgq-per-particle",
                                           help="With --hgq: activation grids per pT-ordered particle slot "
                                                "(smaller firmware, not permutation invariant)."),
+    beta_warmup: int = typer.Option(0, "--beta-warmup", help="With --hgq: epochs over which beta ramps up "
+                                                              "linearly from 0."),
     epochs: int = typer.Option(20, "--epochs"),
     batch_size: int = typer.Option(256, "--batch-size"),
     lr: float = typer.Option(2e-3, "--lr"),
@@ -227,6 +229,8 @@ def train(
     from .taggers import TaggerConfig
     from .train import TrainSettings, train_and_export
 
+    if beta_warmup < 0:
+        raise L1ForgeError(f"--beta-warmup must be >= 0 epochs, got {beta_warmup}")
     n_features = {"3": 3, "3rel": 3, "16": 16}.get(features)
     if n_features is None:
         raise L1ForgeError(f"--features must be 3, 3rel or 16, got {features!r}")
@@ -239,7 +243,7 @@ def train(
     except ValueError as exc:
         raise L1ForgeError(str(exc)) from None
     jets = load_jets(data, n_constituents=n_constituents, features=features, seed=seed)
-    res = train_and_export(cfg, jets, TrainSettings(epochs, batch_size, lr, seed), out, log=console.print)
+    res = train_and_export(cfg, jets, TrainSettings(epochs, batch_size, lr, seed, beta_warmup), out, log=console.print)
     bits = f"learnable bits, beta {beta:g}" if hgq else f"{w_bits}/{a_bits} bits"
     table = Table(title=f"{model} N={n_constituents} {features} features, {bits}: test split "
                         f"({res['splits']['test']} jets)")

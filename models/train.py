@@ -24,6 +24,7 @@ class TrainSettings:
     batch_size: int = 256
     lr: float = 2e-3
     seed: int = 0
+    beta_warmup: int = 0  # epochs over which the resource term's weight ramps up linearly from 0
 
 
 def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress: bool = True,
@@ -47,12 +48,13 @@ def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress:
             model.train()
             perm = torch.randperm(len(y), generator=gen)
             total = 0.0
+            beta_now = beta * min(1.0, (epoch + 1) / s.beta_warmup) if s.beta_warmup else beta
             for lo in range(0, len(y), s.batch_size):
                 idx = perm[lo:lo + s.batch_size]
                 opt.zero_grad()
                 loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
                 if beta:
-                    loss = loss + beta * model.resource_cost()
+                    loss = loss + beta_now * model.resource_cost()
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(idx)
@@ -64,6 +66,7 @@ def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress:
             if hasattr(model, "resource_cost"):
                 with torch.no_grad():
                     entry["resource_cost"] = float(model.resource_cost())
+                entry["beta"] = beta_now
                 val_ce = float(nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(data.val.y).long()))
                 entry["val_objective"] = val_ce + beta * entry["resource_cost"]
                 score = -entry["val_objective"] if beta else val_acc

@@ -116,6 +116,26 @@ def test_the_resource_term_trades_bits_for_accuracy():
             assert (model(x).argmax(1) == y).float().mean() > least
 
 
+def test_beta_warms_up_and_the_kept_epoch_is_the_best_validation_objective():
+    from l1forge.models.data.loader import JetData, JetSplit, Standardizer
+    from l1forge.models.train import TrainSettings, fit
+
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        x = rng.normal(0, 1, (n, 8, 3)).astype(np.float32)
+        y = ((x[:, :, 0].mean(1) > 0) + 2 * (x[:, :, 1].mean(1) > 0)).astype(np.int64)
+        return JetSplit(x, y, np.ones((n, 8), bool))
+
+    data = JetData(split(512), split(256), split(64), Standardizer(np.zeros(3), np.ones(3)), ("a", "b", "c"))
+    model = build_tagger(_small(3e-5))
+    history = fit(model, data, TrainSettings(epochs=4, batch_size=128, lr=1e-2, beta_warmup=4), "t", progress=False,
+                  beta=3e-5)
+    assert [h["beta"] for h in history] == pytest.approx([3e-5 * k / 4 for k in (1, 2, 3, 4)])
+    best = min(history, key=lambda h: h["val_objective"])
+    assert float(model.resource_cost().detach()) == pytest.approx(best["resource_cost"])  # that epoch's weights
+
+
 @pytest.mark.parametrize("granularity,pool,per_particle",
                          [("element", "mean", False), ("channel", "max", False), ("element", "sum", True)])
 def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, per_particle, tmp_path):

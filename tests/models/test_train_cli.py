@@ -41,6 +41,7 @@ def test_train_intnet_then_compile(jet_sample, tmp_path):
     (["--hgq", "--hgq-cost", "luts"], "hgq cost must be adders or ebops, got 'luts'"),
     (["--hgq", "--hgq-rounding", "up"], "hgq rounding must be floor or even, got 'up'"),
     (["--hgq-per-particle"], "per-particle grids (--hgq-per-particle) need --hgq"),
+    (["--hgq", "--beta-warmup", "-2"], "--beta-warmup must be >= 0 epochs, got -2"),
 ])
 @pytest.mark.tools
 def test_bad_train_options_are_one_line(args, message, jet_sample, tmp_path):
