@@ -204,11 +204,11 @@ def train(
                                                   "channel on its own power-of-two grid (deepsets; compile "
                                                   "with --backend rtl)."),
     beta: float = typer.Option(0.0, "--beta", help="With --hgq: weight of the resource term in the loss "
-                                                   "(per LUT of the adders proxy, or per EBOP)."),
+                                                   "(per adder bit of the adders proxy, or per EBOP)."),
     hgq_granularity: str = typer.Option("element", "--hgq-granularity",
                                         help="With --hgq: weight grids per element or per output channel."),
     hgq_cost: str = typer.Option("adders", "--hgq-cost",
-                                 help="With --hgq: resource term, 'adders' (LUT proxy of the adder trees) "
+                                 help="With --hgq: resource term, 'adders' (adder bits of the adder trees) "
                                       "or 'ebops' (HGQ's effective bit operations)."),
     hgq_rounding: str = typer.Option("floor", "--hgq-rounding",
                                      help="With --hgq: activation rounding, 'floor' (no logic) or 'even'."),
@@ -262,7 +262,7 @@ def train(
         b = res["quantized"]["bits"]
         console.print(f"learned bits: {b['weights_zero']} of {b['weights']} weights pruned, mean weight bits "
                       f"{b['mean_weight_bits']:.2f}, mean activation bits {b['mean_activation_bits']:.2f}, "
-                      f"EBOPs {b['ebops']:,.0f}, adder LUT proxy {b['adders_lut_proxy']:,.0f}")
+                      f"EBOPs {b['ebops']:,.0f}, adder-bit proxy {b['adders_lut_proxy']:,.0f}")
     console.print(f"wrote {out}/model.onnx, checkpoint.pt, metrics.json, roc.png, test_inputs.npz")
 
 

@@ -73,9 +73,9 @@ class FixedQuantizer(nn.Module):
             return -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
         return 0.0, 2.0 ** bits - 1
 
-    def _saturate(self, mantissa: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    @staticmethod
+    def _saturate(mantissa: torch.Tensor, lo: float, hi: float, top: torch.Tensor | None) -> torch.Tensor:
         m = torch.clamp(mantissa, lo, hi)
-        top = self.channel_top()
         return m if top is None else torch.minimum(m, top)
 
     def channel_top(self) -> torch.Tensor | None:
@@ -92,8 +92,8 @@ class FixedQuantizer(nn.Module):
         f_int = _round_ste(self.frac)
         scale = torch.exp2(f_int.detach())
         lo, hi = self.bounds(self.total_bits(x))
-        mantissa = self._saturate(self._round(x.detach() * scale), lo, hi)
         top = self.channel_top()  # within the one bit width's range by construction
+        mantissa = self._saturate(self._round(x.detach() * scale), lo, hi, top)
         hi = hi if top is None else top
         q = mantissa / scale
         if not self.training:
@@ -115,7 +115,7 @@ class FixedQuantizer(nn.Module):
         """x on its grids, saturated (what the exported Quant gives), without gradient."""
         with torch.no_grad():
             scale = torch.exp2(self.frac_bits())
-            return self._saturate(self._round(x * scale), *self.bounds(self.total_bits(x))) / scale
+            return self._saturate(self._round(x * scale), *self.bounds(self.total_bits(x)), self.channel_top()) / scale
 
     def soft_frac(self) -> torch.Tensor:
         """The fractional bits in use, with gradient 1 in f (straight through the rounding)."""

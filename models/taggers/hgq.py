@@ -2,8 +2,9 @@
 channel's weights), every activation channel and every input feature has its own power-of-two
 grid (with `hgq_per_particle`, every particle slot of the pT-ordered input its own as well, as
 JEDI-linear's per-particle designs: soft particles get fewer bits, at the price of permutation
-invariance). The loss adds beta times a resource term: the adder-tree LUT proxy (`adders`, in
-LUT units) or HGQ's effective bit operations (`ebops`), so training trades accuracy against
+invariance). The loss adds beta times a resource term: a proxy of the adder bits of the
+multiplierless adder trees (`adders`; 2-3.5x da4ml's LUT estimate, before its sharing of common
+subexpressions) or HGQ's effective bit operations (`ebops`), so training trades accuracy against
 multiplierless-adder cost. Exported by l1forge's own QONNX writer (per-element / per-channel
 scales, one bit width per Quant), which the RTL backend compiles bit-exact.
 """
@@ -20,8 +21,6 @@ from l1forge.reference.ultrafast_jet_classification.models import pool_particles
 
 from ..quantizers import FixedQuantizer, dense_adder_cost, dense_ebops, sum_adder_cost
 
-GRANULARITIES = ("element", "channel")
-COSTS = ("adders", "ebops")
 INIT_WEIGHT_FRAC = 6.0
 INIT_ACT_FRAC = 4.0
 
@@ -87,13 +86,17 @@ class HGQDeepSetTagger(nn.Module):
             h = block(h)
         return self.out(h)
 
+    @property
+    def _phi_copies(self) -> int:
+        """How many times the cost of a phi quantity with shared grids counts: once per particle
+        (1 with per-particle grids, whose quantizers already hold every particle)."""
+        return 1 if self.cfg.hgq_per_particle else self.cfg.n_constituents
+
     def _layers(self):
-        """(dense, its input quantizer, copies) in order: phi is built once per particle (its grids
-        shared by all, or each particle's own)."""
-        copies = 1 if self.cfg.hgq_per_particle else self.cfg.n_constituents
+        """(dense, its input quantizer, copies) in order: phi is built once per particle."""
         x = self.input_quant
         for block in self.phi:
-            yield block.dense, x, copies
+            yield block.dense, x, self._phi_copies
             x = block.act
         x = self.pool_quant
         for block in self.rho:
@@ -106,14 +109,13 @@ class HGQDeepSetTagger(nn.Module):
         return sum(dense.ebops(x, copies) for dense, x, copies in self._layers())
 
     def adders(self) -> torch.Tensor:
-        """The LUT proxy: adder trees of every layer, the pooling sum, and one LUT per activation
+        """The adder proxy: adder trees of every layer, the pooling sum, and one bit per activation
         bit (saturation)."""
         total = sum(dense.adders(x, copies) for dense, x, copies in self._layers())
         n, last = self.cfg.n_constituents, self.phi[-1].act
-        copies = 1 if self.cfg.hgq_per_particle else n
         frac, top = last.soft_frac().expand(n, -1), last.max_seen.expand(n, -1)
         total = total + sum_adder_cost(frac, top, False)
-        total = total + copies * sum(b.act.bits_per_element().sum() for b in self.phi)
+        total = total + self._phi_copies * sum(b.act.bits_per_element().sum() for b in self.phi)
         return total + sum(b.act.bits_per_element().sum() for b in self.rho)
 
     def resource_cost(self) -> torch.Tensor:

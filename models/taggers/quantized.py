@@ -36,7 +36,7 @@ class TaggerConfig:
     input_int_bits: int = 4  # ap_fixed<input_bits, input_int_bits>
     n_classes: int = 5
     # learnable bit widths (models.quantizers, HGQ): loss + beta * resource term (hgq_cost: the
-    # adder-tree LUT proxy or EBOPs); weight grids per weight ("element") or per output channel
+    # adder-bit proxy of the adder trees, or EBOPs); weight grids per weight ("element") or per output channel
     # ("channel"); activation grids per channel, or per particle slot and channel (hgq_per_particle);
     # activations rounded by floor (free in firmware) or half to even
     hgq: bool = False
