@@ -201,7 +201,8 @@ def export_hgq_deepset(model: HGQDeepSetTagger, path: str | Path) -> Path:
         g.nodes, "hgq_deepset",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cfg.n_constituents, cfg.n_features])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cfg.n_classes])], initializer=g.inits)
-    onnx_model = qonnx_make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="l1forge-hgq")
+    onnx_model = qonnx_make_model(graph, producer_name="l1forge-hgq", opset_imports=[
+        helper.make_opsetid("", 13), helper.make_opsetid("qonnx.custom_op.general", 1)])
     from qonnx.core.modelwrapper import ModelWrapper
 
     wrapper = ModelWrapper(onnx_model)

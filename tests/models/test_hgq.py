@@ -5,6 +5,7 @@ and compiles bit-exact through the RTL backend."""
 import math
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -142,6 +143,7 @@ def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, per_part
     model, _, _ = _train(_small(1e-5, granularity, pool, per_particle), steps=40)
     assert tuple(model.phi[0].act.frac.shape) == ((8, 8) if per_particle else (8,))  # per slot and channel
     path = export_hgq_deepset(model, tmp_path / "model.onnx")
+    onnx.checker.check_model(onnx.load(path))  # reopens in ONNX's own checker (qonnx domain declared)
     canonical = canonicalize(load_model(path))
     verify(canonical)
     x = np.random.default_rng(2).normal(0, 1.3, (3000, 8, 3)).astype(np.float32)
