@@ -201,8 +201,8 @@ def train(
     w_bits: int = typer.Option(8, "--w-bits", help="Weight bits (2-16)."),
     a_bits: int = typer.Option(8, "--a-bits", help="Activation bits (2-16)."),
     hgq: bool = typer.Option(False, "--hgq", help="Learnable bit widths (HGQ): every weight and activation "
-                                                  "channel on its own power-of-two grid (deepsets; compile "
-                                                  "with --backend rtl)."),
+                                                  "channel on its own power-of-two grid (any --model; "
+                                                  "compile with --backend rtl)."),
     beta: float = typer.Option(0.0, "--beta", help="With --hgq: weight of the resource term in the loss "
                                                    "(per adder bit of the adders proxy, or per EBOP)."),
     hgq_granularity: str = typer.Option("element", "--hgq-granularity",

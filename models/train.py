@@ -90,9 +90,9 @@ def export_qonnx_model(model: nn.Module, cfg: TaggerConfig, path: Path, dynamo: 
     from l1forge.compiler.api import export_brevitas
 
     if cfg.hgq:
-        from .taggers.hgq import export_hgq_deepset
+        from .taggers.hgq import export_hgq
 
-        return export_hgq_deepset(model, path)
+        return export_hgq(model, path)
 
     export_brevitas(model, torch.zeros(1, cfg.n_constituents, cfg.n_features), path, dynamo=dynamo)
     return Path(path)

@@ -1,8 +1,8 @@
-"""Taggers trained with learnable bit widths (models.quantizers): every weight (or every output
-channel's weights), every activation channel and every input feature has its own power-of-two
-grid (with `hgq_per_particle`, every particle slot of the pT-ordered input its own as well, as
-JEDI-linear's per-particle designs: soft particles get fewer bits, at the price of permutation
-invariance). The loss adds beta times a resource term: a proxy of the adder bits of the
+"""Taggers trained with learnable bit widths (models.quantizers), the deep set, the MLP and the
+interaction network: every weight (or every output channel's weights), every activation channel
+and every input feature has its own power-of-two grid (deep sets with `hgq_per_particle`: every
+particle slot of the pT-ordered input its own as well, as JEDI-linear's per-particle designs: soft
+particles get fewer bits, at the price of permutation invariance). The loss adds beta times a resource term: a proxy of the adder bits of the
 multiplierless adder trees (`adders`; 2-3.5x da4ml's LUT estimate, before its sharing of common
 subexpressions) or HGQ's effective bit operations (`ebops`), so training trades accuracy against
 multiplierless-adder cost. Exported by l1forge's own QONNX writer (per-element / per-channel
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from l1forge.reference.ultrafast_jet_classification.models import pool_particles
+from l1forge.reference.ultrafast_jet_classification.models import incidence_matrices, pool_particles
 
 from ..quantizers import FixedQuantizer, dense_adder_cost, dense_ebops, sum_adder_cost
 
@@ -59,23 +59,87 @@ class _Block(nn.Module):
         return self.act(torch.relu(self.dense(x)))
 
 
-class HGQDeepSetTagger(nn.Module):
-    """The deep set (phi per particle, pooling, rho, logits) with learnable grids everywhere."""
+class _Concat:
+    """The grids of quantized tensors concatenated along the channel axis (what a dense layer
+    reads when its input is built from several quantizers' outputs), for the resource terms."""
 
-    def __init__(self, cfg):
+    def __init__(self, *parts: FixedQuantizer):
+        self.parts = parts
+
+    @property
+    def max_seen(self) -> torch.Tensor:
+        return torch.cat([q.max_seen for q in self.parts], -1)
+
+    def soft_frac(self) -> torch.Tensor:
+        return torch.cat([q.soft_frac() for q in self.parts], -1)
+
+    def bits_per_element(self) -> torch.Tensor:
+        return torch.cat([q.bits_per_element() for q in self.parts], -1)
+
+
+def _blocks(widths, granularity: str, slots: tuple[int, ...], rounding: str) -> nn.ModuleList:
+    return nn.ModuleList(_Block(a, b, granularity, slots, rounding) for a, b in zip(widths, widths[1:]))
+
+
+def _particle_sum(q: FixedQuantizer, n: int) -> torch.Tensor:
+    """The adder proxy of summing q's output over n particles (n - 1 additions per channel)."""
+    return sum_adder_cost(q.soft_frac().expand(n, -1), q.max_seen.expand(n, -1), q.signed)
+
+
+class _HGQTagger(nn.Module):
+    """What the three families share: the input quantizer (the input arrives quantized off chip,
+    so rounding it costs no logic: half to even) and the resource terms, from each family's list of
+    dense layers, sums over particles and requantized activations."""
+
+    def __init__(self, cfg, input_shape: tuple[int, ...]):
         super().__init__()
         self.cfg = cfg
-        g, r = cfg.hgq_granularity, cfg.hgq_rounding
+        self.input_quant = FixedQuantizer(input_shape, cfg.input_bits - cfg.input_int_bits, True, "activation")
+
+    def _layers(self):
+        """(dense layer, the grids it reads, copies: how many times it is built in firmware)."""
+        raise NotImplementedError
+
+    def _sums(self) -> torch.Tensor:
+        """The adder proxy of the sums over particles (pooling, aggregation)."""
+        raise NotImplementedError
+
+    def _requantized(self):
+        """(activation quantizer, copies): each output bit costs about one LUT of saturation."""
+        raise NotImplementedError
+
+    def ebops(self) -> torch.Tensor:
+        """Effective bit operations of every constant product (HGQ's resource term)."""
+        return sum(dense.ebops(x, copies) for dense, x, copies in self._layers())
+
+    def adders(self) -> torch.Tensor:
+        """The adder proxy: adder trees of every layer, the sums over particles, and one bit per
+        requantized activation bit (saturation)."""
+        total = sum(dense.adders(x, copies) for dense, x, copies in self._layers()) + self._sums()
+        return total + sum(copies * q.bits_per_element().sum() for q, copies in self._requantized())
+
+    def resource_cost(self) -> torch.Tensor:
+        """The term beta multiplies in the loss (cfg.hgq_cost)."""
+        return self.adders() if self.cfg.hgq_cost == "adders" else self.ebops()
+
+    def write(self, g: "_GraphWriter") -> None:
+        """The model's nodes, from the input "x" to the logits (the last node)."""
+        raise NotImplementedError
+
+
+
+class HGQDeepSetTagger(_HGQTagger):
+    """The deep set (phi per particle, pooling, rho, logits) with learnable grids everywhere; with
+    cfg.hgq_per_particle the input and phi activations have grids per particle slot."""
+
+    def __init__(self, cfg):
         slots = (cfg.n_constituents,) if cfg.hgq_per_particle else ()
-        # the input arrives quantized (off chip): rounding it costs no logic, so half to even
-        self.input_quant = FixedQuantizer((*slots, cfg.n_features), cfg.input_bits - cfg.input_int_bits, True,
-                                          "activation")
-        widths = [cfg.n_features, *cfg.phi]
-        self.phi = nn.ModuleList(_Block(a, b, g, slots, r) for a, b in zip(widths, widths[1:]))
-        self.pool_quant = FixedQuantizer((widths[-1],), INIT_ACT_FRAC, False, "activation", r)
-        widths = [widths[-1], *cfg.rho]
-        self.rho = nn.ModuleList(_Block(a, b, g, (), r) for a, b in zip(widths, widths[1:]))
-        self.out = HGQDense(widths[-1], cfg.n_classes, g)
+        super().__init__(cfg, (*slots, cfg.n_features))
+        g, r = cfg.hgq_granularity, cfg.hgq_rounding
+        self.phi = _blocks([cfg.n_features, *cfg.phi], g, slots, r)
+        self.pool_quant = FixedQuantizer((cfg.phi[-1],), INIT_ACT_FRAC, False, "activation", r)
+        self.rho = _blocks([cfg.phi[-1], *cfg.rho], g, (), r)
+        self.out = HGQDense(([cfg.phi[-1], *cfg.rho])[-1], cfg.n_classes, g)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.input_quant(x)
@@ -93,7 +157,6 @@ class HGQDeepSetTagger(nn.Module):
         return 1 if self.cfg.hgq_per_particle else self.cfg.n_constituents
 
     def _layers(self):
-        """(dense, its input quantizer, copies) in order: phi is built once per particle."""
         x = self.input_quant
         for block in self.phi:
             yield block.dense, x, self._phi_copies
@@ -104,23 +167,134 @@ class HGQDeepSetTagger(nn.Module):
             x = block.act
         yield self.out, x, 1
 
-    def ebops(self) -> torch.Tensor:
-        """Effective bit operations of every constant product (HGQ's resource term)."""
-        return sum(dense.ebops(x, copies) for dense, x, copies in self._layers())
+    def _sums(self) -> torch.Tensor:
+        return _particle_sum(self.phi[-1].act, self.cfg.n_constituents)
 
-    def adders(self) -> torch.Tensor:
-        """The adder proxy: adder trees of every layer, the pooling sum, and one bit per activation
-        bit (saturation)."""
-        total = sum(dense.adders(x, copies) for dense, x, copies in self._layers())
-        n, last = self.cfg.n_constituents, self.phi[-1].act
-        frac, top = last.soft_frac().expand(n, -1), last.max_seen.expand(n, -1)
-        total = total + sum_adder_cost(frac, top, False)
-        total = total + self._phi_copies * sum(b.act.bits_per_element().sum() for b in self.phi)
-        return total + sum(b.act.bits_per_element().sum() for b in self.rho)
+    def _requantized(self):
+        yield from ((b.act, self._phi_copies) for b in self.phi)
+        yield from ((b.act, 1) for b in self.rho)
 
-    def resource_cost(self) -> torch.Tensor:
-        """The term beta multiplies in the loss (cfg.hgq_cost)."""
-        return self.adders() if self.cfg.hgq_cost == "adders" else self.ebops()
+    def write(self, g: "_GraphWriter") -> None:
+        h = g.quant("x", self.input_quant, 3, self.input_quant.total_bits(), "input")
+        h = g.mlp(h, self.phi, 3, "phi")
+        h = g.pool(h, self.cfg.pool, self.pool_quant)
+        g.dense(g.mlp(h, self.rho, 2, "rho"), self.out, "out")
+
+
+class HGQMLPTagger(_HGQTagger):
+    """The MLP on the pT-ordered constituents concatenated (N x features inputs), every input
+    element on its own grid (JEDI-linear's per-particle idea in its plainest form)."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg, (cfg.n_constituents, cfg.n_features))
+        g, r = cfg.hgq_granularity, cfg.hgq_rounding
+        self.body = _blocks([cfg.n_constituents * cfg.n_features, *cfg.widths], g, (), r)
+        self.out = HGQDense(cfg.widths[-1], cfg.n_classes, g)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.input_quant(x).flatten(1)
+        for block in self.body:
+            h = block(h)
+        return self.out(h)
+
+    def _layers(self):
+        x = self.input_quant
+        for block in self.body:
+            yield block.dense, x, 1
+            x = block.act
+        yield self.out, x, 1
+
+    def _sums(self) -> torch.Tensor:
+        return torch.zeros(())
+
+    def _requantized(self):
+        return ((b.act, 1) for b in self.body)
+
+    def write(self, g: "_GraphWriter") -> None:
+        cfg = self.cfg
+        h = g.quant("x", self.input_quant, 3, self.input_quant.total_bits(), "input")
+        h = g.node("Reshape", [h, g.const("flat_shape", [1, cfg.n_constituents * cfg.n_features], np.int64)],
+                   "flatten")
+        g.dense(g.mlp(h, self.body, 2, "dense"), self.out, "out")
+
+
+class HGQInteractionNetTagger(_HGQTagger):
+    """The interaction network (reference/'s InteractionNetTagger) with learnable grids: pairs of
+    input-grid features (routing), the edge MLP once per ordered pair, edge outputs summed onto
+    their receivers, [node, aggregated] requantized to one signed grid per channel, the node MLP
+    per particle, pooling, the classifier and logits."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg, (cfg.n_features,))
+        g, r, f = cfg.hgq_granularity, cfg.hgq_rounding, cfg.n_features
+        rr, rs = incidence_matrices(cfg.n_constituents)
+        self.register_buffer("recv_t", rr.T.contiguous())
+        self.register_buffer("send_t", rs.T.contiguous())
+        self.register_buffer("recv", rr)
+        self.edge = _blocks([2 * f, *cfg.effects], g, (), r)
+        self.node_quant = FixedQuantizer((f + cfg.effects[-1],), INIT_ACT_FRAC, True, "activation", r)
+        self.node = _blocks([f + cfg.effects[-1], *cfg.objects], g, (), r)
+        self.pool_quant = FixedQuantizer((cfg.objects[-1],), INIT_ACT_FRAC, False, "activation", r)
+        self.classifier = _blocks([cfg.objects[-1], *cfg.classifier], g, (), r)
+        self.out = HGQDense(([cfg.objects[-1], *cfg.classifier])[-1], cfg.n_classes, g)
+
+    @property
+    def _edges(self) -> int:
+        return self.recv.shape[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_quant(x)
+        h = torch.cat([self.recv_t @ x, self.send_t @ x], dim=-1)
+        for block in self.edge:
+            h = block(h)
+        h = self.node_quant(torch.cat([x, self.recv @ h], dim=-1))
+        for block in self.node:
+            h = block(h)
+        h = self.pool_quant(pool_particles(h, self.cfg.pool))
+        for block in self.classifier:
+            h = block(h)
+        return self.out(h)
+
+    def _layers(self):
+        n = self.cfg.n_constituents
+        x = _Concat(self.input_quant, self.input_quant)
+        for block in self.edge:
+            yield block.dense, x, self._edges
+            x = block.act
+        x = self.node_quant
+        for block in self.node:
+            yield block.dense, x, n
+            x = block.act
+        x = self.pool_quant
+        for block in self.classifier:
+            yield block.dense, x, 1
+            x = block.act
+        yield self.out, x, 1
+
+    def _sums(self) -> torch.Tensor:
+        n = self.cfg.n_constituents
+        return n * _particle_sum(self.edge[-1].act, n - 1) + _particle_sum(self.node[-1].act, n)
+
+    def _requantized(self):
+        n = self.cfg.n_constituents
+        yield from ((b.act, self._edges) for b in self.edge)
+        yield self.node_quant, n
+        yield from ((b.act, n) for b in self.node)
+        yield from ((b.act, 1) for b in self.classifier)
+
+    def write(self, g: "_GraphWriter") -> None:
+        x = g.quant("x", self.input_quant, 3, self.input_quant.total_bits(), "input")
+        pairs = [g.node("MatMul", [g.const(name, getattr(self, name).numpy()), x], f"pair_{name}")
+                 for name in ("recv_t", "send_t")]
+        h = g.mlp(g.node("Concat", pairs, "pairs", axis=2), self.edge, 3, "edge")
+        h = g.node("Concat", [x, g.node("MatMul", [g.const("recv", self.recv.numpy()), h], "aggregate")],
+                   "node_in", axis=2)
+        h = g.quant(h, self.node_quant, 3, self.node_quant.total_bits(), "node_q")
+        h = g.pool(g.mlp(h, self.node, 3, "node"), self.cfg.pool, self.pool_quant)
+        g.dense(g.mlp(h, self.classifier, 2, "classifier"), self.out, "out")
+
+
+HGQ_TAGGERS = {"deepsets": HGQDeepSetTagger, "mlp": HGQMLPTagger, "intnet": HGQInteractionNetTagger}
 
 
 class _GraphWriter:
@@ -172,41 +346,40 @@ class _GraphWriter:
     def activation(self, x: str, q: FixedQuantizer, rank: int, stem: str) -> str:
         return self.quant(self.node("Relu", [x], f"{stem}_relu"), q, rank, q.total_bits(), f"{stem}_act")
 
+    def mlp(self, x: str, blocks, rank: int, stem: str) -> str:
+        for i, block in enumerate(blocks):
+            x = self.activation(self.dense(x, block.dense, f"{stem}{i}"), block.act, rank, f"{stem}{i}")
+        return x
 
-def export_hgq_deepset(model: HGQDeepSetTagger, path: str | Path) -> Path:
-    """The trained deep set as a QONNX file: Quant nodes with per-element / per-channel
-    power-of-two scales (weights and biases folded by the compiler), opset 13."""
+    def pool(self, x: str, how: str, q: FixedQuantizer) -> str:
+        """Pooling over the particle axis (1), then q."""
+        op = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax"}[how]
+        if op == "ReduceSum":  # opset 13 takes ReduceSum's axes as an input
+            x = self.node(op, [x, self.const("pool_axes", [1], np.int64)], "pool", keepdims=0)
+        else:
+            x = self.node(op, [x], "pool", axes=[1], keepdims=0)
+        return self.quant(x, q, 2, q.total_bits(), "pool_q")
+
+
+def export_hgq(model: _HGQTagger, path: str | Path) -> Path:
+    """The trained model as a QONNX file: Quant nodes with per-element / per-channel power-of-two
+    scales (weights and biases folded by the compiler), opset 13."""
     from onnx import TensorProto, helper
+    from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.basic import qonnx_make_model
 
     cfg = model.cfg
     model.eval()
     g = _GraphWriter()
-    iq = model.input_quant
-    h = g.quant("x", iq, 3, iq.total_bits(), "input")
-    for i, block in enumerate(model.phi):
-        h = g.activation(g.dense(h, block.dense, f"phi{i}"), block.act, 3, f"phi{i}")
-    op = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax"}[cfg.pool]
-    if op == "ReduceSum":  # opset 13 takes ReduceSum's axes as an input
-        h = g.node(op, [h, g.const("pool_axes", [1], np.int64)], "pool", keepdims=0)
-    else:
-        h = g.node(op, [h], "pool", axes=[1], keepdims=0)
-    pq = model.pool_quant
-    h = g.quant(h, pq, 2, pq.total_bits(), "pool_q")
-    for i, block in enumerate(model.rho):
-        h = g.activation(g.dense(h, block.dense, f"rho{i}"), block.act, 2, f"rho{i}")
-    g.dense(h, model.out, "out")
-    g.nodes[-1].output[0] = "y"  # the logits: the last Add
+    model.write(g)
+    g.nodes[-1].output[0] = "y"  # the logits
     graph = helper.make_graph(
-        g.nodes, "hgq_deepset",
+        g.nodes, f"hgq_{cfg.model}",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cfg.n_constituents, cfg.n_features])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cfg.n_classes])], initializer=g.inits)
     onnx_model = qonnx_make_model(graph, producer_name="l1forge-hgq", opset_imports=[
         helper.make_opsetid("", 13), helper.make_opsetid("qonnx.custom_op.general", 1)])
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    wrapper = ModelWrapper(onnx_model)
-    wrapper.save(str(path))
+    ModelWrapper(onnx_model).save(str(path))
     return Path(path)
 
 

@@ -58,8 +58,6 @@ class TaggerConfig:
             setattr(self, name, tuple(getattr(self, name)))
         if self.model == "intnet" and (not self.effects or not self.objects):
             raise ValueError("the interaction network needs at least one effects and one objects layer")
-        if self.hgq and self.model != "deepsets":
-            raise ValueError(f"learnable bit widths (--hgq) train deep sets so far, not {self.model}")
         if self.hgq_granularity not in ("element", "channel"):
             raise ValueError(f"hgq granularity must be element or channel, got {self.hgq_granularity!r}")
         if self.hgq_cost not in ("adders", "ebops"):
@@ -68,6 +66,9 @@ class TaggerConfig:
             raise ValueError(f"hgq rounding must be floor or even, got {self.hgq_rounding!r}")
         if self.hgq_per_particle and not self.hgq:
             raise ValueError("per-particle grids (--hgq-per-particle) need --hgq")
+        if self.hgq_per_particle and self.model != "deepsets":
+            raise ValueError("per-particle grids (--hgq-per-particle) are for deep sets (the MLP has them by "
+                             f"construction), not {self.model}")
         if self.beta < 0 or (self.beta > 0 and not self.hgq):
             raise ValueError(f"beta must be >= 0 and needs --hgq, got {self.beta:g}")
 
@@ -220,9 +221,9 @@ class QuantInteractionNetTagger(_QuantTagger):
 
 def build_tagger(cfg: TaggerConfig) -> nn.Module:
     if cfg.hgq:
-        from .hgq import HGQDeepSetTagger
+        from .hgq import HGQ_TAGGERS
 
-        return HGQDeepSetTagger(cfg)
+        return HGQ_TAGGERS[cfg.model](cfg)
     return {"deepsets": QuantDeepSetTagger, "intnet": QuantInteractionNetTagger, "mlp": QuantMLPTagger}[cfg.model](cfg)
 
 

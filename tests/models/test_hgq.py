@@ -13,7 +13,7 @@ from l1forge.compiler.api import canonicalize, emulate, load_model, verify
 from l1forge.compiler.pipeline import compile_model
 from l1forge.models.quantizers import FixedQuantizer, dense_adder_cost
 from l1forge.models.taggers import TaggerConfig, build_tagger
-from l1forge.models.taggers.hgq import bit_summary, export_hgq_deepset
+from l1forge.models.taggers.hgq import bit_summary, export_hgq
 
 
 def test_forward_is_round_half_even_on_each_channel_grid_with_saturation():
@@ -83,8 +83,9 @@ def test_the_adder_proxy_charges_a_tiny_weight_for_the_accumulator_bits_it_drags
     assert wq.frac.grad[1, 0] > wq.frac.grad[0, 0] > 0  # the cost asks the tiny weight for fewer bits first
 
 
-def _small(beta=0.0, granularity="element", pool="mean", per_particle=False):
-    return TaggerConfig(n_constituents=8, phi=(8, 8), rho=(8,), pool=pool, hgq=True, beta=beta,
+def _small(beta=0.0, granularity="element", pool="mean", per_particle=False, model="deepsets"):
+    return TaggerConfig(model=model, n_constituents=8, phi=(8, 8), rho=(8,), widths=(16, 8), effects=(4, 4),
+                        objects=(8, 4), classifier=(8,), pool=pool, hgq=True, beta=beta,
                         hgq_granularity=granularity, hgq_per_particle=per_particle)
 
 
@@ -137,12 +138,15 @@ def test_beta_warms_up_and_the_kept_epoch_is_the_best_validation_objective():
     assert float(model.resource_cost().detach()) == pytest.approx(best["resource_cost"])  # that epoch's weights
 
 
-@pytest.mark.parametrize("granularity,pool,per_particle",
-                         [("element", "mean", False), ("channel", "max", False), ("element", "sum", True)])
-def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, per_particle, tmp_path):
-    model, _, _ = _train(_small(1e-5, granularity, pool, per_particle), steps=40)
-    assert tuple(model.phi[0].act.frac.shape) == ((8, 8) if per_particle else (8,))  # per slot and channel
-    path = export_hgq_deepset(model, tmp_path / "model.onnx")
+@pytest.mark.parametrize("granularity,pool,per_particle,family",
+                         [("element", "mean", False, "deepsets"), ("channel", "max", False, "deepsets"),
+                          ("element", "sum", True, "deepsets"), ("element", "mean", False, "mlp"),
+                          ("element", "mean", False, "intnet"), ("channel", "sum", False, "intnet")])
+def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, per_particle, family, tmp_path):
+    model, _, _ = _train(_small(1e-5, granularity, pool, per_particle, family), steps=40)
+    if family == "deepsets":
+        assert tuple(model.phi[0].act.frac.shape) == ((8, 8) if per_particle else (8,))  # per slot and channel
+    path = export_hgq(model, tmp_path / "model.onnx")
     onnx.checker.check_model(onnx.load(path))  # reopens in ONNX's own checker (qonnx domain declared)
     canonical = canonicalize(load_model(path))
     verify(canonical)
@@ -154,9 +158,10 @@ def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, per_part
 
 
 @pytest.mark.tools
-def test_a_trained_hgq_deep_set_compiles_bit_exact_in_rtl(tmp_path):
-    model, _, _ = _train(_small(1e-5), steps=40)
-    path = export_hgq_deepset(model, tmp_path / "model.onnx")
+@pytest.mark.parametrize("family", ["deepsets", "mlp", "intnet"])
+def test_a_trained_hgq_tagger_compiles_bit_exact_in_rtl(family, tmp_path):
+    model, _, _ = _train(_small(1e-5, model=family), steps=40)
+    path = export_hgq(model, tmp_path / "model.onnx")
     x = np.random.default_rng(3).normal(0, 1.3, (2000, 8, 3)).astype(np.float32)
     report = compile_model(path, tmp_path / "fw", backend="rtl", data=x, n_random=10_000, synth=False,
                            log=lambda m: None)

@@ -35,7 +35,8 @@ def test_train_intnet_then_compile(jet_sample, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--model", "gnn"], "model must be one of deepsets, intnet, mlp"),
     (["--model", "intnet", "--effects", "12,0"], "layer widths must be positive"),
-    (["--model", "intnet", "--hgq"], "learnable bit widths (--hgq) train deep sets so far, not intnet"),
+    (["--model", "intnet", "--hgq", "--hgq-per-particle"],
+     "per-particle grids (--hgq-per-particle) are for deep sets (the MLP has them by construction), not intnet"),
     (["--beta", "1e-6"], "beta must be >= 0 and needs --hgq, got 1e-06"),
     (["--hgq", "--hgq-granularity", "layer"], "hgq granularity must be element or channel, got 'layer'"),
     (["--hgq", "--hgq-cost", "luts"], "hgq cost must be adders or ebops, got 'luts'"),
