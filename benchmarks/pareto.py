@@ -1,6 +1,7 @@
-"""Accuracy against firmware size on the same jets: learnable-bit (HGQ) deep sets over a sweep of
-beta (permutation-invariant, and per-particle grids on the pT-ordered slots), and beside them
-uniform 4/6/8-bit Brevitas deep sets of the paper's size, for each N. Every point is trained,
+"""Accuracy against firmware size on the same jets: learnable-bit (HGQ) taggers over a sweep of
+beta (deep sets permutation-invariant and with per-particle grids on the pT-ordered slots, the MLP
+on the concatenated constituents, the interaction network), and beside them uniform 4/6/8-bit
+Brevitas deep sets of the paper's size, for each N. Every point is trained,
 compiled with the RTL backend (da4ml Verilog), proven bit-exact in Verilator on the test split,
 timed in Verilator at --clock-ns and at --fast-clock-ns (the deeper pipeline), and counted by
 yosys. `--measure estimate` skips Verilator and yosys (da4ml's LUT estimate and pipeline depth
@@ -9,7 +10,7 @@ Writes benchmarks/results/pareto.json and pareto.png (accuracy vs LUT; the publi
 anchors/jedi-linear and the seed paper are drawn as such: their data differ).
 
 Usage: .venv/bin/python benchmarks/pareto.py --data JETS.h5 [--n 8 16 32] [--betas 1e-6 1e-5]
-       [--bits 4 6 8] [--families deepsets per-particle uniform] [--epochs 30]
+       [--bits 4 6 8] [--families deepsets per-particle mlp intnet uniform] [--epochs 30]
        [--measure full|estimate] [--synth flat|by-stage]
 Points already in --out with the same data label, epochs and cost are kept (the run resumes); a
 point measured `full` is never replaced by an estimate.
@@ -24,6 +25,8 @@ from pathlib import Path
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "jedi-linear" / "summary"
 # the seed paper's QKeras deep sets (hls4ml, Vivado; FACTS.md): N, accuracy, LUT, ns
 SEED_PAPER = [(8, 0.640, 386_000, 95), (16, 0.694, 747_000, 115), (32, 0.759, 903_000, 130)]
+FAMILIES = ("deepsets", "per-particle", "mlp", "intnet", "uniform")
+MODEL = {"per-particle": "deepsets", "uniform": "deepsets"}  # the tagger each family trains
 
 
 def _train(args, data, family: str, n: int, knob: float, run: Path, with_float: bool) -> dict:
@@ -33,8 +36,8 @@ def _train(args, data, family: str, n: int, knob: float, run: Path, with_float: 
     if family == "uniform":
         cfg = TaggerConfig(model="deepsets", n_constituents=n, w_bits=int(knob), a_bits=int(knob))
     else:
-        cfg = TaggerConfig(model="deepsets", n_constituents=n, hgq=True, beta=knob, hgq_cost=args.cost,
-                           hgq_per_particle=family == "per-particle")
+        cfg = TaggerConfig(model=MODEL.get(family, family), n_constituents=n, hgq=True, beta=knob,
+                           hgq_cost=args.cost, hgq_per_particle=family == "per-particle")
     settings = TrainSettings(epochs=args.epochs)
     done = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
     if done.get("config") == json.loads(json.dumps(cfg.to_dict())) and done.get("settings") == settings.__dict__:
@@ -98,11 +101,13 @@ def plot(results: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     colors = {8: "tab:blue", 16: "tab:orange", 32: "tab:green"}
-    markers = {"deepsets": "o-", "per-particle": "s--", "uniform": "^:"}
+    markers = {"deepsets": "o-", "per-particle": "s--", "mlp": "D-.", "intnet": "v-", "uniform": "^:"}
     rows = list(results["points"].values())
     for n in sorted({r["n"] for r in rows}):
-        ax.axhline(rows[[r["n"] for r in rows].index(n)]["float_accuracy"], color=colors.get(n, "k"), lw=0.8,
-                   ls=(0, (1, 3)))
+        deepsets = [r["float_accuracy"] for r in rows
+                    if r["n"] == n and MODEL.get(r["family"], r["family"]) == "deepsets"]
+        if deepsets:
+            ax.axhline(deepsets[0], color=colors.get(n, "k"), lw=0.8, ls=(0, (1, 3)))
         for family, style in markers.items():
             pts = sorted((r["lut"], r["accuracy"], r["measured"]) for r in rows if r["n"] == n and r["family"] == family)
             if pts:
@@ -120,7 +125,7 @@ def plot(results: dict, path: Path) -> None:
     ax.plot([], [], "kx", ms=8, label="seed paper hls4ml, public data")
     ax.set_xscale("log")
     ax.plot([], [], "ko", mfc="white", ms=4, label="l1forge, da4ml estimate (not synthesized)")
-    ax.plot([], [], "k", lw=0.8, ls=(0, (1, 3)), label="l1forge float twin")
+    ax.plot([], [], "k", lw=0.8, ls=(0, (1, 3)), label="l1forge float deep set")
     ax.set_xlabel("LUT (l1forge: yosys synth_xilinx or da4ml estimate; published: Vivado post-route / post-synthesis)")
     ax.set_ylabel("test accuracy (5 classes)")
     ax.set_title("accuracy vs LUT: l1forge points on l1forge jets; published points on the public jets")
@@ -138,8 +143,7 @@ def main() -> None:
     ap.add_argument("--label", help="How the jet file was made (default: its path)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--n", type=int, nargs="+", default=[8, 16, 32])
-    ap.add_argument("--families", nargs="+", default=["deepsets", "per-particle", "uniform"],
-                    choices=["deepsets", "per-particle", "uniform"])
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     ap.add_argument("--betas", type=float, nargs="+", default=[1e-7, 1e-6, 3e-6, 1e-5])
     ap.add_argument("--bits", type=int, nargs="+", default=[4, 6, 8])
     ap.add_argument("--cost", default="adders", choices=["adders", "ebops"])
@@ -157,8 +161,10 @@ def main() -> None:
         results["points"] = previous.get("points", {})
     for n in args.n:
         data = load_jets(args.data, n_constituents=n, features="3", seed=0)
-        floats = [r["float_accuracy"] for r in results["points"].values() if r["n"] == n and r["float_accuracy"]]
         for family in args.families:
+            model = MODEL.get(family, family)  # its float twin is that model's
+            floats = [r["float_accuracy"] for r in results["points"].values()
+                      if r["n"] == n and MODEL.get(r["family"], r["family"]) == model and r["float_accuracy"]]
             for knob in (args.bits if family == "uniform" else args.betas):
                 key = f"{family}_N{n}_{'bits' if family == 'uniform' else 'beta'}{knob:g}"
                 row, run = results["points"].get(key), args.work / key
