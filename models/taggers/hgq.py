@@ -5,8 +5,9 @@ particle slot of the pT-ordered input its own as well, as JEDI-linear's per-part
 particles get fewer bits, at the price of permutation invariance). The loss adds beta times a
 resource term: a proxy of the adder bits of the multiplierless adder trees (`adders`; 2-3.5x
 da4ml's LUT estimate, before its sharing of common subexpressions) or HGQ's effective bit
-operations (`ebops`), so training trades accuracy against multiplierless-adder cost. Exported by l1forge's own QONNX writer (per-element / per-channel
-scales, one bit width per Quant), which the RTL backend compiles bit-exact.
+operations (`ebops`), so training trades accuracy against multiplierless-adder cost. Exported by
+l1forge's own QONNX writer (per-element / per-channel scales, one bit width per Quant), which the
+RTL backend compiles bit-exact.
 """
 from __future__ import annotations
 
