@@ -212,6 +212,9 @@ def train(
                                       "or 'ebops' (HGQ's effective bit operations)."),
     hgq_rounding: str = typer.Option("floor", "--hgq-rounding",
                                      help="With --hgq: activation rounding, 'floor' (no logic) or 'even'."),
+    hgq_act_granularity: str = typer.Option("channel", "--hgq-act-granularity",
+                                            help="With --hgq: activation grids per channel, or one per "
+                                                 "layer (what the hls4ml backend casts)."),
     hgq_per_particle: bool = typer.Option(False, "--hgq-per-particle",
                                           help="With --hgq: activation grids per pT-ordered particle slot "
                                                "(smaller firmware, not permutation invariant)."),
@@ -239,7 +242,8 @@ def train(
                            phi=_widths(phi), rho=_widths(rho), widths=_widths(widths), effects=_widths(effects),
                            objects=_widths(objects), classifier=_widths(classifier), w_bits=w_bits, a_bits=a_bits,
                            hgq=hgq, beta=beta, hgq_granularity=hgq_granularity, hgq_cost=hgq_cost,
-                           hgq_rounding=hgq_rounding, hgq_per_particle=hgq_per_particle)
+                           hgq_rounding=hgq_rounding, hgq_per_particle=hgq_per_particle,
+                           hgq_act_granularity=hgq_act_granularity)
     except ValueError as exc:
         raise L1ForgeError(str(exc)) from None
     jets = load_jets(data, n_constituents=n_constituents, features=features, seed=seed)

@@ -33,27 +33,30 @@ class FixedQuantizer(nn.Module):
     """Fixed-point quantizer with learnable fractional bits of shape `shape`, rounding half to even
     or by floor."""
 
-    def __init__(self, shape: tuple[int, ...], init_frac: float, signed: bool, kind: str, rounding: str = "even"):
+    def __init__(self, shape: tuple[int, ...], init_frac: float, signed: bool, kind: str, rounding: str = "even",
+                 tied: bool = False):
         super().__init__()
         if kind not in ("weight", "activation"):
             raise ValueError(f"kind must be weight or activation, got {kind!r}")
         if rounding not in ROUNDINGS:
             raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
-        self.frac = nn.Parameter(torch.full(shape, float(init_frac)))
+        self.shape, self.tied = tuple(shape), tied
+        # tied: one grid for the whole tensor, saturating at its one bit width (one ap_fixed cast)
+        self.frac = nn.Parameter(torch.full((1,) * len(shape) if tied else shape, float(init_frac)))
         self.signed, self.kind, self.rounding = signed, kind, rounding
         self.qonnx_rounding, self._round = ROUNDINGS[rounding]
         self.register_buffer("max_seen", torch.zeros(shape))  # activations: per-channel range
 
     def frac_bits(self) -> torch.Tensor:
-        """The integer fractional bits in use (detached)."""
-        return torch.round(self.frac.detach())
+        """The integer fractional bits in use per element of `shape` (detached)."""
+        return torch.round(self.frac.detach()).expand(self.shape)
 
     def _reduce_to_shape(self, x: torch.Tensor) -> torch.Tensor:
-        """max |x| over the axes that `frac` broadcasts along."""
+        """max |x| over the axes that `shape` broadcasts along."""
         m = x.detach().abs()
-        lead = m.ndim - self.frac.ndim
+        lead = m.ndim - len(self.shape)
         m = m.amax(dim=tuple(range(lead))) if lead > 0 else m
-        dims = tuple(i for i, s in enumerate(self.frac.shape) if s == 1 and m.shape[i] != 1)
+        dims = tuple(i for i, s in enumerate(self.shape) if s == 1 and m.shape[i] != 1)
         return m.amax(dim=dims, keepdim=True) if dims else m
 
     def mantissa_bits(self, x: torch.Tensor | None = None) -> torch.Tensor:
@@ -81,7 +84,7 @@ class FixedQuantizer(nn.Module):
     def channel_top(self) -> torch.Tensor | None:
         """Unsigned activations: the largest mantissa per element of `shape` (its own range);
         None for quantizers saturating at their one bit width."""
-        if self.signed or self.kind != "activation":
+        if self.signed or self.kind != "activation" or self.tied:
             return None
         return torch.exp2(self.mantissa_bits()) - 1
 
@@ -118,8 +121,9 @@ class FixedQuantizer(nn.Module):
             return self._saturate(self._round(x * scale), *self.bounds(self.total_bits(x)), self.channel_top()) / scale
 
     def soft_frac(self) -> torch.Tensor:
-        """The fractional bits in use, with gradient 1 in f (straight through the rounding)."""
-        return _round_ste(self.frac)
+        """The fractional bits in use per element of `shape`, with gradient 1 in f (straight through
+        the rounding)."""
+        return _round_ste(self.frac).expand(self.shape)
 
     def scale_array(self) -> torch.Tensor:
         """Per element of `shape`: 2**-f, the exported Quant's scale."""

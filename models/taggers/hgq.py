@@ -48,13 +48,20 @@ class HGQDense(nn.Module):
         return dense_adder_cost(self.weight, self.wq, self.bias, self.bq, x.soft_frac(), x.max_seen, copies)
 
 
+def _activation(cfg, shape: tuple[int, ...], signed: bool = False) -> FixedQuantizer:
+    """An activation quantizer: a grid per element of `shape` (per channel, or per particle slot and
+    channel), or one for the tensor (cfg.hgq_act_granularity layer: one ap_fixed cast)."""
+    return FixedQuantizer(shape, INIT_ACT_FRAC, signed, "activation", cfg.hgq_rounding,
+                          tied=cfg.hgq_act_granularity == "layer")
+
+
 class _Block(nn.Module):
     """Dense -> ReLU -> unsigned activation quantizer (per channel, or per particle and channel)."""
 
-    def __init__(self, n_in: int, n_out: int, granularity: str, slots: tuple[int, ...], rounding: str):
+    def __init__(self, n_in: int, n_out: int, cfg, slots: tuple[int, ...]):
         super().__init__()
-        self.dense = HGQDense(n_in, n_out, granularity)
-        self.act = FixedQuantizer((*slots, n_out), INIT_ACT_FRAC, False, "activation", rounding)
+        self.dense = HGQDense(n_in, n_out, cfg.hgq_granularity)
+        self.act = _activation(cfg, (*slots, n_out))
 
     def forward(self, x):
         return self.act(torch.relu(self.dense(x)))
@@ -78,8 +85,8 @@ class _Concat:
         return torch.cat([q.bits_per_element() for q in self.parts], -1)
 
 
-def _blocks(widths, granularity: str, slots: tuple[int, ...], rounding: str) -> nn.ModuleList:
-    return nn.ModuleList(_Block(a, b, granularity, slots, rounding) for a, b in zip(widths, widths[1:]))
+def _blocks(widths, cfg, slots: tuple[int, ...] = ()) -> nn.ModuleList:
+    return nn.ModuleList(_Block(a, b, cfg, slots) for a, b in zip(widths, widths[1:]))
 
 
 def _particle_sum(q: FixedQuantizer, n: int) -> torch.Tensor:
@@ -95,7 +102,8 @@ class _HGQTagger(nn.Module):
     def __init__(self, cfg, input_shape: tuple[int, ...]):
         super().__init__()
         self.cfg = cfg
-        self.input_quant = FixedQuantizer(input_shape, cfg.input_bits - cfg.input_int_bits, True, "activation")
+        self.input_quant = FixedQuantizer(input_shape, cfg.input_bits - cfg.input_int_bits, True, "activation",
+                                          tied=cfg.hgq_act_granularity == "layer")
 
     def _layers(self):
         """(dense layer, the grids it reads, copies: how many times it is built in firmware)."""
@@ -136,11 +144,10 @@ class HGQDeepSetTagger(_HGQTagger):
     def __init__(self, cfg):
         slots = (cfg.n_constituents,) if cfg.hgq_per_particle else ()
         super().__init__(cfg, (*slots, cfg.n_features))
-        g, r = cfg.hgq_granularity, cfg.hgq_rounding
-        self.phi = _blocks([cfg.n_features, *cfg.phi], g, slots, r)
-        self.pool_quant = FixedQuantizer((cfg.phi[-1],), INIT_ACT_FRAC, False, "activation", r)
-        self.rho = _blocks([cfg.phi[-1], *cfg.rho], g, (), r)
-        self.out = HGQDense(([cfg.phi[-1], *cfg.rho])[-1], cfg.n_classes, g)
+        self.phi = _blocks([cfg.n_features, *cfg.phi], cfg, slots)
+        self.pool_quant = _activation(cfg, (cfg.phi[-1],))
+        self.rho = _blocks([cfg.phi[-1], *cfg.rho], cfg)
+        self.out = HGQDense(([cfg.phi[-1], *cfg.rho])[-1], cfg.n_classes, cfg.hgq_granularity)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.input_quant(x)
@@ -188,9 +195,8 @@ class HGQMLPTagger(_HGQTagger):
 
     def __init__(self, cfg):
         super().__init__(cfg, (cfg.n_constituents, cfg.n_features))
-        g, r = cfg.hgq_granularity, cfg.hgq_rounding
-        self.body = _blocks([cfg.n_constituents * cfg.n_features, *cfg.widths], g, (), r)
-        self.out = HGQDense(cfg.widths[-1], cfg.n_classes, g)
+        self.body = _blocks([cfg.n_constituents * cfg.n_features, *cfg.widths], cfg)
+        self.out = HGQDense(cfg.widths[-1], cfg.n_classes, cfg.hgq_granularity)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.input_quant(x).flatten(1)
@@ -227,17 +233,17 @@ class HGQInteractionNetTagger(_HGQTagger):
 
     def __init__(self, cfg):
         super().__init__(cfg, (cfg.n_features,))
-        g, r, f = cfg.hgq_granularity, cfg.hgq_rounding, cfg.n_features
+        f = cfg.n_features
         rr, rs = incidence_matrices(cfg.n_constituents)
         self.register_buffer("recv_t", rr.T.contiguous())
         self.register_buffer("send_t", rs.T.contiguous())
         self.register_buffer("recv", rr)
-        self.edge = _blocks([2 * f, *cfg.effects], g, (), r)
-        self.node_quant = FixedQuantizer((f + cfg.effects[-1],), INIT_ACT_FRAC, True, "activation", r)
-        self.node = _blocks([f + cfg.effects[-1], *cfg.objects], g, (), r)
-        self.pool_quant = FixedQuantizer((cfg.objects[-1],), INIT_ACT_FRAC, False, "activation", r)
-        self.classifier = _blocks([cfg.objects[-1], *cfg.classifier], g, (), r)
-        self.out = HGQDense(([cfg.objects[-1], *cfg.classifier])[-1], cfg.n_classes, g)
+        self.edge = _blocks([2 * f, *cfg.effects], cfg)
+        self.node_quant = _activation(cfg, (f + cfg.effects[-1],), signed=True)
+        self.node = _blocks([f + cfg.effects[-1], *cfg.objects], cfg)
+        self.pool_quant = _activation(cfg, (cfg.objects[-1],))
+        self.classifier = _blocks([cfg.objects[-1], *cfg.classifier], cfg)
+        self.out = HGQDense(([cfg.objects[-1], *cfg.classifier])[-1], cfg.n_classes, cfg.hgq_granularity)
 
     @property
     def _edges(self) -> int:
@@ -328,7 +334,7 @@ class _GraphWriter:
         Min with the per-channel saturation bounds where a channel's range is narrower than the
         Quant's one bit width."""
         scale = q.scale_array().numpy()
-        scale = scale.reshape((1,) * (rank - scale.ndim) + scale.shape)
+        scale = scale.reshape(-1)[:1] if q.tied else scale.reshape((1,) * (rank - scale.ndim) + scale.shape)
         out = self.node("Quant", [x, self.const(f"{stem}_scale", scale), self.const(f"{stem}_zero", 0.0),
                                   self.const(f"{stem}_bits", float(bits))], stem,
                         rounding_mode=q.qonnx_rounding, signed=int(q.signed), narrow=0)

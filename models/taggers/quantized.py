@@ -45,6 +45,7 @@ class TaggerConfig:
     hgq_cost: str = "adders"
     hgq_rounding: str = "floor"
     hgq_per_particle: bool = False
+    hgq_act_granularity: str = "channel"  # or "layer": one grid per activation tensor (hls4ml can cast it)
 
     def __post_init__(self):
         for name in ("w_bits", "a_bits"):
@@ -62,6 +63,10 @@ class TaggerConfig:
             raise ValueError(f"hgq granularity must be element or channel, got {self.hgq_granularity!r}")
         if self.hgq_cost not in ("adders", "ebops"):
             raise ValueError(f"hgq cost must be adders or ebops, got {self.hgq_cost!r}")
+        if self.hgq_act_granularity not in ("channel", "layer"):
+            raise ValueError(f"hgq activation granularity must be channel or layer, got {self.hgq_act_granularity!r}")
+        if self.hgq_per_particle and self.hgq_act_granularity == "layer":
+            raise ValueError("per-particle grids (--hgq-per-particle) need --hgq-act-granularity channel")
         if self.hgq_rounding not in ("floor", "even"):
             raise ValueError(f"hgq rounding must be floor or even, got {self.hgq_rounding!r}")
         if self.hgq_per_particle and not self.hgq:

@@ -64,6 +64,16 @@ def test_unsigned_activations_saturate_per_channel_at_their_own_range():
     assert y.tolist() == [[1.5, 1.5], [1.5, 7.5], [0.0, 0.5]]  # floor; channel 0 saturates at 3 LSBs
 
 
+def test_a_tied_quantizer_has_one_grid_and_saturates_every_channel_at_its_one_width():
+    q = FixedQuantizer((3,), 1.0, False, "activation", "floor", tied=True)
+    q.train()
+    q(torch.tensor([[1.2, 6.0, 0.3]]))  # the widest channel: 6 on 2**-1 -> 12 -> 4 bits
+    q.eval()
+    assert tuple(q.frac.shape) == (1,) and q.channel_top() is None and q.total_bits() == 4
+    assert q(torch.tensor([[7.9, 7.9, 0.7]])).tolist() == [[7.5, 7.5, 0.5]]  # one range, floor on 2**-1
+    assert torch.equal(q.scale_array(), torch.full((3,), 0.5))
+
+
 def test_the_adder_proxy_charges_a_tiny_weight_for_the_accumulator_bits_it_drags_in():
     x_frac, x_max = torch.tensor([2.0, 2.0]), torch.tensor([3.0, 3.0])  # inputs < 4 on 2**-2
 
@@ -155,6 +165,19 @@ def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, per_part
     with torch.no_grad():
         ours = model(torch.from_numpy(x)).double().numpy()
     assert np.array_equal(emulate(canonical, x).reshape(ours.shape), ours)
+
+
+@pytest.mark.tools
+def test_layer_activation_grids_compile_bit_exact_through_hls4ml(tmp_path):
+    cfg = _small(1e-5)
+    cfg.hgq_act_granularity = "layer"  # one ap_fixed cast per activation tensor; weights stay per element
+    model, _, _ = _train(cfg, steps=40)
+    path = export_hgq(model, tmp_path / "model.onnx")
+    x = np.random.default_rng(3).normal(0, 1.3, (2000, 8, 3)).astype(np.float32)
+    report = compile_model(path, tmp_path / "fw", backend="hls4ml", data=x, n_random=10_000, log=lambda m: None)
+    v = report["verification"]
+    assert v["status"] == "bit-exact" and v["samples"] == 12_000
+    assert v["mismatches"] == {"firmware_vs_emulator": 0, "emulator_vs_qonnx": 0}
 
 
 @pytest.mark.tools

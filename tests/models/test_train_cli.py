@@ -42,6 +42,9 @@ def test_train_intnet_then_compile(jet_sample, tmp_path):
     (["--hgq", "--hgq-cost", "luts"], "hgq cost must be adders or ebops, got 'luts'"),
     (["--hgq", "--hgq-rounding", "up"], "hgq rounding must be floor or even, got 'up'"),
     (["--hgq-per-particle"], "per-particle grids (--hgq-per-particle) need --hgq"),
+    (["--hgq", "--hgq-act-granularity", "tensor"], "hgq activation granularity must be channel or layer, got 'tensor'"),
+    (["--hgq", "--hgq-per-particle", "--hgq-act-granularity", "layer"],
+     "per-particle grids (--hgq-per-particle) need --hgq-act-granularity channel"),
     (["--hgq", "--beta-warmup", "-2"], "--beta-warmup must be >= 0 epochs, got -2"),
 ])
 @pytest.mark.tools
