@@ -104,7 +104,8 @@ def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, 
     (model.onnx), the checkpoints, metrics.json, the ROC plot and the test inputs (test_inputs.npz).
     Returns the metrics."""
     out = Path(out)
-    torch.set_num_threads(os.cpu_count() or 1)
+    if "OMP_NUM_THREADS" not in os.environ:  # a thread count the user set is kept (jobs side by side)
+        torch.set_num_threads(os.cpu_count() or 1)
     if data.train.x.shape[1:] != (cfg.n_constituents, cfg.n_features):
         raise L1ForgeError(f"data has shape {data.train.x.shape[1:]} per jet, model expects "
                            f"({cfg.n_constituents}, {cfg.n_features})")
