@@ -42,7 +42,8 @@ class HGQDense(nn.Module):
         return x @ self.wq(self.weight) + self.bq(self.bias)
 
     def ebops(self, x: FixedQuantizer, copies: int) -> torch.Tensor:
-        return dense_ebops(self.wq.bits_per_element(self.weight), x.bits_per_element(), copies)
+        n_in = self.weight.shape[0]  # the MLP's first layer reads its (N, features) input flattened
+        return dense_ebops(self.wq.bits_per_element(self.weight), x.bits_per_element().reshape(-1, n_in), copies)
 
     def adders(self, x: FixedQuantizer, copies: int) -> torch.Tensor:
         return dense_adder_cost(self.weight, self.wq, self.bias, self.bq, x.soft_frac(), x.max_seen, copies)

@@ -156,6 +156,9 @@ def test_export_equals_the_pytorch_model_bit_for_bit(granularity, pool, per_part
     model, _, _ = _train(_small(1e-5, granularity, pool, per_particle, family), steps=40)
     if family == "deepsets":
         assert tuple(model.phi[0].act.frac.shape) == ((8, 8) if per_particle else (8,))  # per slot and channel
+    summary = bit_summary(model)  # every family's resource terms evaluate
+    assert summary["weights"] == sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight"))
+    assert 0 < summary["ebops"] and 0 < summary["adders_lut_proxy"]
     path = export_hgq(model, tmp_path / "model.onnx")
     onnx.checker.check_model(onnx.load(path))  # reopens in ONNX's own checker (qonnx domain declared)
     canonical = canonicalize(load_model(path))
