@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
+from .custom_ops import lookup, table_attributes
 from .fixed import log2_exact
 from .integer import (Fx, NotExact, check_quant, const_mantissa, element_frac, int_matmul, quant_bounds,
                       requantize_channels)
@@ -134,17 +135,46 @@ def _reduce(model, node, ins, shape_of) -> Fx:
     return out.with_frac(out.frac + k)
 
 
-@define("Mul", summary="multiplication by one constant power-of-two scalar (a shift)")
+@define("Mul", summary="elementwise product of two computed tensors (exact: the grids' fractions add), or "
+                       "multiplication by one constant power-of-two scalar (a shift)")
 def _mul(model, node, ins, shape_of) -> Fx:
+    if all(v is not None for v in ins):
+        a, b = ins
+        if a.is_exact and b.is_exact:
+            return Fx.exact(a.lo * b.lo, a.frac + b.frac)
+        corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
+        return Fx(np.minimum.reduce(corners), np.maximum.reduce(corners), a.frac + b.frac)
     x, c = (ins[0], node.input[1]) if ins[0] is not None else (ins[1], node.input[0])
     cv = const(model, c)
     if cv is None or np.unique(cv).size != 1:
-        raise NotExact(node, "Mul operands", "only a multiplication by one constant scalar is supported")
+        raise NotExact(node, "Mul operands", "a constant factor must be one scalar (a power of two)")
     value = float(np.unique(cv)[0])
     k = log2_exact(abs(value))
     if k is None or value < 0:
         raise NotExact(node, "non power-of-two scale", f"multiplier {value:.9g} is not 2**k")
     return x.with_frac(x.frac - k)
+
+
+@define("Table", summary="a function of one quantized input as a table of output mantissas (l1forge custom "
+                         "op; the table is its meaning)")
+def _table(model, node, ins, shape_of) -> Fx:
+    table = table_attributes(node)
+    x = ins[0]
+    if x.frac > table["in_frac"]:
+        raise NotExact(node, "Table input grid", f"input on 2**-{x.frac} is finer than the table's 2**-{table['in_frac']}")
+    x = x.shifted_to(table["in_frac"])
+    top = table["in_min"] + len(table["values"]) - 1
+    if int(x.lo.min()) < table["in_min"] or int(x.hi.max()) > top:
+        raise NotExact(node, "Table input range", f"input mantissas [{int(x.lo.min())}, {int(x.hi.max())}] exceed "
+                                                  f"the table's [{table['in_min']}, {top}]")
+    if x.is_exact:
+        return Fx.exact(lookup(x.lo, table), table["out_frac"])
+    lo, hi = np.empty_like(x.lo), np.empty_like(x.hi)
+    for a, b in set(zip(x.lo.ravel().tolist(), x.hi.ravel().tolist())):  # usually one shared range
+        part = table["values"][a - table["in_min"]:b - table["in_min"] + 1]
+        where = (x.lo == a) & (x.hi == b)
+        lo[where], hi[where] = part.min(), part.max()
+    return Fx(lo, hi, table["out_frac"])
 
 
 @define("Reshape", "Flatten", summary="a new shape that keeps the batch axis first (wires)")

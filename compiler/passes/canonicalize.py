@@ -1,6 +1,7 @@
 """canonicalize: the ordered list of passes (qonnx Transformations, PASSES) that brings an exported
 QONNX graph (dynamo or TorchScript exporter) to the canonical form of DESIGN.md: cleaned and shape-inferred, batch size 1, Gemm as MatMul + Add, weight and
-bias quantizers folded into on-grid constants, kernel-1 convolutions as MatMuls with their
+bias quantizers folded into on-grid constants, functions of one quantized tensor as tables
+(l1forge Table ops), kernel-1 convolutions as MatMuls with their
 Transposes sunk and cancelled, set pooling lowered, one-hot (graph wiring) products lowered to
 routing and adder trees, every quantizer checked."""
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..ir.integer import check_quant
 from ..ir.model import const, copy_model, keeping_source_records, mark_source, with_batch_size
 from .layout import Conv1x1ToMatMul, SinkTransposes
 from .pooling import LowerSetPooling
+from .tables import TabulateFunctions
 from .wiring import LowerGraphWiring
 
 
@@ -70,7 +72,7 @@ class BatchFreeReshapes(Transformation):
 # The canonical passes in order, after cleanup, Gemm -> MatMul + Add and batch size 1. Commutative
 # ops get their constant operand second (qonnx's SortCommutativeInputsInitializerLast: bias + x ->
 # x + bias, as the TorchScript exporter writes Linear layers).
-PASSES = (FoldConstantQuants, SortCommutativeInputsInitializerLast, BatchFreeReshapes, Conv1x1ToMatMul,
+PASSES = (FoldConstantQuants, TabulateFunctions, SortCommutativeInputsInitializerLast, BatchFreeReshapes, Conv1x1ToMatMul,
           SinkTransposes, LowerSetPooling, LowerGraphWiring, SinkTransposes)
 
 

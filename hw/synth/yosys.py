@@ -67,9 +67,12 @@ def _yosys() -> str:
     return exe
 
 
-def _run_script(reads: str, top: str, workdir: Path) -> YosysResources:
-    """One yosys run: read, synth_xilinx (UltraScale+, flattened) of `top`, `stat -json` parsed."""
+def _run_script(reads: str, top: str, workdir: Path, data_files=()) -> YosysResources:
+    """One yosys run: read, synth_xilinx (UltraScale+, flattened) of `top`, `stat -json` parsed.
+    data_files (ROM contents read by $readmemh, by bare name) are copied into the run's folder."""
     workdir.mkdir(parents=True, exist_ok=True)
+    for f in data_files:
+        shutil.copyfile(f, workdir / Path(f).name)
     (workdir / "synth.ys").write_text(f"{reads}"
                                       f"hierarchy -top {top}\n"
                                       "setattr -unset rom_style m:*\n"  # 0.23 cannot map distributed ROMs of large tables
@@ -87,15 +90,15 @@ def _paths(files) -> str:
     return " ".join(str(Path(f).resolve()) for f in files)
 
 
-def synthesize(verilog_files: list[Path], top: str, workdir: Path) -> tuple[YosysResources, float]:
+def synthesize(verilog_files: list[Path], top: str, workdir: Path, data_files=()) -> tuple[YosysResources, float]:
     """Run yosys synth_xilinx (UltraScale+) on the whole design, flattened; (resources, seconds)."""
     start = time.perf_counter()
-    res = _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", top, Path(workdir))
+    res = _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", top, Path(workdir), data_files)
     return res, time.perf_counter() - start
 
 
 def synthesize_by_module(verilog_files: list[Path], top: str, parts: list[str], workdir: Path,
-                         jobs: int = 2, progress=None) -> tuple[YosysResources, float]:
+                         jobs: int = 2, progress=None, data_files=()) -> tuple[YosysResources, float]:
     """Synthesize each module in `parts` on its own (in up to `jobs` parallel yosys runs), then `top`
     with those modules as black boxes, and add the counts; (resources, seconds).
 
@@ -116,8 +119,8 @@ def synthesize_by_module(verilog_files: list[Path], top: str, parts: list[str], 
     def run(name: str) -> YosysResources:
         if name == top:
             return _run_script(f"read_verilog -lib {lib}\nread_verilog -defer {_paths(others)}\n", top,
-                               workdir / top)
-        return _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", name, workdir / name)
+                               workdir / top, data_files)
+        return _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", name, workdir / name, data_files)
 
     results = []
     with ThreadPoolExecutor(jobs) as pool:

@@ -4,7 +4,8 @@ explicit, exact precisions.
 A lowering reads one node and returns the layer it becomes and the canonical tensor that layer
 outputs; it may absorb the node's single consumer into the same layer (MatMul + bias Add ->
 Dense, Relu + Quant -> one activation with the Quant's cast, chains of routing ops -> one routing
-layer). Ops without an entry (a standalone Add or Mul) are refused naming the node.
+layer). A standalone Add or Mul of two computed tensors is an hls4ml Merge; one with a constant
+operand that no Dense absorbed is refused naming the node.
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from ...ir.fixed import FixedType, log2_exact
 from ...ir.integer import NotExact, check_quant, const_mantissa, quant_spec
 from ...ir.model import attr, axis_attr, consumers, gather_indices, reduce_axes
 from ...ir.types import infer_fixed_point_types
+from ...ir.custom_ops import table_attributes
 from .routing import LAYER_CLASS as ROUTE
+from .tables import LAYER_CLASS as TABLE
 
 
 @dataclass
@@ -137,6 +140,33 @@ def _reshape(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
                      "target_shape": target}, {"result": ctx.types[out].hls()}, [node.name]), out
 
 
+def _table(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
+    table = table_attributes(node)
+    t_in, out = ctx.types[node.input[0]], node.output[0]
+    if t_in.frac != table["in_frac"]:
+        raise NotExact(node, "Table input grid", f"input type on 2**-{t_in.frac}, table on 2**-{table['in_frac']}")
+    shape = [int(d) for d in ctx.model.get_tensor_shape(out)[1:]]
+    values = table["values"] * 2.0 ** -table["out_frac"]
+    spec = {"class_name": TABLE, "name": _safe(node.name), "inputs": [ctx.source(node.input[0], node)],
+            "n_in": int(np.prod(shape)), "in_min": int(table["in_min"]), "in_width": t_in.width,
+            "in_signed": t_in.signed, "values": values.tolist(), "out_shape": shape}
+    return HlsLayer(spec, {"result": ctx.types[out].hls()}, [node.name]), out
+
+
+def _merge(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
+    """Add / Mul of two computed tensors of one shape: hls4ml's Merge, exact in the result type
+    (the sum or product of two ap_fixed values is formed at full precision before the cast)."""
+    shapes = [ctx.model.get_tensor_shape(i) for i in node.input]
+    if any(i not in ctx.current for i in node.input) or shapes[0] != shapes[1]:
+        op = "sum" if node.op_type == "Add" else "product"
+        raise NotExact(node, f"unsupported {node.op_type} for the hls4ml backend",
+                       f"hls4ml forms the elementwise {op} of two computed tensors of one shape; got {shapes}")
+    out = node.output[0]
+    return HlsLayer({"class_name": "Merge", "op": "add" if node.op_type == "Add" else "multiply",
+                     "name": _safe(node.name), "inputs": [ctx.source(i, node) for i in node.input]},
+                    {"result": ctx.types[out].hls()}, [node.name]), out
+
+
 ROUTING_OPS = ("Gather", "Transpose", "ReduceSum")
 
 
@@ -187,7 +217,7 @@ def _route(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
 LOWERING = {
     "MatMul": _dense, "Relu": _relu, "Quant": _quant, "ReduceMean": _pool, "ReduceMax": _pool,
     "Gather": _route, "Transpose": _route, "ReduceSum": _route, "Concat": _concat,
-    "Reshape": _reshape, "Flatten": _reshape,
+    "Reshape": _reshape, "Flatten": _reshape, "Table": _table, "Add": _merge, "Mul": _merge,
 }
 
 

@@ -62,11 +62,12 @@ class RtlBackend(Backend):
             log(f"synthesizing {len(project.stage_modules)} pipeline stages with yosys (synth_xilinx, UltraScale+) ...")
             resources, timings["yosys_s"] = synthesize_by_module(
                 project.verilog_files, project.top, project.stage_modules, workdir,
-                progress=lambda done, total: log(f"yosys: {done}/{total} modules"))
+                progress=lambda done, total: log(f"yosys: {done}/{total} modules"), data_files=project.memory_files)
             how = "per pipeline stage, summed"
         else:
             log("synthesizing with yosys (synth_xilinx, UltraScale+) ...")
-            resources, timings["yosys_s"] = synthesize(project.verilog_files, project.top, workdir)
+            resources, timings["yosys_s"] = synthesize(project.verilog_files, project.top, workdir,
+                                                       data_files=project.memory_files)
             how = "flat"
         report["estimate"] = {"resources": report["resources"]}
         report["resources"] = {**resources.to_dict(), "estimated_LUT": round(project.estimated_luts),

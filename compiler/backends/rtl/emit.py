@@ -38,6 +38,12 @@ class RtlProject:
         return [f.stem for f in sorted((self.path / "src").glob(f"{self.top}_stage*.v"))]
 
     @property
+    def memory_files(self) -> list[Path]:
+        """ROM contents of lookup tables ($readmemh by bare name: simulators and synthesis run
+        where these lie, or get a copy)."""
+        return sorted((self.path / "src" / "memfiles").glob("*.mem"))
+
+    @property
     def verilog_files(self) -> list[Path]:
         src = self.path / "src"
         return sorted((src / "static").glob("*.v")) + sorted(src.glob(f"{self.top}_stage*.v")) + [src / f"{self.top}.v"]

@@ -4,7 +4,8 @@ Each canonical op becomes the da4ml operation with the same fixed-point meaning:
 constant -> x @ W (a multiplierless adder graph), Add -> adders, Relu -> max(x, 0), Quant ->
 quantize with saturation (round half to even built from da4ml's truncation, which only offers
 truncation and half-up), Reduce* -> adder / comparator trees (mean: the sum times 2**-k),
-Gather / Transpose / Reshape / Concat -> wiring. The input port carries the input quantizer's
+Gather / Transpose / Reshape / Concat -> wiring, Table -> a lookup ROM per element, Mul of two
+computed tensors -> multipliers. The input port carries the input quantizer's
 type; the firmware is fed the quantized input (as the hls4ml backend's input is).
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import decimal
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
+from ...ir.custom_ops import table_attributes
 from ...ir.integer import NotExact, check_quant, element_frac, quant_type
 from ...ir.model import attr, axis_attr, const, gather_indices, reduce_axes
 
@@ -106,6 +108,19 @@ def _relu(model, node, ins, rank):
     return np.maximum(ins[0], 0.0)
 
 
+def _table(model, node, ins, rank):
+    """Each element looked up in the IR's table (da4ml's lookup: a ROM on the input's bits)."""
+    from da4ml.trace import FixedVariableArray
+
+    table = table_attributes(node)
+    step = 2.0 ** -table["in_frac"]
+    values = table["values"] * 2.0 ** -table["out_frac"]
+    domain = (table["in_min"] * step, (table["in_min"] + len(values) - 1) * step, step)
+    flat = [v.lookup(values, original_qint=domain) for v in np.ravel(ins[0]._vars)]
+    return FixedVariableArray(np.array(flat, dtype=object).reshape(ins[0].shape), ins[0].solver_options,
+                              hwconf=ins[0].hwconf)
+
+
 def _reduce(model, node, ins, rank):
     axes = tuple(a - 1 for a in reduce_axes(model, node, rank))
     keep = bool(attr(node, "keepdims", 1))
@@ -142,6 +157,7 @@ LOWERING = {
     "Quant": _quant, "MatMul": _matmul, "Add": _add, "Mul": _mul, "Min": _min, "Relu": _relu,
     "ReduceSum": _reduce, "ReduceMean": _reduce, "ReduceMax": _reduce,
     "Reshape": _reshape, "Flatten": _reshape, "Transpose": _transpose, "Gather": _gather, "Concat": _concat,
+    "Table": _table,
 }
 
 
