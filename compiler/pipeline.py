@@ -17,6 +17,7 @@ from .atomic import atomic_folder
 from .backends.base import BACKEND_NAMES, Backend, CompileOptions
 from .errors import L1ForgeError
 from .ir import load_model, verify
+from .ir.custom_ops import table_attributes
 from .ir.types import infer_fixed_point_types
 from .passes.canonicalize import canonicalize
 
@@ -62,6 +63,8 @@ def compile_model(source, out: str | Path, options: CompileOptions | None = None
         report["verification"] = _verify(model, simulator, data, options.n_random, options.seed, timings, log)
         backend.measure(project, simulator, report, options, timings, log)
         report["tensor_types"] = {k: str(v) for k, v in types.items()}
+        if tables := table_summary(model, types):
+            report["tables"] = tables
         report["notes"] = notes + report["notes"]
         _add_accuracy(report, model, data, labels)
         if from_keras:
@@ -82,6 +85,19 @@ def compile_model(source, out: str | Path, options: CompileOptions | None = None
 
 
 KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+
+
+def table_summary(model, types) -> list[dict]:
+    """Each Table of the canonical model: what it tabulates, its size and types, and its largest
+    error against the float function over its input grid."""
+    rows = []
+    for node in model.graph.node:
+        if node.op_type == "Table":
+            table = table_attributes(node)
+            rows.append({"node": node.name, "function": table["function"], "entries": len(table["values"]),
+                         "input_type": str(types[node.input[0]]), "output_type": str(types[node.output[0]]),
+                         "max_error": table["max_error"]})
+    return rows
 
 
 def _frontend(source, keras_options: dict):

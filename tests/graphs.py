@@ -145,3 +145,39 @@ def per_channel_dense(mode: str = "ROUND", n: int = 4, c: int = 5, seed: int = 7
         inits.append(helper.make_tensor("top", TensorProto.FLOAT, [c], bound.tolist()))
         nodes.append(helper.make_node("Min", ["a", "top"], ["y"], name="range"))
     return make_model(nodes, inits, [1, n, 3], [1, n, c])
+
+
+def quantized_function(op: str, in_bits: int = 8, in_scale: float = 2.0**-4, out_bits: int = 8,
+                       out_scale: float = 2.0**-6, out_signed: int = 1, silu: bool = False,
+                       mode: str = "ROUND", **attrs) -> ModelWrapper:
+    """x (1, 6) -> Quant -> op (or x * Sigmoid(x) with silu) -> Quant -> y: a table function."""
+    inits = []
+    nodes = [quant_node(inits, "q_in", "x", "xq", in_scale, in_bits),
+             helper.make_node(op, ["xq"], ["f"], name="fn", **attrs)]
+    if silu:
+        nodes.append(helper.make_node("Mul", ["xq", "f"], ["fm"], name="silu_mul"))
+    q_out = quant_node(inits, "q_out", "fm" if silu else "f", "y", out_scale, out_bits, signed=out_signed)
+    for a in q_out.attribute:
+        if a.name == "rounding_mode":
+            a.s = mode.encode()
+    nodes.append(q_out)
+    return make_model(nodes, inits, [1, 6], [1, 6])
+
+
+def gated_product(seed: int = 0) -> ModelWrapper:
+    """x (1, 4) -> Quant -> two Dense branches -> Quant each; the gate through Quant -> Sigmoid ->
+    Quant; out = h * gate + h (ConcatSquash's form) -> Quant."""
+    rng = np.random.default_rng(seed)
+    inits = [helper.make_tensor("w1", TensorProto.FLOAT, [4, 5], (rng.integers(-64, 64, 20) / 32.0).tolist()),
+             helper.make_tensor("w2", TensorProto.FLOAT, [4, 5], (rng.integers(-64, 64, 20) / 32.0).tolist())]
+    nodes = [quant_node(inits, "q_in", "x", "xq", 2.0**-4, 8),
+             helper.make_node("MatMul", ["xq", "w1"], ["a1"], name="mm1"),
+             quant_node(inits, "q_h", "a1", "h", 2.0**-3, 8),
+             helper.make_node("MatMul", ["xq", "w2"], ["a2"], name="mm2"),
+             quant_node(inits, "q_g", "a2", "g", 2.0**-4, 8),
+             helper.make_node("Sigmoid", ["g"], ["s"], name="sig"),
+             quant_node(inits, "q_s", "s", "sq", 2.0**-7, 8, signed=0),
+             helper.make_node("Mul", ["h", "sq"], ["p"], name="gate"),
+             helper.make_node("Add", ["p", "h"], ["r"], name="skip"),
+             quant_node(inits, "q_out", "r", "y", 2.0**-4, 10)]
+    return make_model(nodes, inits, [1, 4], [1, 5])

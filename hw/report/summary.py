@@ -141,5 +141,11 @@ def render_markdown(report: dict) -> str:
             cells = [lat.get("cycles", ""), *(res.get(k, "") for k in ("LUT", "FF", "DSP", "BRAM"))]
             lines.append(f"| {layer_label(layer)} | {layer.get('class', '')} | " + " | ".join(
                 f"{c:,}" if isinstance(c, int) else str(c) for c in cells) + f" | {src} | {prec} |")
+    tables = report.get("tables") or []
+    if tables:
+        lines += ["", "Function tables (the table is the meaning; error against the float function on the input grid):",
+                  "", "| node | function | entries | input | output | max error |", "|---|---|---|---|---|---|"]
+        lines += [f"| {t['node']} | {t['function']} | {t['entries']:,} | {t['input_type']} | {t['output_type']} | "
+                  f"{t['max_error']:.3g} |" for t in tables]
     lines += ["", *[f"- {n}" for n in report.get("notes", [])], ""]
     return "\n".join(lines)

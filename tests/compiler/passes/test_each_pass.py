@@ -159,6 +159,18 @@ def test_pooling_and_wiring_passes_leave_a_plain_dense_alone():
 
 
 def test_canonicalize_is_the_ordered_list_of_passes():
-    assert [p.__name__ for p in PASSES] == ["FoldConstantQuants", "SortCommutativeInputsInitializerLast",
+    assert [p.__name__ for p in PASSES] == ["FoldConstantQuants", "TabulateFunctions", "SortCommutativeInputsInitializerLast",
                                             "BatchFreeReshapes", "Conv1x1ToMatMul", "SinkTransposes",
                                             "LowerSetPooling", "LowerGraphWiring", "SinkTransposes"]
+
+
+def test_tabulate_functions_replaces_function_and_output_quant_by_one_table():
+    from l1forge.compiler.passes.tables import TabulateFunctions
+
+    from tests.graphs import quantized_function
+
+    model = shaped(quantized_function("Tanh", out_scale=2.0**-7))
+    out = applied(model, TabulateFunctions())
+    assert ops(model) == ["Quant", "Tanh", "Quant"] and ops(out) == ["Quant", "Table"]
+    assert out.graph.node[1].input[0] == out.graph.node[0].output[0] and out.graph.node[1].output[0] == "y"
+    same_meaning(model, out)
