@@ -186,9 +186,11 @@ def print_shower_summary(file: Path, plot: bool, as_json: bool, max_showers: int
 
 
 def train(
-    data: list[Path] = typer.Option(..., "--data", help="Jet file(s): generated or the public hls4ml files."),
+    data: list[Path] = typer.Option(..., "--data", help="Jet file(s): generated or the public hls4ml files; for "
+                                                         "caloclouds-student one ILD-like shower file."),
     out: Path = typer.Option(..., "--out", help="Folder for model.onnx, checkpoints, metrics, roc.png."),
-    model: str = typer.Option("deepsets", "--model", help="deepsets, intnet (interaction network) or mlp."),
+    model: str = typer.Option("deepsets", "--model", help="deepsets, intnet (interaction network), mlp, or "
+                                                           "caloclouds-student (the one-step shower generator)."),
     n_constituents: int = typer.Option(8, "--n-constituents", "-N", help="Leading constituents: 8, 16 or 32."),
     features: str = typer.Option("3", "--features", help="3 (pT, eta_rel, phi_rel), 3rel (pT_rel, ...) or 16."),
     pool: str = typer.Option("mean", "--pool", help="Aggregation over particles (deepsets, intnet): mean, sum or max."),
@@ -199,7 +201,16 @@ def train(
     objects: str = typer.Option("36,18,6", "--objects", help="Interaction-network node MLP widths."),
     classifier: str = typer.Option("170", "--classifier", help="Interaction-network classifier widths."),
     w_bits: int = typer.Option(8, "--w-bits", help="Weight bits (2-16)."),
-    a_bits: int = typer.Option(8, "--a-bits", help="Activation bits (2-16)."),
+    a_bits: int = typer.Option(None, "--a-bits", help="Activation bits (2-16; default 8, caloclouds-student 10)."),
+    run: Path = typer.Option(None, "--run", help="caloclouds-student: a trained CaloClouds II reference run "
+                                                 "(`python -m l1forge.reference.caloclouds2 train`); without it "
+                                                 "one is trained first on --data."),
+    reference_config: str = typer.Option("small", "--reference-config",
+                                         help="caloclouds-student without --run: small (minutes on 2 cores) or "
+                                              "paper (CaloClouds II's own sizes)."),
+    steps: int = typer.Option(2000, "--steps", help="caloclouds-student: quantization-aware fine-tuning steps."),
+    table_bits: int = typer.Option(8, "--table-bits", help="caloclouds-student: input bits of the sigmoid and "
+                                                            "leaky-ReLU tables."),
     hgq: bool = typer.Option(False, "--hgq", help="Learnable bit widths (HGQ): every weight and activation "
                                                   "channel on its own power-of-two grid (any --model; "
                                                   "compile with --backend rtl)."),
@@ -221,13 +232,20 @@ def train(
     beta_warmup: int = typer.Option(0, "--beta-warmup", help="With --hgq: epochs over which beta ramps up "
                                                               "linearly from 0."),
     epochs: int = typer.Option(20, "--epochs"),
-    batch_size: int = typer.Option(256, "--batch-size"),
-    lr: float = typer.Option(2e-3, "--lr"),
+    batch_size: int = typer.Option(None, "--batch-size", help="Default 256; caloclouds-student 1024 points."),
+    lr: float = typer.Option(None, "--lr", help="Default 2e-3; caloclouds-student 1e-3."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Quantization-aware training (Brevitas) with the float twin beside it; exports QONNX."""
     from l1forge.compiler.errors import L1ForgeError
 
+    models = ("deepsets", "intnet", "mlp", "caloclouds-student")
+    if model not in models:
+        raise L1ForgeError(f"--model must be one of {', '.join(models)}, got {model!r}")
+    if model == "caloclouds-student":
+        return _train_generator(data, out, run, reference_config, w_bits, a_bits or 10, table_bits, steps,
+                                batch_size or 1024, lr or 1e-3, seed)
+    a_bits, batch_size, lr = a_bits or 8, batch_size or 256, lr or 2e-3
     from .data.loader import load_jets
     from .taggers import TaggerConfig
     from .train import TrainSettings, train_and_export
@@ -268,6 +286,49 @@ def train(
                       f"{b['mean_weight_bits']:.2f}, mean activation bits {b['mean_activation_bits']:.2f}, "
                       f"EBOPs {b['ebops']:,.0f}, adder-bit proxy {b['adders_lut_proxy']:,.0f}")
     console.print(f"wrote {out}/model.onnx, checkpoint.pt, metrics.json, roc.png, test_inputs.npz")
+
+
+def _train_generator(data: list[Path], out: Path, run: Path | None, reference_config: str, w_bits: int, a_bits: int,
+                     table_bits: int, steps: int, batch: int, lr: float, seed: int) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from l1forge.compiler.errors import L1ForgeError
+
+    from .generators import GeneratorSettings, train_caloclouds_student
+    from .generators.caloclouds import check_inputs
+
+    if len(data) != 1:
+        raise L1ForgeError(f"--model caloclouds-student takes one shower file as --data, got {len(data)}")
+    settings = GeneratorSettings(w_bits=w_bits, a_bits=a_bits, table_bits=table_bits, steps=steps, batch=batch,
+                                 lr=lr, seed=seed)
+    settings.check()
+    check_inputs(data[0], run, reference_config)
+    # started at the first fine-tuning step: the reference run (without --run) shows its own bars first
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console)
+    task = bar.add_task("quantization-aware fine-tuning", total=steps, status="")
+
+    def progress(step, total, loss):
+        if step == 1:
+            bar.start()
+        bar.update(task, completed=step, status=f"mse {loss:.2e}")
+
+    try:
+        res = train_caloclouds_student(data[0], out, settings, run=run, reference_config=reference_config,
+                                       progress=progress)
+    finally:
+        bar.stop()
+    table = Table(title=f"CaloClouds II student, {w_bits}-bit weights, {a_bits}-bit activations, "
+                        f"{table_bits}-bit table inputs (hidden {'-'.join(map(str, res['hidden']))})")
+    for col in ("quantized vs float student (MSE)", "variance of the float output", "relative"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{res['mse_to_float_student']:.3e}", f"{res['target_variance']:.3e}",
+                  f"{res['mse_to_float_student'] / res['target_variance']:.2%}")
+    console.print(table)
+    bq = res["brevitas_vs_qonnx"]
+    console.print(f"Brevitas vs exported QONNX: {bq['rows_differing']} of {bq['samples']} points differ")
+    console.print(f"wrote {out}/model.onnx, quantized_student.pt, metrics.json, test_inputs.npz"
+                  + ("" if run else ", reference/ (the float run)"))
 
 
 def _widths(text: str) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a generated jet sample (cached per test session) and an isolated cache."""
+"""Shared fixtures: a generated jet sample and ILD-like showers (cached per test session) and an isolated cache."""
 from __future__ import annotations
 
 import fcntl
@@ -49,3 +49,13 @@ def jet_sample(session_cache, tmp_path_factory) -> Path:
 def jets_10k(session_cache, tmp_path_factory) -> Path:
     """10,000 generated jets (2,000 per class) for co-simulation."""
     return _generated_jets(session_cache, tmp_path_factory.mktemp("jets10k") / "jets.h5", 2000, 77)
+
+
+@pytest.fixture(scope="session")
+def ild_showers(tmp_path_factory) -> Path:
+    """240 ILD-like point-cloud showers (CaloClouds layout), generated once per session."""
+    from l1forge.models.data.showers import generate_showers, shower_settings
+
+    path = tmp_path_factory.mktemp("ild") / "ild.h5"
+    generate_showers(240, 0, path, shower_settings("ild"), workers=1)
+    return path

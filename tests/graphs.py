@@ -181,3 +181,13 @@ def gated_product(seed: int = 0) -> ModelWrapper:
              helper.make_node("Add", ["p", "h"], ["r"], name="skip"),
              quant_node(inits, "q_out", "r", "y", 2.0**-4, 10)]
     return make_model(nodes, inits, [1, 4], [1, 5])
+
+
+def bias_free_gemm(seed: int = 0, n_in: int = 4, n_out: int = 3) -> ModelWrapper:
+    """x -> Quant -> Gemm(x, W^T) without C (a Linear layer without bias) -> Quant."""
+    rng = np.random.default_rng(seed)
+    inits = [helper.make_tensor("W", TensorProto.FLOAT, [n_out, n_in], rng.integers(-8, 8, (n_out, n_in)) / 8)]
+    nodes = [quant_node(inits, "qx", "x", "xq", 2.0**-3, 6),
+             helper.make_node("Gemm", ["xq", "W"], ["h"], transB=1),
+             quant_node(inits, "qy", "h", "y", 2.0**-3, 10)]
+    return make_model(nodes, inits, [1, n_in], [1, n_out])

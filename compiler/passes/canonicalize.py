@@ -48,6 +48,22 @@ class FoldConstantQuants(Transformation):
         return (model.transform(RemoveUnusedTensors()) if changed else model), changed
 
 
+class GemmBiasesExplicit(Transformation):
+    """A Gemm without its optional C (a Linear layer without bias) gets C = 0: qonnx 1.0's
+    GemmToMatMul indexes C unconditionally and fails on a two-input Gemm (pinned in the tests)."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        changed = False
+        for node in model.graph.node:
+            if node.op_type == "Gemm" and len(node.input) == 2:
+                shape = model.get_tensor_shape(node.output[0])
+                name = model.make_new_valueinfo_name()
+                model.set_initializer(name, np.zeros(shape[-1], dtype=np.float32))
+                node.input.append(name)
+                changed = True
+        return model, changed
+
+
 class BatchFreeReshapes(Transformation):
     """Reshape targets with the exported batch size baked in get -1 there, so the same graph
     runs on any batch (QONNX execution of thousands of inputs at once). Other Reshapes stay."""
@@ -87,7 +103,7 @@ def canonicalize(model: ModelWrapper) -> ModelWrapper:
     model = cleanup_model(model)
     with warnings.catch_warnings():  # it warns about the opset of the qonnx domain, not of Gemm
         warnings.filterwarnings("ignore", message="The GemmToMatMul transformation only offers")
-        model = keeping_source_records(model, lambda m: m.transform(GemmToMatMul()))
+        model = keeping_source_records(model, lambda m: m.transform(GemmBiasesExplicit()).transform(GemmToMatMul()))
     model = cleanup_model(model)
     if model.get_tensor_shape(model.graph.input[0].name)[0] != 1:
         model = with_batch_size(model, 1)

@@ -101,17 +101,8 @@ def test_placement_keeps_the_flow_make_up():
     assert n == 115 and layer_counts.sum() == 115 and math.isclose(visible, 42.0) and math.isclose(energy_share.sum(), 1.0)
 
 
-@pytest.fixture(scope="module")
-def ild_file(tmp_path_factory):
-    from l1forge.models.data.showers import generate_showers as simulate, shower_settings
-
-    path = tmp_path_factory.mktemp("cc2") / "ild.h5"
-    simulate(240, 0, path, shower_settings("ild"), workers=1)
-    return path
-
-
-def test_metric_is_zero_on_itself_and_sees_a_shift(ild_file):
-    energy, showers = read_showers(ild_file)
+def test_metric_is_zero_on_itself_and_sees_a_shift(ild_showers):
+    energy, showers = read_showers(ild_showers)
     ref = observables(showers)
     assert all(v == 0 for v in distances(ref, ref).values())
     shifted = observables([s + np.array([5.0 * 5.0883331298828125, 0, 0, 0], np.float32) for s in showers])
@@ -122,17 +113,17 @@ def test_metric_is_zero_on_itself_and_sees_a_shift(ild_file):
     assert abs(doubled["energy_sum"] / ref.scalars["energy_sum"].mean() - 1) < 0.01
 
 
-def test_small_config_learns_and_round_trips(ild_file, tmp_path):
+def test_small_config_learns_and_round_trips(ild_showers, tmp_path):
     config = replace(SMALL, teacher_iterations=400, student_iterations=150, flow_epochs=30, flow_batch=64,
                      teacher_batch_points=2048, student_batch_points=2048)
-    summary = train_run(ild_file, tmp_path / "run", config, seed=0, quiet=True)
+    summary = train_run(ild_showers, tmp_path / "run", config, seed=0, quiet=True)
     curves = summary["curves"]
     # (the EDM loss has a large irreducible part: 1.02 -> 0.84 over 12,000 iterations)
     assert np.mean(curves["teacher_loss"][-10:]) < 0.93 * np.mean(curves["teacher_loss"][:5])
     assert np.mean(curves["student_loss"][-10:]) < 0.8 * np.mean(curves["student_loss"][:5])
     assert curves["showerflow_nll"][-1] < curves["showerflow_nll"][0] - 30  # nats per shower
     _, scaler, flow, teacher, student = load_run(tmp_path / "run")
-    energy, showers = read_showers(ild_file)
+    energy, showers = read_showers(ild_showers)
     ref = observables(showers)
     made = generate_showers(flow, student, scaler, energy[:120], one_step=True, seed=3)
     assert [len(s) for s in made] == [len(s) for s in generate_showers(flow, student, scaler, energy[:120],

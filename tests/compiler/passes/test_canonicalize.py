@@ -12,7 +12,7 @@ from l1forge.compiler.ir.types import infer_fixed_point_types
 from l1forge.compiler.passes.pooling import LowerSetPooling
 from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
 
-from tests.graphs import channels_first_pooling, float_scale_dense, unsqueeze_reduce_squeeze
+from tests.graphs import bias_free_gemm, channels_first_pooling, float_scale_dense, unsqueeze_reduce_squeeze
 
 
 def ops(model):
@@ -94,3 +94,20 @@ def test_emulator_int64_and_float64_mantissas_agree():
             assert a[t].lo.dtype == np.int64 and b[t].lo.dtype in (np.float64, np.int64)
             assert a[t].frac == b[t].frac
             np.testing.assert_array_equal(a[t].lo, b[t].lo.astype(np.int64))
+
+
+def test_gemm_without_bias_is_canonicalized():
+    """qonnx 1.0's GemmToMatMul indexes the optional C of a Gemm and fails on a bias-free one
+    (a Linear(bias=False)); canonicalize gives such a Gemm C = 0 first. When qonnx fixes it, the
+    first assertion fails and GemmBiasesExplicit can go."""
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+
+    with pytest.raises(IndexError):
+        bias_free_gemm().transform(GemmToMatMul())
+    raw = bias_free_gemm()
+    model = canonicalize(bias_free_gemm())
+    assert "Gemm" not in ops(model) and "MatMul" in ops(model)
+    x = grid_inputs(model, 3000, seed=2)
+    before = qonnx_execute(raw, x)
+    np.testing.assert_array_equal(qonnx_execute(model, x), before)
+    np.testing.assert_array_equal(emulate(model, x).reshape(before.shape), before)
