@@ -95,3 +95,21 @@ def distances_with_errors(ref: Observables, gen: Observables, n_boot: int = 10, 
     boots = [distances(ref.subset(rng.integers(0, ref.n_showers, ref.n_showers)),
                        gen.subset(rng.integers(0, gen.n_showers, gen.n_showers))) for _ in range(n_boot)]
     return {k: {"w1": v, "error": float(np.std([b[k] for b in boots]))} for k, v in central.items()}
+
+
+RADIAL_EDGES_MM = (0.0, 2.5, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 70.0, np.inf)
+
+
+def shower_features(obs: Observables, n_layers: int = 30) -> np.ndarray:
+    """Per shower, the classifier's high-level features: the scalars (hits as log), the fraction
+    of the visible energy in each layer and in radial rings about the centre."""
+    n = obs.n_showers
+    total = np.maximum(obs.scalars["energy_sum"], 1e-12)[:, None]
+    layer = np.clip(obs.hit_layer.astype(np.int64), 0, n_layers - 1)
+    longitudinal = np.zeros((n, n_layers))
+    np.add.at(longitudinal, (obs.hit_shower, layer), obs.hit_energy)
+    ring = np.searchsorted(RADIAL_EDGES_MM, obs.hit_radius, side="right") - 1
+    radial = np.zeros((n, len(RADIAL_EDGES_MM) - 1))
+    np.add.at(radial, (obs.hit_shower, ring), obs.hit_energy)
+    scalars = [np.log1p(obs.scalars["n_hits"])] + [obs.scalars[k] for k in SCALARS[1:]]
+    return np.concatenate([np.stack(scalars, 1), longitudinal / total, radial / total], 1)

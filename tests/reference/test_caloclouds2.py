@@ -7,7 +7,6 @@ import math
 from dataclasses import replace
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
@@ -15,7 +14,7 @@ from l1forge.reference.caloclouds2 import EDMSettings, PointWiseNet, sample_heun
 from l1forge.reference.caloclouds2.__main__ import main
 from l1forge.reference.caloclouds2.data import N_LAYERS, read_showers, split_features, write_showers
 from l1forge.reference.caloclouds2.edm import Denoiser, consistency_distillation_loss, karras_sigmas
-from l1forge.reference.caloclouds2.evaluate import compare
+from l1forge.reference.caloclouds2.evaluate import classifier_auc, compare
 from l1forge.reference.caloclouds2.generate import generate_showers, place_points
 from l1forge.reference.caloclouds2.observables import distances, observables
 from l1forge.reference.caloclouds2.train import SMALL, load_run, train_run
@@ -111,6 +110,17 @@ def test_metric_is_zero_on_itself_and_sees_a_shift(ild_showers):
     assert d["n_hits"] == 0 and d["radial"] < 1e-9 and d["hit_energy"] < 1e-9
     doubled = distances(ref, observables([s * np.array([1, 1, 1, 2], np.float32) for s in showers]))
     assert abs(doubled["energy_sum"] / ref.scalars["energy_sum"].mean() - 1) < 0.01
+
+
+def test_classifier_auc_tells_apart_only_what_differs(ild_showers):
+    energy, showers = read_showers(ild_showers)
+    obs = observables(showers)
+    half = obs.n_showers // 2
+    first, second = obs.subset(np.arange(half)), obs.subset(np.arange(half, 2 * half))
+    assert abs(classifier_auc(first, second) - 0.5) < 0.15
+    # every point three layers further back (near 2 X0 in the thin front layers)
+    deeper = observables([s + np.array([0, 3, 0, 0], np.float32) for s in showers[half:2 * half]])
+    assert classifier_auc(first, deeper) > 0.9
 
 
 def test_small_config_learns_and_round_trips(ild_showers, tmp_path):
