@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .data import DataError, read_showers, write_showers
-from .evaluate import compare, plot
+from .evaluate import classifier_auc, compare, plot
 from .generate import generate_showers
 from .observables import observables
 from .train import CONFIGS, load_run, train_run
@@ -65,12 +65,14 @@ def main(argv: list[str] | None = None) -> int:
                 name, _, path = item.rpartition("=")
                 generated[name or Path(path).stem] = observables(read_showers(path)[1])
             table = compare(ref, generated)
+            auc = {name: classifier_auc(ref, obs) for name, obs in generated.items()}
             keys = list(next(iter(table.values())))
-            print("W1 to the reference".ljust(20) + "".join(k.rjust(14) for k in keys))
+            print("W1 to the reference".ljust(20) + "".join(k.rjust(14) for k in keys) + "classifier AUC".rjust(16))
             for name, row in table.items():
-                print(name.ljust(20) + "".join(f"{row[k]['w1']:9.3g}±{row[k]['error']:<4.1g}" for k in keys))
+                print(name.ljust(20) + "".join(f"{row[k]['w1']:9.3g}±{row[k]['error']:<4.1g}" for k in keys)
+                      + (f"{auc[name]:16.3f}" if name in auc else ""))
             if args.out:
-                Path(args.out).write_text(json.dumps(table, indent=1))
+                Path(args.out).write_text(json.dumps({"w1": table, "classifier_auc": auc}, indent=1))
                 plot(ref, generated, Path(args.out).with_suffix(".png"))
     except (DataError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -28,7 +28,9 @@ def compare(ref: Observables, generated: dict[str, Observables], n_boot: int = 1
 def classifier_auc(ref: Observables, gen: Observables, seed: int = 0, epochs: int = 200) -> float:
     """Two-sample test of the paper's kind: a small MLP learns to tell reference showers from
     generated ones on their high-level features (shower_features); the ROC AUC on held-out showers,
-    averaged over the two halves of a 2-fold split. 0.5: indistinguishable; 1: always told apart."""
+    averaged over the two halves of a 2-fold split. 0.5: indistinguishable; 1: always told apart.
+    The samples must be independent: a shower in both (a copy) is learned with both labels and
+    pushes the AUC below 0.5."""
     import torch
     from scipy.stats import rankdata
 

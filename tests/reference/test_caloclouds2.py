@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -123,6 +124,7 @@ def test_classifier_auc_tells_apart_only_what_differs(ild_showers):
     assert classifier_auc(first, deeper) > 0.9
 
 
+@pytest.mark.slow
 def test_small_config_learns_and_round_trips(ild_showers, tmp_path):
     config = replace(SMALL, teacher_iterations=400, student_iterations=150, flow_epochs=30, flow_batch=64,
                      teacher_batch_points=2048, student_batch_points=2048)
@@ -176,3 +178,18 @@ def test_entry_point_errors_are_one_line(tmp_path, capsys):
     assert main(["evaluate", "--data", str(tmp_path / "bad.h5"), "--generated", "a=b.h5"]) == 2
     assert "not an HDF5 file" in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_evaluate_writes_w1_and_classifier_auc(ild_showers, tmp_path, capsys):
+    import json
+
+    from l1forge.models.data.showers import generate_showers as simulate, shower_settings
+
+    other = tmp_path / "other.h5"  # the simulator with another seed: the same distribution
+    simulate(240, 1, other, shower_settings("ild"), workers=1, progress=False)
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--data", str(ild_showers), "--generated", f"sim={other}", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["w1"]) == {"reference halves", "sim"} and result["w1"]["sim"]["radial"]["w1"] > 0
+    assert abs(result["classifier_auc"]["sim"] - 0.5) < 0.15
+    assert out.with_suffix(".png").stat().st_size > 0 and "classifier AUC" in capsys.readouterr().out
