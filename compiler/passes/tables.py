@@ -3,8 +3,9 @@
 Matches Quant -> f -> Quant, f one of FUNCTIONS (ONNX Sigmoid, Tanh, Exp, Softplus, LeakyRelu) or
 SiLU as the exporters write it (Mul(x, Sigmoid(x))), where both Quants are per tensor with
 power-of-two scales. The f node (and the SiLU Mul) and the output Quant are replaced by one Table
-reading the input Quant's output: for every code of the input quantizer, f in float64, then the
-output Quant exactly as qonnx computes it (its rounding and saturation). An input wider than
+reading the input Quant's output: for every code of the input quantizer, f (in float64; LeakyRelu
+as the float32 graph computes it, one float32 product), then the output Quant exactly as qonnx
+computes it (its rounding and saturation). An input wider than
 MAX_TABLE_INPUT_BITS is refused with the width it would need, never truncated. Functions not in
 this pattern stay and are refused later as unsupported ops, naming the node.
 """
@@ -31,8 +32,16 @@ FUNCTIONS = {
     "Tanh": lambda v, node: np.tanh(v),
     "Exp": lambda v, node: np.exp(np.minimum(v, 700.0)),
     "Softplus": lambda v, node: np.logaddexp(0.0, v),
-    "LeakyRelu": lambda v, node: np.where(v >= 0, v, float(attr(node, "alpha", 0.01)) * v),
+    "LeakyRelu": lambda v, node: _leaky_relu_float32(v, attr(node, "alpha", 0.01)),
 }
+
+
+def _leaky_relu_float32(v: np.ndarray, alpha: float) -> np.ndarray:
+    """ONNX LeakyRelu as the float32 graph computes it (torch, onnxruntime, qonnx): one IEEE
+    float32 product, deterministic everywhere. Its rounding matters: with alpha = 0.01 (not a
+    binary fraction) a product can round onto an output tie that the float64 product misses."""
+    v32 = v.astype(np.float32)
+    return np.where(v32 >= 0, v32, v32 * np.float32(alpha)).astype(np.float64)
 
 
 def _silu_mul(model: ModelWrapper, sigmoid, x: str):

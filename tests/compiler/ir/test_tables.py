@@ -65,6 +65,23 @@ def test_function_becomes_an_exact_table(name):
     assert err[inside].max() <= step / 2 + 1e-12
 
 
+def test_leaky_relu_table_rounds_the_float32_product_as_the_graph_does():
+    """alpha = 0.01 is not a binary fraction: at x = -2.34375 the float32 product is exactly
+    -0.0234375 = -1.5 output steps (a tie: half-even gives -2), the float64 product -1.49999997
+    steps (-1). torch, Brevitas and onnxruntime compute the float32 one; so does the table (seen
+    as 36 of 20,000 CaloClouds student points differing from Brevitas before)."""
+    import torch
+
+    original = quantized_function("LeakyRelu", in_scale=2.0**-5, out_scale=2.0**-6, alpha=0.01)
+    model = canonicalize(original)
+    x = _all_codes(2.0**-5)
+    emulated = emulate(model, x).reshape(len(x), -1)
+    np.testing.assert_array_equal(qonnx_execute(original, x), emulated)
+    by_torch = np.clip(np.round(torch.nn.functional.leaky_relu(torch.from_numpy(x), 0.01).numpy() / 2.0**-6), -128, 127)
+    np.testing.assert_array_equal(by_torch * 2.0**-6, emulated)
+    assert emulated.reshape(-1)[np.flatnonzero(x.reshape(-1) == -2.34375)[0]] == -2 * 2.0**-6
+
+
 def test_wide_input_is_refused_with_the_width_it_needs():
     model = quantized_function("Sigmoid", in_bits=18, in_scale=2.0**-10, out_signed=0)
     with pytest.raises(NotExact, match="sigmoid of a 18-bit input needs a table of 2\\*\\*18 entries; at most 16"):
