@@ -242,10 +242,12 @@ def train(
     models = ("deepsets", "intnet", "mlp", "caloclouds-student")
     if model not in models:
         raise L1ForgeError(f"--model must be one of {', '.join(models)}, got {model!r}")
-    if model == "caloclouds-student":
-        return _train_generator(data, out, run, reference_config, w_bits, a_bits or 10, table_bits, steps,
-                                batch_size or 1024, lr or 1e-3, seed)
-    a_bits, batch_size, lr = a_bits or 8, batch_size or 256, lr or 2e-3
+    generator = model == "caloclouds-student"
+    defaults = (10, 1024, 1e-3) if generator else (8, 256, 2e-3)  # --a-bits, --batch-size, --lr
+    a_bits, batch_size, lr = (d if v is None else v for v, d in zip((a_bits, batch_size, lr), defaults))
+    if generator:
+        return _train_generator(data, out, run, reference_config, w_bits, a_bits, table_bits, steps, batch_size, lr,
+                                seed)
     from .data.loader import load_jets
     from .taggers import TaggerConfig
     from .train import TrainSettings, train_and_export
@@ -295,14 +297,11 @@ def _train_generator(data: list[Path], out: Path, run: Path | None, reference_co
     from l1forge.compiler.errors import L1ForgeError
 
     from .generators import GeneratorSettings, train_caloclouds_student
-    from .generators.caloclouds import check_inputs
 
     if len(data) != 1:
         raise L1ForgeError(f"--model caloclouds-student takes one shower file as --data, got {len(data)}")
     settings = GeneratorSettings(w_bits=w_bits, a_bits=a_bits, table_bits=table_bits, steps=steps, batch=batch,
                                  lr=lr, seed=seed)
-    settings.check()
-    check_inputs(data[0], run, reference_config)
     # started at the first fine-tuning step: the reference run (without --run) shows its own bars first
     bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console)

@@ -230,12 +230,12 @@ def train_caloclouds_student(data: str | Path, out: str | Path, settings: Genera
     export_brevitas(qmodel, x[:1], out / "model.onnx")
     torch.save(qmodel.state_dict(), out / "quantized_student.pt")
     np.savez_compressed(out / "test_inputs.npz", x=x[:10000].numpy())  # points of real showers' contexts
+    every = max(1, len(curve) // 50)  # the curve in about 50 averaged points
     summary = {"model": "caloclouds-student", "data": str(data), "reference_run": str(run),
                "hidden": list(config.hidden), "settings": asdict(settings), "timings": timings,
                "mse_to_float_student": mse, "target_variance": float(target.var()),
                "brevitas_vs_qonnx": compare_with_qonnx(out / "model.onnx", quantized.numpy(), x.numpy()),
-               "loss_curve": [float(np.mean(curve[i:i + max(1, len(curve) // 50)]))
-                              for i in range(0, len(curve), max(1, len(curve) // 50))]}
+               "loss_curve": [float(np.mean(curve[i:i + every])) for i in range(0, len(curve), every)]}
     (out / "metrics.json").write_text(json.dumps(summary, indent=1))
     return summary
 
