@@ -20,8 +20,9 @@ def jets_command(
     workers: int = typer.Option(0, "--workers", help="Processes (0: all cores)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Also write FILE_mass.png."),
     preset: str = typer.Option("public", "--preset",
-                               help="public: like the public files (default); v1: the generator before issue 23 "
-                                    "(no cone, wider spectrum, Pythia's mass ranges and decay correlations)."),
+                               help="public: like the public files (default); cms: the same through the public files' "
+                                    "CMS-like detector, R=0.4 jets; v1: the generator before issue 23 (no cone, "
+                                    "wider spectrum, Pythia's mass ranges and decay correlations)."),
     pt_hat: str = typer.Option(None, "--pt-hat", help="Pythia pTHat window LOW,HIGH in GeV (public: 990,1010)."),
     jet_pt: str = typer.Option(None, "--jet-pt", help="Accepted jet pT window LOW,HIGH in GeV (public: 800,1600)."),
     cone: float = typer.Option(None, "--cone", help="Constituent cone radius about the re-centred axis; 0 keeps "
@@ -35,12 +36,16 @@ def jets_command(
                                      help="isotropic: W and Z decayed by Pythia from undecayed Les Houches events, "
                                           "as the public chain (default); correlated: Pythia's decay-angle "
                                           "correlations (v1)."),
+    detector: str = typer.Option(None, "--detector", help="none: generator particles (public); cms: the public "
+                                                          "files' parametric CMS-like detector (tracks, ECAL and "
+                                                          "HCAL cells; models/data/detector.py)."),
+    radius: float = typer.Option(None, "--radius", help="Anti-kT radius of the jets (public: 0.8; cms: 0.4)."),
 ) -> None:
     """Generate gluon, light-quark, W, Z and top jets with Pythia 8 + FastJet."""
     from .data.jets import generate_jets, jet_settings
 
     settings = jet_settings(preset, pt_hat=pt_hat, jet_pt=jet_pt, cone=cone, min_particle_pt=min_particle_pt,
-                            bw_cutoff=bw_cutoff, boson_decays=boson_decays)
+                            bw_cutoff=bw_cutoff, boson_decays=boson_decays, detector=detector, radius=radius)
     stats = generate_jets(n_per_class, seed, out, workers=workers or None, settings=settings)
     origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
     console.print(f"wrote {out} ({5 * n_per_class} jets, {origin})")

@@ -1,7 +1,8 @@
 """Generate the five classes of the hls4ml LHC jet dataset with Pythia 8 and FastJet.
 
 13 TeV pp, hard partons and bosons at pT 1 TeV +- 1 % (JetSettings.pt_hat); anti-kT R = 0.8 on
-visible final-state particles above JetSettings.min_particle_pt; jets in the JetSettings.jet_pt
+visible final-state particles above JetSettings.min_particle_pt (JetSettings.radius and
+.detector change both); jets in the JetSettings.jet_pt
 window with |eta| < 2 matched within dR < 0.8 to their truth object (last copy of W/Z/top; the
 outgoing hard parton for gluons and light quarks). The constituent list holds the particles
 within JetSettings.cone of an axis re-centred on them, and the per-constituent features are
@@ -9,8 +10,10 @@ taken about that axis; the jet observables are those of the R = 0.8 jet. W, Z an
 within JetSettings.bw_cutoff widths of their pole (MadGraph's bwcutoff); W and Z bosons are by
 default produced undecayed, handed over as Les Houches events and decayed by Pythia without spin
 correlation, as the public chain (MadGraph events decayed and showered by Pythia) does.
-PRESETS["v1"] is the generator before issue 23 (pTHat 900-1300, jets 800-1200 GeV, the whole
-R = 0.8 jet, 1 GeV, Pythia's own mass ranges and decay correlations).
+PRESETS["cms"] runs the particles through the public files' parametric CMS-like detector
+(detector.py) and clusters R = 0.4 jets; PRESETS["v1"] is the generator before issue 23 (pTHat
+900-1300, jets 800-1200 GeV, the whole R = 0.8 jet, 1 GeV, Pythia's own mass ranges and decay
+correlations).
 Work is cut into fixed chunks with seeds derived from the user's seed, so the output is
 byte-identical for the same arguments whatever the core count.
 """
@@ -34,9 +37,10 @@ from l1forge.compiler.errors import L1ForgeError
 from .jet_features import (COMPUTED_JET_FEATURES, R0, cone_constituents, constituent_features, jet_features, kinematics,
                            pad_constituents, wrap_phi)
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
+from .detector import DETECTORS, reconstruct
 from .parallel import from_cache, iter_chunks
 
-GENERATOR_VERSION = "3"  # bump when the physics or the file layout changes: it invalidates caches
+GENERATOR_VERSION = "4"  # bump when the physics or the file layout changes: it invalidates caches
 CHUNK_JETS = 200  # jets per work unit: small enough to balance cores, large enough to amortise Pythia init
 EVENTS_PER_BATCH = 50
 LHE_EVENTS_PER_ROUND = 400  # hard W/Z events handed over at once (about 530 matched jets)
@@ -70,6 +74,10 @@ class JetSettings:
     # were; "correlated": Pythia's ffbar -> WW / ZZ matrix elements with their decay angles
     # (mostly transverse bosons: more asymmetric decays). Top decays keep Pythia's W helicity.
     boson_decays: str = "isotropic"
+    # "cms": the particles of the public files' parametric CMS-like detector (models/data/detector.py:
+    # tracks, ECAL and HCAL cells) are clustered instead of generator particles; "none": generator particles.
+    detector: str = "none"
+    radius: float = R0  # anti-kT clustering radius (the pT window and the truth match apply to these jets)
 
     def check(self) -> None:
         for name in ("pt_hat", "jet_pt"):
@@ -84,6 +92,10 @@ class JetSettings:
             raise L1ForgeError(f"--bw-cutoff must be >= 0 (0: Pythia's own mass range), got {self.bw_cutoff:g}")
         if self.boson_decays not in BOSON_DECAYS:
             raise L1ForgeError(f"--boson-decays must be one of {', '.join(BOSON_DECAYS)}, got {self.boson_decays!r}")
+        if not 0.1 <= self.radius <= 1.5:
+            raise L1ForgeError(f"--radius must be between 0.1 and 1.5, got {self.radius:g}")
+        if self.detector not in DETECTORS:
+            raise L1ForgeError(f"--detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -93,9 +105,10 @@ class JetSettings:
 
 
 PRESETS = {"public": JetSettings(),
+           # The public files' detector-level processing as its public code reads (detector.py):
+           # the CMS-like detector, no particle threshold; the whole anti-kT jet as the list, R = 0.4.
+           "cms": JetSettings(cone=0.0, min_particle_pt=0.0, detector="cms", radius=0.4),
            "v1": JetSettings((900.0, 1300.0), (800.0, 1200.0), 0.0, 1.0, bw_cutoff=0.0, boson_decays="correlated")}
-
-
 
 def _window(text: str, option: str) -> tuple[float, float]:
     parts = text.split(",")
@@ -108,14 +121,15 @@ def _window(text: str, option: str) -> tuple[float, float]:
 
 def jet_settings(preset: str = "public", *, pt_hat: str | None = None, jet_pt: str | None = None,
                  cone: float | None = None, min_particle_pt: float | None = None,
-                 bw_cutoff: float | None = None, boson_decays: str | None = None) -> JetSettings:
+                 bw_cutoff: float | None = None, boson_decays: str | None = None,
+                 detector: str | None = None, radius: float | None = None) -> JetSettings:
     """A preset with some settings changed (the command line's options; windows as 'LOW,HIGH')."""
     if preset not in PRESETS:
         raise L1ForgeError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
     changes = {"pt_hat": None if pt_hat is None else _window(pt_hat, "--pt-hat"),
                "jet_pt": None if jet_pt is None else _window(jet_pt, "--jet-pt"),
                "cone": cone, "min_particle_pt": min_particle_pt, "bw_cutoff": bw_cutoff,
-               "boson_decays": boson_decays}
+               "boson_decays": boson_decays, "detector": detector, "radius": radius}
     settings = replace(PRESETS[preset], **{k: v for k, v in changes.items() if v is not None})
     settings.check()
     return settings
@@ -168,14 +182,25 @@ def _truth_mask(prt, cls: str, ak):
     return (np.abs(ids) == pdg) & last
 
 
-def _match_jets(batch, cls: str, settings: JetSettings, fastjet, ak):
+def _final_state(prt, settings: JetSettings, rng: np.random.Generator, ak):
+    """The particles jets are clustered from, per event: visible stable particles, or the
+    detector's particle-flow candidates made of them; those below settings.min_particle_pt dropped."""
+    aid = np.abs(prt.id)
+    visible = prt[(prt.status > 0) & (aid != 12) & (aid != 14) & (aid != 16)]
+    p4, offsets = _flat(visible.p, ak)
+    event = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    if settings.detector == "cms":
+        event, p4 = reconstruct(rng, event, p4, ak.to_numpy(ak.flatten(visible.id)))
+    keep = np.hypot(p4[:, 0], p4[:, 1]) > settings.min_particle_pt
+    p4, counts = p4[keep], np.bincount(event[keep], minlength=len(offsets) - 1)
+    return ak.unflatten(ak.zip({k: p4[:, i] for i, k in enumerate(("px", "py", "pz", "E"))}), counts)
+
+
+def _match_jets(batch, cls: str, settings: JetSettings, rng: np.random.Generator, fastjet, ak):
     """Cluster a Pythia batch and yield (constituent momenta (k, 4), jet (4,), truth pT) per matched jet."""
     prt = batch.prt
-    aid = np.abs(prt.id)
-    pt = np.hypot(prt.p.px, prt.p.py)
-    visible = prt[(prt.status > 0) & (aid != 12) & (aid != 14) & (aid != 16) & (pt > settings.min_particle_pt)]
-    particles = ak.zip({"px": visible.p.px, "py": visible.p.py, "pz": visible.p.pz, "E": visible.p.e})
-    cluster = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, R0))
+    particles = _final_state(prt, settings, rng, ak)
+    cluster = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, settings.radius))
     jets, jet_off = _flat(cluster.inclusive_jets(min_pt=settings.jet_pt[0]), ak)
     cons = ak.flatten(cluster.constituents(min_pt=settings.jet_pt[0]), axis=1)  # one list per jet
     cons4, cons_off = _flat(cons, ak)
@@ -284,10 +309,11 @@ def generate_chunk(cls: str, seed: int, n_jets: int, settings: JetSettings = Jet
     start = time.perf_counter()
     found, events = [], 0
     batches = event_batches(cls, seed, settings)
+    rng = np.random.default_rng(seed)  # the detector's randomness
     while len(found) < n_jets:
         batch = next(batches)
         events += len(batch)
-        found.extend(_match_jets(batch, cls, settings, fastjet, ak))
+        found.extend(_match_jets(batch, cls, settings, rng, fastjet, ak))
     batches.close()
     found = found[:n_jets]
     label = CLASSES.index(cls)

@@ -73,6 +73,6 @@ def test_cli_generates_and_summarises(tmp_path):
     assert out.exists() and (tmp_path / "cli_mass.png").stat().st_size > 10_000
     for cls in ("gluon", "quark", "W", "Z", "top"):
         assert cls in res.stdout
-    assert "made by l1forge jets v3" in res.stdout
-    assert ("pt_hat 990-1010, jet_pt 800-1600, cone 0.4, min_particle_pt 0.4, bw_cutoff 15, boson_decays isotropic"
-            in res.stdout)
+    assert "made by l1forge jets v4" in res.stdout
+    assert ("pt_hat 990-1010, jet_pt 800-1600, cone 0.4, min_particle_pt 0.4, bw_cutoff 15, boson_decays isotropic, "
+            "detector none, radius 0.8" in " ".join(res.stdout.split()))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from l1forge.models.data.detector import ECAL, GRID_ETA, HCAL
 from l1forge.models.data.jet_features import invariant_mass
 from l1forge.models.data.jets import PRESETS, JetSettings, _truth_mask, event_batches, generate_jets
 from l1forge.models.data.layout import CLASSES, CONSTITUENTS_KEY, JETS_KEY, J, P, PARTICLE_FEATURE_NAMES, JET_FEATURES
@@ -178,6 +179,12 @@ def test_constituent_features_are_consistent(sample):
     assert np.all(x["costhetarel"] <= 1.0)
     # Most pT sits close to the axis.
     assert np.average(x["deltaR"], weights=x["pt"]) < 0.2
+    # The pT-weighted principal axis lies along +phi_rot: per jet, the weighted spread along
+    # phi_rot is the larger one and the weighted mean phi_rot is not negative (as the public files).
+    w = c[:, :, P["pt"]] * real
+    assert np.all((w * c[:, :, P["phirot"]] ** 2).sum(1) >= (w * c[:, :, P["etarot"]] ** 2).sum(1) * (1 - 1e-4))
+    assert np.all((w * c[:, :, P["phirot"]]).sum(1) >= -1e-3 * w.sum(1))
+    assert np.all(np.abs((w * c[:, :, P["phirot"]] * c[:, :, P["etarot"]]).sum(1)) < 1e-3 * w.sum(1))
 
 
 def test_substructure_separates_two_prong_from_one_prong(sample):
@@ -231,3 +238,40 @@ def test_bosons_decay_isotropically_within_the_madgraph_mass_window(cls, pole, w
     cos_v1, mass_v1 = _boson_decays(cls, PRESETS["v1"])
     assert stats.kstest(cos_v1, "uniform").pvalue < 1e-3
     assert np.mean(np.abs(mass_v1 - pole) > 15.2 * width) > 0.02
+
+
+@pytest.fixture(scope="module")
+def cms_sample(tmp_path_factory):
+    """The cms preset (the public files' CMS-like detector, R = 0.4 jets): 100 jets per class."""
+    path = tmp_path_factory.mktemp("cms") / "cms.h5"
+    generate_jets(100, seed=6, out=path, progress=False, settings=PRESETS["cms"])
+    return _read(path)
+
+
+def _on_grid(cons, calo):
+    """Which constituents sit at the centre of a cell of this calorimeter's grid."""
+    n_eta, n_phi = calo.cells()
+    u = (cons[:, :, P["eta"]].astype(np.float64) + GRID_ETA) / (2 * GRID_ETA / n_eta)
+    v = np.mod(cons[:, :, P["phi"]].astype(np.float64), 2 * np.pi) / (2 * np.pi / n_phi)
+    return (np.abs(u - np.floor(u) - 0.5) < 0.01) & (np.abs(v - np.floor(v) - 0.5) < 0.01)
+
+
+def test_cms_neutrals_are_calorimeter_cells(cms_sample, sample):
+    """Photons and neutral hadrons come out as ECAL / HCAL cells at the cells' centres; a
+    generator-level list has (almost) nothing there (chance 1 in 2,500 per particle and grid)."""
+    real = cms_sample["cons"][:, :, P["e"]] > 0
+    ecal, hcal = _on_grid(cms_sample["cons"], ECAL)[real], _on_grid(cms_sample["cons"], HCAL)[real]
+    assert 0.15 < ecal.mean() < 0.6, ecal.mean()
+    assert 0.01 < hcal.mean() < 0.2, hcal.mean()
+    gen_real = sample["cons"][:, :, P["e"]] > 0
+    assert (_on_grid(sample["cons"], ECAL) | _on_grid(sample["cons"], HCAL))[gen_real].mean() < 0.005
+
+
+def test_cms_lists_are_r04_jets_with_the_public_multiplicity_and_masses(cms_sample):
+    c, labels = cms_sample["cons"], _labels(cms_sample)
+    real = c[:, :32, P["e"]] > 0
+    assert (c[:, :32, P["deltaR"]][real] > 0.4).mean() < 0.01  # public 0.00015; anti-kT R = 0.4 jets
+    assert 40 < (c[:, :, P["e"]] > 0).sum(axis=1).mean() < 55  # public 49.4
+    m = _leading_mass(c)
+    for cls, (lo, hi) in {"W": (70, 86), "Z": (79, 95), "top": (110, 150)}.items():
+        assert lo < np.median(m[labels == CLASSES.index(cls)]) < hi, (cls, np.median(m[labels == CLASSES.index(cls)]))
