@@ -4,8 +4,8 @@ published accuracy on the public test jets: how close the generated data is to t
     python benchmarks/paper_models_on_generated.py                 # 5,000 jets per class, all presets
     python benchmarks/paper_models_on_generated.py --n-per-class 1000 --presets public
 
-For each preset of `l1forge data jets` (public: the default; cms: the same through the public
-files' CMS-like detector with R = 0.4 jets; v1: the generator before issue 23)
+For each preset of `l1forge data jets` (public: the default; v3: generator v3's default,
+generator-level; v1: the generator before issue 23)
 it generates the jets, applies the paper's preprocessing (constituents with pT > 2 GeV, the N
 leading, features pT, eta_rel, phi_rel, "robust_fast" scaling x / (p95 - p5) per feature fitted
 on the padded array, as the saved models were trained) and runs the four saved models
@@ -150,7 +150,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-per-class", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--presets", default="public,cms,v1", help="comma-separated presets of l1forge data jets")
+    ap.add_argument("--presets", default="public,v3,v1", help="comma-separated presets of l1forge data jets")
     ap.add_argument("--out", type=Path, default=RESULTS / "paper_models_on_generated.json")
     args = ap.parse_args()
     presets = args.presets.split(",")

@@ -20,15 +20,16 @@ def jets_command(
     workers: int = typer.Option(0, "--workers", help="Processes (0: all cores)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Also write FILE_mass.png."),
     preset: str = typer.Option("public", "--preset",
-                               help="public: like the public files (default); cms: the same through the public files' "
-                                    "CMS-like detector, R=0.4 jets; v1: the generator before issue 23 (no cone, "
-                                    "wider spectrum, Pythia's mass ranges and decay correlations)."),
+                               help="public: like the public files (default); v3: generator v3's default "
+                                    "(generator particles, 0.4 cone of R=0.8 jets, ISR and MPI on); v1: the "
+                                    "generator before issue 23 (no cone, wider spectrum, Pythia's mass ranges "
+                                    "and decay correlations)."),
     pt_hat: str = typer.Option(None, "--pt-hat", help="Pythia pTHat window LOW,HIGH in GeV (public: 990,1010)."),
     jet_pt: str = typer.Option(None, "--jet-pt", help="Accepted jet pT window LOW,HIGH in GeV (public: 800,1600)."),
     cone: float = typer.Option(None, "--cone", help="Constituent cone radius about the re-centred axis; 0 keeps "
-                                                    "the whole R=0.8 jet (public: 0.4)."),
+                                                    "the whole jet (public: 0; v3: 0.4)."),
     min_particle_pt: float = typer.Option(None, "--min-particle-pt",
-                                          help="Drop visible particles below this pT in GeV (public: 0.4)."),
+                                          help="Drop particles below this pT in GeV (public: 0; v3: 0.4)."),
     bw_cutoff: float = typer.Option(None, "--bw-cutoff", help="Keep W, Z and top masses within this many widths of "
                                                               "the pole, as MadGraph's bwcutoff (public: 15; 0: "
                                                               "Pythia's own range)."),
@@ -36,16 +37,20 @@ def jets_command(
                                      help="isotropic: W and Z decayed by Pythia from undecayed Les Houches events, "
                                           "as the public chain (default); correlated: Pythia's decay-angle "
                                           "correlations (v1)."),
-    detector: str = typer.Option(None, "--detector", help="none: generator particles (public); cms: the public "
-                                                          "files' parametric CMS-like detector (tracks, ECAL and "
-                                                          "HCAL cells; models/data/detector.py)."),
-    radius: float = typer.Option(None, "--radius", help="Anti-kT radius of the jets (public: 0.8; cms: 0.4)."),
+    detector: str = typer.Option(None, "--detector", help="cms: the public files' parametric CMS-like detector "
+                                                          "(tracks, ECAL and HCAL cells; models/data/detector.py; "
+                                                          "public); none: generator particles (v3)."),
+    radius: float = typer.Option(None, "--radius", help="Anti-kT radius of the jets (public: 0.4; v3: 0.8)."),
+    isr: bool = typer.Option(None, "--isr/--no-isr", help="Pythia's initial-state radiation (public: off; v3: on)."),
+    mpi: bool = typer.Option(None, "--mpi/--no-mpi", help="Pythia's multiple interactions, the underlying event "
+                                                          "(public: off; v3: on)."),
 ) -> None:
     """Generate gluon, light-quark, W, Z and top jets with Pythia 8 + FastJet."""
     from .data.jets import generate_jets, jet_settings
 
     settings = jet_settings(preset, pt_hat=pt_hat, jet_pt=jet_pt, cone=cone, min_particle_pt=min_particle_pt,
-                            bw_cutoff=bw_cutoff, boson_decays=boson_decays, detector=detector, radius=radius)
+                            bw_cutoff=bw_cutoff, boson_decays=boson_decays, detector=detector, radius=radius,
+                            isr=isr, mpi=mpi)
     stats = generate_jets(n_per_class, seed, out, workers=workers or None, settings=settings)
     origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
     console.print(f"wrote {out} ({5 * n_per_class} jets, {origin})")
@@ -99,6 +104,8 @@ def summary_command(
 
 
 def _setting_text(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, list):
         return "-".join(f"{x:g}" for x in value)
     return value if isinstance(value, str) else f"{value:g}"

@@ -1,19 +1,20 @@
 """Generate the five classes of the hls4ml LHC jet dataset with Pythia 8 and FastJet.
 
-13 TeV pp, hard partons and bosons at pT 1 TeV +- 1 % (JetSettings.pt_hat); anti-kT R = 0.8 on
-visible final-state particles above JetSettings.min_particle_pt (JetSettings.radius and
-.detector change both); jets in the JetSettings.jet_pt
-window with |eta| < 2 matched within dR < 0.8 to their truth object (last copy of W/Z/top; the
-outgoing hard parton for gluons and light quarks). The constituent list holds the particles
-within JetSettings.cone of an axis re-centred on them, and the per-constituent features are
-taken about that axis; the jet observables are those of the R = 0.8 jet. W, Z and top masses stay
-within JetSettings.bw_cutoff widths of their pole (MadGraph's bwcutoff); W and Z bosons are by
+13 TeV pp, hard partons and bosons at pT 1 TeV +- 1 % (JetSettings.pt_hat), without initial-state
+radiation and multiple interactions by default (JetSettings.isr, .mpi). The visible final-state
+particles pass through the public files' parametric CMS-like detector (detector.py; or not:
+JetSettings.detector), those above JetSettings.min_particle_pt are clustered with anti-kT of
+JetSettings.radius (0.4), and jets in the JetSettings.jet_pt window with |eta| < 2 are matched
+within dR < 0.8 to their truth object (last copy of W/Z/top; the outgoing hard parton for gluons
+and light quarks). The constituent list holds the jet's constituents, or with JetSettings.cone > 0
+those within that Delta R of an axis re-centred on them; the per-constituent features are taken
+about the list's axis and the jet observables are those of the clustered jet. W, Z and top masses
+stay within JetSettings.bw_cutoff widths of their pole (MadGraph's bwcutoff); W and Z bosons are by
 default produced undecayed, handed over as Les Houches events and decayed by Pythia without spin
 correlation, as the public chain (MadGraph events decayed and showered by Pythia) does.
-PRESETS["cms"] runs the particles through the public files' parametric CMS-like detector
-(detector.py) and clusters R = 0.4 jets; PRESETS["v1"] is the generator before issue 23 (pTHat
-900-1300, jets 800-1200 GeV, the whole R = 0.8 jet, 1 GeV, Pythia's own mass ranges and decay
-correlations).
+PRESETS["v3"] is generator v3's default (generator particles above 0.4 GeV, ISR and MPI on, lists
+in a 0.4 cone of R = 0.8 jets); PRESETS["v1"] the generator before issue 23 (pTHat 900-1300, jets
+800-1200 GeV, the whole R = 0.8 jet, 1 GeV, Pythia's own mass ranges and decay correlations).
 Work is cut into fixed chunks with seeds derived from the user's seed, so the output is
 byte-identical for the same arguments whatever the core count.
 """
@@ -46,7 +47,7 @@ EVENTS_PER_BATCH = 50
 LHE_EVENTS_PER_ROUND = 400  # hard W/Z events handed over at once (about 530 matched jets)
 ABS_ETA_MAX = 2.0
 MATCH_DR = 0.8
-MIN_PARTICLE_PT_PUBLIC = 0.4  # GeV: the cone lists' mean multiplicity is then 49.0 (public 49.4; 0.5 GeV: 47.8)
+MIN_PARTICLE_PT_V3 = 0.4  # GeV: v3's generator-level cone lists then hold 49.0 constituents (public 49.4)
 BOSON_DECAYS = ("isotropic", "correlated")
 RESONANCES = (6, 23, 24)  # top, Z, W: the masses bw_cutoff bounds
 
@@ -58,13 +59,11 @@ class JetSettings:
     # generation (MadGraph) describes its parton-level window.
     pt_hat: tuple[float, float] = (990.0, 1010.0)
     jet_pt: tuple[float, float] = (800.0, 1600.0)  # accepted jet pT window [GeV]
-    # Constituents kept within this Delta R of an axis re-centred on them (0: the whole R = 0.8 jet).
-    # The public lists behave so: 99.985 % of their leading 32 constituents lie within 0.40.
-    cone: float = 0.4
-    # Visible particles below this pT are dropped: a stand-in for the tracking and calorimeter
-    # thresholds of the public files' detector simulation, set so that the constituent lists' mean
-    # multiplicity is that of the public files (49.4).
-    min_particle_pt: float = MIN_PARTICLE_PT_PUBLIC
+    # Constituents kept within this Delta R of an axis re-centred on them (0: the whole jet).
+    cone: float = 0.0
+    # Particles (after the detector) below this pT are dropped (v3: 0.4 GeV, a stand-in for the
+    # detector that brought generator-level lists to the public multiplicity).
+    min_particle_pt: float = 0.0
     # W, Z and top masses are drawn within m0 +- bw_cutoff * width, as MadGraph's default
     # bwcutoff = 15 keeps them (0: Pythia's own range, which at pT 1 TeV leaves 13 % of the W
     # bosons of ffbar -> WW and 5 % of the Z bosons more than 30 GeV off shell, up to 2 TeV).
@@ -75,9 +74,16 @@ class JetSettings:
     # (mostly transverse bosons: more asymmetric decays). Top decays keep Pythia's W helicity.
     boson_decays: str = "isotropic"
     # "cms": the particles of the public files' parametric CMS-like detector (models/data/detector.py:
-    # tracks, ECAL and HCAL cells) are clustered instead of generator particles; "none": generator particles.
-    detector: str = "none"
-    radius: float = R0  # anti-kT clustering radius (the pT window and the truth match apply to these jets)
+    # tracks, ECAL and HCAL cells) are clustered; "none": the generator's visible particles.
+    detector: str = "cms"
+    # Anti-kT radius (the pT window and the truth match apply to these jets). 0.4: the public lists
+    # hold 99.985 % of their leading 32 constituents within Delta R 0.40 of the axis.
+    radius: float = 0.4
+    # Pythia's initial-state radiation and multiple parton interactions (underlying event). Off, the
+    # seed paper's saved models score 2-3 points higher (README: Jet data): the public events
+    # appear to have been made without them.
+    isr: bool = False
+    mpi: bool = False
 
     def check(self) -> None:
         for name in ("pt_hat", "jet_pt"):
@@ -104,11 +110,12 @@ class JetSettings:
         return ",".join(f"{k}={v}" for k, v in sorted(self.to_dict().items()))
 
 
+_GENERATOR_LEVEL = {"detector": "none", "radius": R0, "isr": True, "mpi": True}
 PRESETS = {"public": JetSettings(),
-           # The public files' detector-level processing as its public code reads (detector.py):
-           # the CMS-like detector, no particle threshold; the whole anti-kT jet as the list, R = 0.4.
-           "cms": JetSettings(cone=0.0, min_particle_pt=0.0, detector="cms", radius=0.4),
-           "v1": JetSettings((900.0, 1300.0), (800.0, 1200.0), 0.0, 1.0, bw_cutoff=0.0, boson_decays="correlated")}
+           # Generator v3's default: generator particles above 0.4 GeV, lists in a 0.4 cone of R = 0.8 jets.
+           "v3": JetSettings(cone=0.4, min_particle_pt=MIN_PARTICLE_PT_V3, **_GENERATOR_LEVEL),
+           "v1": JetSettings((900.0, 1300.0), (800.0, 1200.0), 0.0, 1.0, bw_cutoff=0.0, boson_decays="correlated",
+                             **_GENERATOR_LEVEL)}
 
 def _window(text: str, option: str) -> tuple[float, float]:
     parts = text.split(",")
@@ -122,14 +129,15 @@ def _window(text: str, option: str) -> tuple[float, float]:
 def jet_settings(preset: str = "public", *, pt_hat: str | None = None, jet_pt: str | None = None,
                  cone: float | None = None, min_particle_pt: float | None = None,
                  bw_cutoff: float | None = None, boson_decays: str | None = None,
-                 detector: str | None = None, radius: float | None = None) -> JetSettings:
+                 detector: str | None = None, radius: float | None = None, isr: bool | None = None,
+                 mpi: bool | None = None) -> JetSettings:
     """A preset with some settings changed (the command line's options; windows as 'LOW,HIGH')."""
     if preset not in PRESETS:
         raise L1ForgeError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
     changes = {"pt_hat": None if pt_hat is None else _window(pt_hat, "--pt-hat"),
                "jet_pt": None if jet_pt is None else _window(jet_pt, "--jet-pt"),
                "cone": cone, "min_particle_pt": min_particle_pt, "bw_cutoff": bw_cutoff,
-               "boson_decays": boson_decays, "detector": detector, "radius": radius}
+               "boson_decays": boson_decays, "detector": detector, "radius": radius, "isr": isr, "mpi": mpi}
     settings = replace(PRESETS[preset], **{k: v for k, v in changes.items() if v is not None})
     settings.check()
     return settings
@@ -244,9 +252,14 @@ def _seed_lines(seed: int) -> list[str]:
     return ["Random:setSeed = on", f"Random:seed = {seed}"]
 
 
+def _common_lines(settings: JetSettings) -> list[str]:
+    return _COMMON + [f"PartonLevel:ISR = {'on' if settings.isr else 'off'}",
+                      f"PartonLevel:MPI = {'on' if settings.mpi else 'off'}"]
+
+
 def _hard_lines(cls: str, settings: JetSettings) -> list[str]:
     phase_space = [f"PhaseSpace:pTHatMin = {settings.pt_hat[0]}", f"PhaseSpace:pTHatMax = {settings.pt_hat[1]}"]
-    return _COMMON + phase_space + PROCESS_SETTINGS[cls]
+    return _common_lines(settings) + phase_space + PROCESS_SETTINGS[cls]
 
 
 def _write_les_houches(hard, n_events: int, path: Path) -> None:
@@ -294,7 +307,7 @@ def event_batches(cls: str, seed: int, settings: JetSettings = JetSettings(), ex
         for round_ in itertools.count():
             lhe = Path(tmp) / f"hard{round_}.lhe"
             _write_les_houches(hard, LHE_EVENTS_PER_ROUND, lhe)
-            shower = _new_pythia(_COMMON + ["Beams:frameType = 4", f"Beams:LHEF = {lhe}"] + decay_lines + list(extra)
+            shower = _new_pythia(_common_lines(settings) + ["Beams:frameType = 4", f"Beams:LHEF = {lhe}"] + decay_lines + list(extra)
                                  + _seed_lines(chunk_seed(seed, "shower", round_)), cls, settings, pythia8mc)
             while len(batch := shower.nextBatch(EVENTS_PER_BATCH)):
                 yield batch

@@ -74,5 +74,5 @@ def test_cli_generates_and_summarises(tmp_path):
     for cls in ("gluon", "quark", "W", "Z", "top"):
         assert cls in res.stdout
     assert "made by l1forge jets v4" in res.stdout
-    assert ("pt_hat 990-1010, jet_pt 800-1600, cone 0.4, min_particle_pt 0.4, bw_cutoff 15, boson_decays isotropic, "
-            "detector none, radius 0.8" in " ".join(res.stdout.split()))
+    assert ("pt_hat 990-1010, jet_pt 800-1600, cone 0, min_particle_pt 0, bw_cutoff 15, boson_decays isotropic, "
+            "detector cms, radius 0.4, isr off, mpi off" in " ".join(res.stdout.split()))

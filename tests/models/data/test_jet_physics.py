@@ -28,7 +28,7 @@ def _read(path):
 
 @pytest.fixture(scope="module")
 def sample(jet_sample):
-    """The default (public-like) generator: 400 jets per class."""
+    """The default (public-like) generator: 400 jets per class of detector-level R = 0.4 jets."""
     return _read(jet_sample)
 
 
@@ -99,9 +99,10 @@ def test_spectrum_partons_and_bosons_at_one_tev(sample):
     assert 970 < np.median(sample["jets"][:, J["j_pt"]]) < 1030
 
 
-def test_constituent_lists_are_a_cone_of_04(sample):
-    """Every listed constituent lies within Delta R 0.4 of the list's axis, and the axis is the
-    direction of the listed constituents' sum (a stable cone)."""
+def test_v3_constituent_lists_are_a_cone_of_04(v3_sample):
+    """--cone 0.4 (v3): every listed constituent lies within Delta R 0.4 of the list's axis, and the
+    axis is the direction of the listed constituents' sum (a stable cone)."""
+    sample = v3_sample
     c = sample["cons"].astype(np.float64)
     real = c[:, :, P["e"]] > 0
     assert c[:, :, P["deltaR"]][real].max() < 0.4
@@ -126,8 +127,9 @@ def test_leading_32_mass_has_no_high_tail(sample, cls, median, p90):
     assert np.percentile(m, 90) < p90, np.percentile(m, 90)
 
 
-def test_mean_multiplicity_is_the_public_files(sample):
-    mult = (sample["cons"][:, :, P["e"]] > 0).sum(axis=1)
+def test_v3_mean_multiplicity_is_the_public_files(v3_sample):
+    """v3's 0.4 GeV generator-level threshold was tuned to the public lists' multiplicity."""
+    mult = (v3_sample["cons"][:, :, P["e"]] > 0).sum(axis=1)
     assert 46 < mult.mean() < 53  # public 49.4
 
 
@@ -172,7 +174,9 @@ def test_constituent_features_are_consistent(sample):
     jet_pt = sample["jets"][:, J["j_pt"]][:, None] * np.ones(real.shape)
     np.testing.assert_allclose(x["ptrel"], x["pt"] / jet_pt[real], rtol=1e-4)
     assert np.all(np.abs(x["phirel"]) <= np.pi)
-    assert np.all(x["deltaR"] < 1.2)  # anti-kT R = 0.8 jets; slack for the recombined axis
+    # Anti-kT (R <= 0.8) clusters in rapidity and phi; phi is the same in the pseudorapidity metric
+    # of the features (soft massive tracks can sit far off in pseudorapidity), so it stays bounded.
+    assert np.all(np.abs(x["phirel"]) < 1.2)
     # The 3D opening angle never exceeds deltaR (the (eta, phi) metric is the sphere's scaled by
     # cosh(eta) >= 1), so cos theta_rel >= cos(deltaR).
     assert np.all(x["costhetarel"] >= np.cos(x["deltaR"]) - 1e-5)
@@ -241,10 +245,10 @@ def test_bosons_decay_isotropically_within_the_madgraph_mass_window(cls, pole, w
 
 
 @pytest.fixture(scope="module")
-def cms_sample(tmp_path_factory):
-    """The cms preset (the public files' CMS-like detector, R = 0.4 jets): 100 jets per class."""
-    path = tmp_path_factory.mktemp("cms") / "cms.h5"
-    generate_jets(100, seed=6, out=path, progress=False, settings=PRESETS["cms"])
+def v3_sample(tmp_path_factory):
+    """The v3 preset (generator particles above 0.4 GeV, 0.4 cones of R = 0.8 jets): 100 jets per class."""
+    path = tmp_path_factory.mktemp("v3") / "v3.h5"
+    generate_jets(100, seed=6, out=path, progress=False, settings=PRESETS["v3"])
     return _read(path)
 
 
@@ -256,22 +260,33 @@ def _on_grid(cons, calo):
     return (np.abs(u - np.floor(u) - 0.5) < 0.01) & (np.abs(v - np.floor(v) - 0.5) < 0.01)
 
 
-def test_cms_neutrals_are_calorimeter_cells(cms_sample, sample):
+def test_neutrals_are_calorimeter_cells(sample, v3_sample):
     """Photons and neutral hadrons come out as ECAL / HCAL cells at the cells' centres; a
-    generator-level list has (almost) nothing there (chance 1 in 2,500 per particle and grid)."""
-    real = cms_sample["cons"][:, :, P["e"]] > 0
-    ecal, hcal = _on_grid(cms_sample["cons"], ECAL)[real], _on_grid(cms_sample["cons"], HCAL)[real]
+    generator-level list (v3) has (almost) nothing there (chance 1 in 2,500 per particle and grid)."""
+    real = sample["cons"][:, :, P["e"]] > 0
+    ecal, hcal = _on_grid(sample["cons"], ECAL)[real], _on_grid(sample["cons"], HCAL)[real]
     assert 0.15 < ecal.mean() < 0.6, ecal.mean()
     assert 0.01 < hcal.mean() < 0.2, hcal.mean()
-    gen_real = sample["cons"][:, :, P["e"]] > 0
-    assert (_on_grid(sample["cons"], ECAL) | _on_grid(sample["cons"], HCAL))[gen_real].mean() < 0.005
+    gen_real = v3_sample["cons"][:, :, P["e"]] > 0
+    assert (_on_grid(v3_sample["cons"], ECAL) | _on_grid(v3_sample["cons"], HCAL))[gen_real].mean() < 0.005
 
 
-def test_cms_lists_are_r04_jets_with_the_public_multiplicity_and_masses(cms_sample):
-    c, labels = cms_sample["cons"], _labels(cms_sample)
+def test_lists_are_r04_jets_with_about_the_public_multiplicity(sample):
+    """The lists are whole anti-kT R = 0.4 jets: 99.985 % of the public lists' leading 32
+    constituents lie within Delta R 0.40 of the axis, 99.8 % of ours (the jet axis is their
+    momentum sum, not the centre of the catchment area). Their mean multiplicity is 42 (public
+    49.4: the one known shortfall of this setting; v3 matched it with a tuned threshold)."""
+    c = sample["cons"]
     real = c[:, :32, P["e"]] > 0
-    assert (c[:, :32, P["deltaR"]][real] > 0.4).mean() < 0.01  # public 0.00015; anti-kT R = 0.4 jets
-    assert 40 < (c[:, :, P["e"]] > 0).sum(axis=1).mean() < 55  # public 49.4
-    m = _leading_mass(c)
-    for cls, (lo, hi) in {"W": (70, 86), "Z": (79, 95), "top": (110, 150)}.items():
-        assert lo < np.median(m[labels == CLASSES.index(cls)]) < hi, (cls, np.median(m[labels == CLASSES.index(cls)]))
+    assert (c[:, :32, P["deltaR"]][real] > 0.4).mean() < 0.005
+    # In the (rapidity, phi) metric anti-kT clusters in, every constituent of an R = 0.4 jet lies
+    # close to the axis (the pseudorapidity of soft massive tracks can be far off).
+    whole = (c[:, :, P["e"]] > 0).sum(axis=1) < c.shape[1]
+    c = c[whole].astype(np.float64)
+    real = c[:, :, P["e"]] > 0
+    jet = c[:, :, [P["px"], P["py"], P["pz"], P["e"]]].sum(axis=1)
+    e, pz = np.where(real, c[:, :, P["e"]], 1.0), np.where(real, c[:, :, P["pz"]], 0.0)
+    dy = 0.5 * np.log((e + pz) / (e - pz)) - 0.5 * np.log((jet[:, 3] + jet[:, 2]) / (jet[:, 3] - jet[:, 2]))[:, None]
+    dr = np.hypot(dy, c[:, :, P["phirel"]])[real]
+    assert dr.max() < 0.55 and (dr > 0.4).mean() < 0.005, (dr.max(), (dr > 0.4).mean())
+    assert 38 < (c[:, :, P["e"]] > 0).sum(axis=1).mean() < 50
