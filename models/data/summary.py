@@ -58,6 +58,8 @@ def plot_jet_mass(path: str | Path, out_png: str | Path) -> Path:
     _, labels = read_jet_file(path, n_slots=1)
     with h5py.File(path, "r") as f:
         mass = np.asarray(f[JETS_KEY][:, J["j_mass"]])
+        radius = float(f.attrs["radius"]) if "radius" in f.attrs else None
+        window = np.asarray(f.attrs["jet_pt"]).tolist() if "jet_pt" in f.attrs else None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, cls in enumerate(CLASSES):
         ax.hist(mass[labels == i], bins=MASS_BINS, histtype="step", density=True, lw=1.6, label=cls)
@@ -65,7 +67,8 @@ def plot_jet_mass(path: str | Path, out_png: str | Path) -> Path:
         ax.axvline(ref, color="0.6", ls=":", lw=1)
     ax.set_xlabel("jet mass [GeV]")
     ax.set_ylabel("fraction of jets / 4 GeV")
-    ax.set_title(f"{Path(path).name}: anti-kT R=0.8, 800 < pT < 1200 GeV")
+    made = ([f"anti-kT R={radius:g}"] if radius else []) + ([f"{window[0]:g} < pT < {window[1]:g} GeV"] if window else [])
+    ax.set_title(f"{Path(path).name}" + (": " + ", ".join(made) if made else ""))
     ax.legend(frameon=False)
     fig.tight_layout()
     out_png = Path(out_png)
