@@ -434,7 +434,7 @@ def _write_h5(path: Path, features: np.ndarray, jets: np.ndarray, attrs: dict) -
         f.create_dataset(JETS_KEY, data=jets, **opts)
         f.create_dataset(PARTICLE_NAMES_KEY, data=np.array(PARTICLE_FEATURE_NAMES, dtype="S"), track_times=False)
         f.create_dataset(JET_NAMES_KEY, data=np.array(JET_FEATURES, dtype="S"), track_times=False)
-        f.attrs["generator"] = f"l1forge jets v{GENERATOR_VERSION} (Pythia 8, FastJet anti-kT R=0.8)"
+        f.attrs["generator"] = f"l1forge jets v{GENERATOR_VERSION} (Pythia 8, FastJet anti-kT)"
         f.attrs["computed_jet_features"] = np.array(COMPUTED_JET_FEATURES, dtype="S")
         for k, v in attrs.items():
             f.attrs[k] = v
