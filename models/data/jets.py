@@ -117,6 +117,7 @@ PRESETS = {"public": JetSettings(),
            "v1": JetSettings((900.0, 1300.0), (800.0, 1200.0), 0.0, 1.0, bw_cutoff=0.0, boson_decays="correlated",
                              **_GENERATOR_LEVEL)}
 
+
 def _window(text: str, option: str) -> tuple[float, float]:
     parts = text.split(",")
     try:
@@ -307,8 +308,8 @@ def event_batches(cls: str, seed: int, settings: JetSettings = JetSettings(), ex
         for round_ in itertools.count():
             lhe = Path(tmp) / f"hard{round_}.lhe"
             _write_les_houches(hard, LHE_EVENTS_PER_ROUND, lhe)
-            shower = _new_pythia(_common_lines(settings) + ["Beams:frameType = 4", f"Beams:LHEF = {lhe}"] + decay_lines + list(extra)
-                                 + _seed_lines(chunk_seed(seed, "shower", round_)), cls, settings, pythia8mc)
+            shower = _new_pythia(_common_lines(settings) + ["Beams:frameType = 4", f"Beams:LHEF = {lhe}"]
+                                 + decay_lines + list(extra) + _seed_lines(chunk_seed(seed, "shower", round_)), cls, settings, pythia8mc)
             while len(batch := shower.nextBatch(EVENTS_PER_BATCH)):
                 yield batch
             lhe.unlink()
