@@ -199,10 +199,12 @@ def print_shower_summary(file: Path, plot: bool, as_json: bool, max_showers: int
 
 def train(
     data: list[Path] = typer.Option(..., "--data", help="Jet file(s): generated or the public hls4ml files; for "
-                                                         "caloclouds-student one ILD-like shower file."),
+                                                         "caloclouds-student one ILD-like shower file, for "
+                                                         "icaloflow-student one dataset-2 shower file."),
     out: Path = typer.Option(..., "--out", help="Folder for model.onnx, checkpoints, metrics, roc.png."),
-    model: str = typer.Option("deepsets", "--model", help="deepsets, intnet (interaction network), mlp, or "
-                                                           "caloclouds-student (the one-step shower generator)."),
+    model: str = typer.Option("deepsets", "--model", help="deepsets, intnet (interaction network), mlp, "
+                                                           "caloclouds-student (the one-step shower generator) or "
+                                                           "icaloflow-student (the IAF shower flow's sampling pass)."),
     n_constituents: int = typer.Option(8, "--n-constituents", "-N", help="Leading constituents: 8, 16 or 32."),
     features: str = typer.Option("3", "--features", help="3 (pT, eta_rel, phi_rel), 3rel (pT_rel, ...) or 16."),
     pool: str = typer.Option("mean", "--pool", help="Aggregation over particles (deepsets, intnet): mean, sum or max."),
@@ -213,16 +215,18 @@ def train(
     objects: str = typer.Option("36,18,6", "--objects", help="Interaction-network node MLP widths."),
     classifier: str = typer.Option("170", "--classifier", help="Interaction-network classifier widths."),
     w_bits: int = typer.Option(8, "--w-bits", help="Weight bits (2-16)."),
-    a_bits: int = typer.Option(None, "--a-bits", help="Activation bits (2-16; default 8, caloclouds-student 10)."),
-    run: Path = typer.Option(None, "--run", help="caloclouds-student: a trained CaloClouds II reference run "
-                                                 "(`python -m l1forge.reference.caloclouds2 train`); without it "
-                                                 "one is trained first on --data."),
+    a_bits: int = typer.Option(None, "--a-bits", help="Activation bits (2-16; default 8, generators 10)."),
+    run: Path = typer.Option(None, "--run", help="caloclouds-student / icaloflow-student: a trained reference "
+                                                 "run (`python -m l1forge.reference.caloclouds2 train` or "
+                                                 "`... .icaloflow train`); without it one is trained first on --data."),
+    flow: int = typer.Option(1, "--flow", help="icaloflow-student: 1 (the 45 layer energies) or 3 (one layer's "
+                                               "144 voxels given the layer before)."),
     reference_config: str = typer.Option("small", "--reference-config",
-                                         help="caloclouds-student without --run: small (minutes on 2 cores) or "
-                                              "paper (CaloClouds II's own sizes)."),
-    steps: int = typer.Option(2000, "--steps", help="caloclouds-student: quantization-aware fine-tuning steps."),
-    table_bits: int = typer.Option(8, "--table-bits", help="caloclouds-student: input bits of the sigmoid and "
-                                                            "leaky-ReLU tables."),
+                                         help="generators without --run: small (minutes on 2 cores) or "
+                                              "paper (the paper's own sizes)."),
+    steps: int = typer.Option(2000, "--steps", help="generators: quantization-aware fine-tuning steps."),
+    table_bits: int = typer.Option(8, "--table-bits", help="generators: input bits of the function tables "
+                                                            "(sigmoid and leaky ReLU; exp)."),
     hgq: bool = typer.Option(False, "--hgq", help="Learnable bit widths (HGQ): every weight and activation "
                                                   "channel on its own power-of-two grid (any --model; "
                                                   "compile with --backend rtl)."),
@@ -244,22 +248,22 @@ def train(
     beta_warmup: int = typer.Option(0, "--beta-warmup", help="With --hgq: epochs over which beta ramps up "
                                                               "linearly from 0."),
     epochs: int = typer.Option(20, "--epochs"),
-    batch_size: int = typer.Option(None, "--batch-size", help="Default 256; caloclouds-student 1024 points."),
-    lr: float = typer.Option(None, "--lr", help="Default 2e-3; caloclouds-student 1e-3."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Default 256; generators 1024 rows."),
+    lr: float = typer.Option(None, "--lr", help="Default 2e-3; generators 1e-3."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Quantization-aware training (Brevitas) with the float twin beside it; exports QONNX."""
     from l1forge.compiler.errors import L1ForgeError
 
-    models = ("deepsets", "intnet", "mlp", "caloclouds-student")
+    models = ("deepsets", "intnet", "mlp", "caloclouds-student", "icaloflow-student")
     if model not in models:
         raise L1ForgeError(f"--model must be one of {', '.join(models)}, got {model!r}")
-    generator = model == "caloclouds-student"
+    generator = model.endswith("-student")
     defaults = (10, 1024, 1e-3) if generator else (8, 256, 2e-3)  # --a-bits, --batch-size, --lr
     a_bits, batch_size, lr = (d if v is None else v for v, d in zip((a_bits, batch_size, lr), defaults))
     if generator:
-        return _train_generator(data, out, run, reference_config, w_bits, a_bits, table_bits, steps, batch_size, lr,
-                                seed)
+        return _train_generator(model, flow, data, out, run, reference_config, w_bits, a_bits, table_bits, steps,
+                                batch_size, lr, seed)
     from .data.loader import load_jets
     from .taggers import TaggerConfig
     from .train import TrainSettings, train_and_export
@@ -302,18 +306,20 @@ def train(
     console.print(f"wrote {out}/model.onnx, checkpoint.pt, metrics.json, roc.png, test_inputs.npz")
 
 
-def _train_generator(data: list[Path], out: Path, run: Path | None, reference_config: str, w_bits: int, a_bits: int,
-                     table_bits: int, steps: int, batch: int, lr: float, seed: int) -> None:
+def _train_generator(model: str, flow: int, data: list[Path], out: Path, run: Path | None, reference_config: str,
+                     w_bits: int, a_bits: int, table_bits: int, steps: int, batch: int, lr: float, seed: int) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from l1forge.compiler.errors import L1ForgeError
 
-    from .generators import GeneratorSettings, train_caloclouds_student
+    from .generators import GeneratorSettings, train_caloclouds_student, train_icaloflow_student
+    from .generators.icaloflow import INPUT_BITS
 
     if len(data) != 1:
-        raise L1ForgeError(f"--model caloclouds-student takes one shower file as --data, got {len(data)}")
+        raise L1ForgeError(f"--model {model} takes one shower file as --data, got {len(data)}")
+    flow_student = model == "icaloflow-student"
     settings = GeneratorSettings(w_bits=w_bits, a_bits=a_bits, table_bits=table_bits, steps=steps, batch=batch,
-                                 lr=lr, seed=seed)
+                                 lr=lr, seed=seed, **({"input_bits": INPUT_BITS} if flow_student else {}))
     # started at the first fine-tuning step: the reference run (without --run) shows its own bars first
     bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console)
@@ -325,19 +331,29 @@ def _train_generator(data: list[Path], out: Path, run: Path | None, reference_co
         bar.update(task, completed=step, status=f"mse {loss:.2e}")
 
     try:
-        res = train_caloclouds_student(data[0], out, settings, run=run, reference_config=reference_config,
-                                       progress=progress)
+        if flow_student:
+            res = train_icaloflow_student(data[0], out, flow, settings, run=run, reference_config=reference_config,
+                                          progress=progress)
+        else:
+            res = train_caloclouds_student(data[0], out, settings, run=run, reference_config=reference_config,
+                                           progress=progress)
     finally:
         bar.stop()
-    table = Table(title=f"CaloClouds II student, {w_bits}-bit weights, {a_bits}-bit activations, "
-                        f"{table_bits}-bit table inputs (hidden {'-'.join(map(str, res['hidden']))})")
+    bits = f"{w_bits}-bit weights, {a_bits}-bit activations, {table_bits}-bit table inputs"
+    if flow_student:
+        spec = res["student"]
+        title = (f"iCaloFlow Flow-{flow} IAF student, {bits} ({spec['blocks']} blocks, hidden {spec['hidden']} x "
+                 f"{spec['layers']}; {res['nonzero_weights']:,} of {res['weights']:,} weights nonzero)")
+    else:
+        title = f"CaloClouds II student, {bits} (hidden {'-'.join(map(str, res['hidden']))})"
+    table = Table(title=title)
     for col in ("quantized vs float student (MSE)", "variance of the float output", "relative"):
         table.add_column(col, justify="right")
     table.add_row(f"{res['mse_to_float_student']:.3e}", f"{res['target_variance']:.3e}",
                   f"{res['mse_to_float_student'] / res['target_variance']:.2%}")
     console.print(table)
     bq = res["brevitas_vs_qonnx"]
-    console.print(f"Brevitas vs exported QONNX: {bq['rows_differing']} of {bq['samples']} points differ")
+    console.print(f"Brevitas vs exported QONNX: {bq['rows_differing']} of {bq['samples']} rows differ")
     console.print(f"wrote {out}/model.onnx, quantized_student.pt, metrics.json, test_inputs.npz"
                   + ("" if run else ", reference/ (the float run)"))
 

@@ -59,3 +59,13 @@ def ild_showers(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ild") / "ild.h5"
     generate_showers(240, 0, path, shower_settings("ild"), workers=1)
     return path
+
+
+@pytest.fixture(scope="session")
+def ds2_showers(tmp_path_factory) -> Path:
+    """300 CaloChallenge dataset-2-like showers, generated once per session."""
+    from l1forge.models.data.showers import generate_showers, shower_settings
+
+    path = tmp_path_factory.mktemp("ds2") / "ds2.h5"
+    generate_showers(300, 0, path, shower_settings("ds2"), workers=1)
+    return path

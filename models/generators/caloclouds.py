@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,45 +26,9 @@ from torch.nn import functional as F
 
 from l1forge.compiler.errors import L1ForgeError
 
+from .quantized import GeneratorSettings, finetune, fixed_point_quantizers
+
 NOISE_RANGE = 4.0  # z quantized on [-4, 4): a 4-sigma Gaussian stream
-
-
-@dataclass(frozen=True)
-class GeneratorSettings:
-    w_bits: int = 8
-    a_bits: int = 10
-    table_bits: int = 8  # the inputs of the sigmoid and leaky-ReLU tables (tables of 2**bits entries)
-    input_bits: int = 8
-    steps: int = 3000
-    batch: int = 4096
-    lr: float = 1e-3
-    seed: int = 0
-
-    def check(self) -> None:
-        for name in ("w_bits", "a_bits", "input_bits"):
-            if not 2 <= getattr(self, name) <= 16:
-                raise L1ForgeError(f"--{name.replace('_', '-')} must be in 2..16, got {getattr(self, name)}")
-        if not 2 <= self.table_bits <= 12:
-            raise L1ForgeError(f"--table-bits must be in 2..12 (tables of 2**bits entries), got {self.table_bits}")
-
-
-def _quantizers(s: GeneratorSettings):
-    from brevitas.core.scaling import ScalingImplType
-    from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias, \
-        Uint8ActPerTensorFixedPoint
-
-    def signed(bits, const_max=None):
-        attrs = {"bit_width": bits}
-        if const_max is not None:
-            attrs.update(scaling_impl_type=ScalingImplType.CONST, max_val=const_max, min_val=-const_max)
-        return type(f"Signed{bits}", (Int8ActPerTensorFixedPoint,), attrs)
-
-    weight = type("Weight", (Int8WeightPerTensorFixedPoint,), {"bit_width": s.w_bits})
-    bias = type("Bias", (Int16Bias,), {"bit_width": min(32, s.w_bits + s.a_bits + 8)})
-    gate = type("Gate", (Uint8ActPerTensorFixedPoint,), {"bit_width": s.table_bits, "scaling_impl_type":
-                                                         ScalingImplType.CONST, "max_val": 1.0})
-    return {"input": signed(s.input_bits, NOISE_RANGE), "weight": weight, "bias": bias, "act": signed(s.a_bits),
-            "table_in": signed(s.table_bits), "gate": gate}
 
 
 class QuantConcatSquash(nn.Module):
@@ -95,7 +59,7 @@ class QuantCaloCloudsStudent(nn.Module):
         super().__init__()
         from brevitas.nn import QuantIdentity, QuantLinear
 
-        q = _quantizers(settings)
+        q = fixed_point_quantizers(settings, NOISE_RANGE)
         self.hidden, self.leaky_slope = tuple(hidden), leaky_slope
         self.input_quant = QuantIdentity(act_quant=q["input"], return_quant_tensor=False)
         # the slices again as quantized tensors on the input grid (the biases' scales need them)
@@ -206,23 +170,9 @@ def train_caloclouds_student(data: str | Path, out: str | Path, settings: Genera
             target = student(z * sigma_max, sigma_max, c)
         return torch.cat([z, c], 1), target
 
-    opt = torch.optim.Adam(qmodel.parameters(), lr=settings.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, settings.steps)
     start = time.perf_counter()
-    qmodel.train()
-    curve = []
-    for step in range(settings.steps):
-        x, target = batch(settings.batch)
-        loss = F.mse_loss(qmodel(x), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        curve.append(float(loss.detach()))
-        if progress is not None:
-            progress(step + 1, settings.steps, curve[-1])
+    curve = finetune(qmodel, batch, settings, progress)
     timings["finetune_s"] = time.perf_counter() - start
-    qmodel.eval()
     x, target = batch(20000)
     with torch.no_grad():
         quantized = qmodel(x)
@@ -230,12 +180,11 @@ def train_caloclouds_student(data: str | Path, out: str | Path, settings: Genera
     export_brevitas(qmodel, x[:1], out / "model.onnx")
     torch.save(qmodel.state_dict(), out / "quantized_student.pt")
     np.savez_compressed(out / "test_inputs.npz", x=x[:10000].numpy())  # points of real showers' contexts
-    every = max(1, len(curve) // 50)  # the curve in about 50 averaged points
     summary = {"model": "caloclouds-student", "data": str(data), "reference_run": str(run),
                "hidden": list(config.hidden), "settings": asdict(settings), "timings": timings,
                "mse_to_float_student": mse, "target_variance": float(target.var()),
                "brevitas_vs_qonnx": compare_with_qonnx(out / "model.onnx", quantized.numpy(), x.numpy()),
-               "loss_curve": [float(np.mean(curve[i:i + every])) for i in range(0, len(curve), every)]}
+               "loss_curve": curve}
     (out / "metrics.json").write_text(json.dumps(summary, indent=1))
     return summary
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..two_sample import classifier_auc as two_sample_auc
 from .observables import SCALARS, WEIGHTED, Observables, distances_with_errors, shower_features
 
 LABELS = {"n_hits": "hits", "energy_sum": "visible energy [GeV]", "cog_x": "centre x [mm]",
@@ -26,38 +27,9 @@ def compare(ref: Observables, generated: dict[str, Observables], n_boot: int = 1
 
 
 def classifier_auc(ref: Observables, gen: Observables, seed: int = 0, epochs: int = 200) -> float:
-    """Two-sample test of the paper's kind: a small MLP learns to tell reference showers from
-    generated ones on their high-level features (shower_features); the ROC AUC on held-out showers,
-    averaged over the two halves of a 2-fold split. 0.5: indistinguishable; 1: always told apart.
-    The samples must be independent: a shower in both (a copy) is learned with both labels and
-    pushes the AUC below 0.5."""
-    import torch
-    from scipy.stats import rankdata
-
-    x = np.concatenate([shower_features(ref), shower_features(gen)]).astype(np.float32)
-    y = np.concatenate([np.zeros(ref.n_showers), np.ones(gen.n_showers)]).astype(np.float32)
-    fold = np.random.default_rng(seed).permutation(len(x)) % 2
-    aucs = []
-    for k in (0, 1):
-        train, test = fold != k, fold == k
-        mean, std = x[train].mean(0), x[train].std(0) + 1e-6
-        xt, xv = torch.from_numpy((x[train] - mean) / std), torch.from_numpy((x[test] - mean) / std)
-        torch.manual_seed(seed + k)
-        net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
-                                  torch.nn.ReLU(), torch.nn.Linear(64, 1))
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
-        yt = torch.from_numpy(y[train])
-        for _ in range(epochs):  # full batch: a few thousand showers
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xt).squeeze(1), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            score = net(xv).squeeze(1).numpy()
-        ranks, positive = rankdata(score), y[test] == 1
-        n_pos, n_neg = positive.sum(), (~positive).sum()
-        aucs.append(float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)))
-    return float(np.mean(aucs))
+    """The paper's kind of two-sample test (reference/two_sample.py) on the showers' high-level
+    features (shower_features)."""
+    return two_sample_auc(shower_features(ref), shower_features(gen), seed, epochs)
 
 
 def plot(ref: Observables, generated: dict[str, Observables], path: str | Path) -> None:
