@@ -27,10 +27,10 @@ from l1forge.compiler.api import canonicalize, compile_model, emulate, load_mode
 from l1forge.compiler.errors import L1ForgeError
 from l1forge.models.data.showers import generate_showers as simulate, shower_settings
 from l1forge.models.generators import GeneratorSettings, train_icaloflow_student
-from l1forge.models.generators.icaloflow import INPUT_BITS, NOISE_RANGE
+from l1forge.models.generators.icaloflow import INPUT_BITS, firmware_sampler
 from l1forge.reference.icaloflow.data import N_LAYERS, read_showers
 from l1forge.reference.icaloflow.evaluate import compare, observables, plot
-from l1forge.reference.icaloflow.generate import generate_showers, student_noise, student_sampler, teacher_sampler
+from l1forge.reference.icaloflow.generate import generate_showers, student_sampler, teacher_sampler
 from l1forge.reference.icaloflow.train import SMALL, Run, train_run
 
 ROWS_PER_SHOWER = {1: 1, 3: N_LAYERS - 1}
@@ -41,21 +41,6 @@ def _simulated(n: int, seed: int, tmp: Path) -> tuple[Path, float]:
     start = time.perf_counter()
     simulate(n, seed, path, shower_settings("ds2"), workers=1, progress=False)
     return path, time.perf_counter() - start
-
-
-def firmware_sampler(run: Run, graphs: dict, seed: int):
-    """Flows 1 and 3 by the emulated quantized students (noise clamped to their input range),
-    Flow-2 by the float student."""
-    gen = torch.Generator().manual_seed(seed)
-    float_student = student_sampler(run, seed)
-
-    def sample(flow: int, context: np.ndarray) -> np.ndarray:
-        if flow not in graphs:
-            return float_student(flow, context)
-        z = student_noise(gen, len(context), flow).clamp(-NOISE_RANGE, NOISE_RANGE * (1 - 2.0**-6)).numpy()
-        rows = np.concatenate([z, context], 1).astype(np.float32)
-        return emulate(graphs[flow], rows).reshape(len(rows), -1)
-    return sample
 
 
 def main() -> None:
@@ -104,7 +89,7 @@ def main() -> None:
                   flush=True)
         per_flow = {}
         for name, sampler in (("teacher", teacher_sampler(run, 7)), ("student", student_sampler(run, 7)),
-                              ("firmware (emulated)", firmware_sampler(run, graphs, 7))):
+                              ("firmware (emulated)", firmware_sampler(run, lambda f, rows: emulate(graphs[f], rows), 7))):
             start = time.perf_counter()
             with torch.no_grad():
                 made, seconds = generate_showers(sampler, energy, seed=7)

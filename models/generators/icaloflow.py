@@ -34,6 +34,29 @@ INPUT_BITS = 12  # the input row's grid: 2**-7 on Flow-3's +-16, 2**-9 on Flow-1
 FIRMWARE_FLOWS = (1, 3)
 
 
+def clamp_noise(z: torch.Tensor) -> torch.Tensor:
+    """Gaussian noise on the firmware's noise range [-4, 4)."""
+    return z.clamp(-NOISE_RANGE, NOISE_RANGE * (1 - 2.0 ** -6))
+
+
+def firmware_sampler(run, evaluate, seed: int):
+    """A reference sampler (reference/icaloflow/generate.py) whose Flows 1 and 3 are the quantized
+    students: evaluate(flow, rows) computes them on rows [clamped noise, condition] (the torch
+    module, or the compiler's emulator of the exported graph: the firmware's exact meaning);
+    Flow-2 stays the float student."""
+    from l1forge.reference.icaloflow.generate import student_noise, student_sampler
+
+    gen = torch.Generator().manual_seed(seed)
+    float_student = student_sampler(run, seed)
+
+    def sample(flow: int, context: np.ndarray) -> np.ndarray:
+        if flow not in FIRMWARE_FLOWS:
+            return float_student(flow, context)
+        rows = np.concatenate([clamp_noise(student_noise(gen, len(context), flow)).numpy(), context], 1)
+        return np.asarray(evaluate(flow, rows.astype(np.float32))).reshape(len(rows), -1)
+    return sample
+
+
 class QuantMADEBlock(nn.Module):
     """One quantized IAF block: z -> z * exp(s) + t."""
 
@@ -186,7 +209,7 @@ def train_icaloflow_student(data: str | Path, out: str | Path, flow: int, settin
     load_float_student(qmodel, student)
 
     def batch(n):
-        z = torch.randn(n, student.features, generator=rng).clamp(-NOISE_RANGE, NOISE_RANGE * (1 - 2.0 ** -6))
+        z = clamp_noise(torch.randn(n, student.features, generator=rng))
         c = contexts[torch.randint(0, len(contexts), (n,), generator=rng)]
         with torch.no_grad():
             target = student(z, c)

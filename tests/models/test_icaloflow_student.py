@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from l1forge.models.generators import GeneratorSettings
-from l1forge.models.generators.icaloflow import QuantIAFStudent, load_float_student, load_quantized_icaloflow
+from l1forge.models.generators.icaloflow import (QuantIAFStudent, firmware_sampler, load_float_student,
+                                                 load_quantized_icaloflow)
 from l1forge.reference.icaloflow.flows import AffineIAF
 
 
@@ -71,7 +72,7 @@ def reference_run(ds2_showers, tmp_path_factory):
 def test_student_trains_exports_and_compiles_bit_exact(ds2_showers, reference_run, tmp_path):
     from l1forge.compiler.api import canonicalize, emulate, load_model
     from l1forge.reference.icaloflow.data import read_showers
-    from l1forge.reference.icaloflow.generate import generate_showers, student_noise
+    from l1forge.reference.icaloflow.generate import generate_showers
     from l1forge.reference.icaloflow.train import Run
 
     outs = {}
@@ -99,21 +100,12 @@ def test_student_trains_exports_and_compiles_bit_exact(ds2_showers, reference_ru
     run = Run(reference_run)
     energy = read_showers(ds2_showers)[0][:30]
 
-    def sampler(evaluate):
-        gen = torch.Generator().manual_seed(4)
-
-        def sample(flow, context):
-            if flow == 2:
-                return run.students[2](student_noise(gen, len(context), 2), torch.from_numpy(context)).detach().numpy()
-            z = student_noise(gen, len(context), flow).clamp(-4, 4 * (1 - 2.0**-6)).numpy()
-            return np.asarray(evaluate(flow, np.concatenate([z, context], 1).astype(np.float32)))
-        return sample
-
     models = {f: load_quantized_icaloflow(outs[f]) for f in (1, 3)}
     graphs = {f: canonicalize(load_model(outs[f] / "model.onnx")) for f in (1, 3)}
     with torch.no_grad():
-        by_torch, _ = generate_showers(sampler(lambda f, r: models[f](torch.from_numpy(r)).numpy()), energy, seed=5)
-    by_firmware, _ = generate_showers(sampler(lambda f, r: emulate(graphs[f], r).reshape(len(r), -1)), energy, seed=5)
+        by_torch, _ = generate_showers(firmware_sampler(run, lambda f, r: models[f](torch.from_numpy(r)).numpy(), 4),
+                                        energy, seed=5)
+    by_firmware, _ = generate_showers(firmware_sampler(run, lambda f, r: emulate(graphs[f], r), 4), energy, seed=5)
     assert (by_torch > 0).sum() > 1000
     np.testing.assert_array_equal(by_torch, by_firmware)
 
