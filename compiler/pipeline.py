@@ -123,8 +123,9 @@ def _verify(model, simulator, data, n_random, seed, timings, log) -> dict:
     result = cosimulate(model, simulator, data=data, n_random=n_random, seed=seed)
     timings["cosim_s"] = time.perf_counter() - t
     if result.mismatches["firmware_vs_emulator"]:
-        where = (f"first divergent layer: {result.first_divergent_layer} ({result.detail})" if result.detail
-                 else "the backend keeps no per-layer trace to name the first divergent layer")
+        where = (f"first divergent layer: {result.first_divergent_layer} ({result.detail})"
+                 if result.first_divergent_layer else result.detail
+                 or "the backend keeps no per-layer trace to name the first divergent layer")
         raise L1ForgeError(f"firmware differs from the model on {result.mismatches['firmware_vs_emulator']} "
                            f"of {result.samples} inputs; {where}")
     if not result.bit_exact:

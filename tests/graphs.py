@@ -191,3 +191,21 @@ def bias_free_gemm(seed: int = 0, n_in: int = 4, n_out: int = 3) -> ModelWrapper
              helper.make_node("Gemm", ["xq", "W"], ["h"], transB=1),
              quant_node(inits, "qy", "h", "y", 2.0**-3, 10)]
     return make_model(nodes, inits, [1, n_in], [1, n_out])
+
+
+def constant_requant(biases: np.ndarray, mode: str, signed: int = 1, narrow: int = 0, bits: int = 5) -> ModelWrapper:
+    """x -> Quant -> MatMul with one live column -> Add(biases) -> Quant(mode) -> y: every column
+    but the first is its bias alone, a constant requantized to a 2**-6 grid (the bias grid 2**-9)."""
+    n = len(biases)
+    w = np.zeros((2, n))
+    w[:, 0] = [0.25, -0.5]
+    inits = [helper.make_tensor("W", TensorProto.FLOAT, [2, n], w.ravel()),
+             helper.make_tensor("B", TensorProto.FLOAT, [n], np.asarray(biases, dtype=np.float64))]
+    nodes = [quant_node(inits, "qx", "x", "xq", 2.0**-3, 6),
+             helper.make_node("MatMul", ["xq", "W"], ["h"]),
+             helper.make_node("Add", ["h", "B"], ["hb"]),
+             quant_node(inits, "qy", "hb", "y", 2.0**-6, bits, signed=signed, narrow=narrow)]
+    for a in nodes[-1].attribute:
+        if a.name == "rounding_mode":
+            a.s = mode.encode()
+    return make_model(nodes, inits, [1, 2], [1, n])

@@ -152,7 +152,9 @@ def shift_round(m: np.ndarray, shift: int, mode: str) -> np.ndarray:
     """Integer m * 2**-shift rounded to an integer: ROUND (half to even, numpy's round), FLOOR,
     CEIL, DOWN (truncation toward zero) or HALF_UP (ties away from zero), as qonnx's Quant reads
     these names (qonnx.custom_op.general.intquant.resolve_rounding_mode)."""
-    m = np.asarray(m, dtype=np.int64)
+    m = np.asarray(m)
+    if m.dtype != object:  # object arrays of Python ints: any width
+        m = m.astype(np.int64)
     if shift <= 0:
         return m << (-shift)
     floor = m >> shift

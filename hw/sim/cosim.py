@@ -107,26 +107,21 @@ def cosimulate(model: ModelWrapper, simulator, data: np.ndarray | None = None, n
         mismatches["emulator_vs_qonnx"] = int(_rows_differ(emu, qonnx_execute(model, x, precision=precision)).sum())
     result = CosimResult(len(x), 0 if data is None else len(data), n_random,
                          all(v == 0 for v in mismatches.values()), mismatches, qonnx_precision=precision)
-    if mismatches["firmware_vs_emulator"] and hasattr(simulator, "trace"):  # per-layer traces: hls4ml only
+    if mismatches["firmware_vs_emulator"] and hasattr(simulator, "layer_outputs"):
         bad = np.flatnonzero(_rows_differ(firmware, emu))[:64]
         result.first_divergent_layer, result.detail = first_divergent_layer(model, simulator, x[bad])
     return result
 
 
 def first_divergent_layer(model: ModelWrapper, simulator, x: np.ndarray) -> tuple[str | None, str]:
-    """The first firmware layer (in order) whose traced output differs from the emulator."""
+    """The first firmware layer (in order) whose output differs from the emulator's."""
     env = emulate(model, x, all_tensors=True)
-    trace = simulator.trace(x)
-    for layer in simulator.project.layers:
-        name = layer.spec["name"]
-        if name not in trace:
-            continue
-        out = [n for n in model.graph.node if n.name == layer.sources[-1]][0].output[0]
-        ref = env[out].lo.astype(np.float64) * 2.0 ** -env[out].frac
-        got = trace[name].reshape(ref.shape)
-        diff = got != ref
+    outputs = {n.name: n.output[0] for n in model.graph.node}
+    for name, what, node, got in simulator.layer_outputs(x):
+        ref = env[outputs[node]].lo.astype(np.float64) * 2.0 ** -env[outputs[node]].frac
+        diff = got.reshape(ref.shape) != ref
         if diff.any():
-            i = np.argwhere(diff)[0]
-            return name, (f"layer {name} ({'+'.join(layer.sources)}) first differs at index {tuple(int(v) for v in i)}: "
-                          f"firmware {got[tuple(i)]!r} vs model {ref[tuple(i)]!r}")
+            i = tuple(int(v) for v in np.argwhere(diff)[0])
+            return name, (f"layer {name} ({what}) first differs at index {i}: "
+                          f"firmware {float(got.reshape(ref.shape)[i])} vs model {float(ref[i])}")
     return None, "outputs differ but no traced layer does"

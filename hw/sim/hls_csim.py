@@ -36,3 +36,10 @@ class HlsCSimulator:
         with silenced_stdout():
             _, trace = self.project.hls_model.trace(flat)
         return {k: np.asarray(v, dtype=np.float64) for k, v in trace.items()}
+
+    def layer_outputs(self, x: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
+        """(layer name, what it implements, the model node whose output it is, values) per traced
+        layer, in order."""
+        trace = self.trace(x)
+        return [(layer.spec["name"], "+".join(layer.sources), layer.sources[-1], trace[layer.spec["name"]])
+                for layer in self.project.layers if layer.spec["name"] in trace]

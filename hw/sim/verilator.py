@@ -133,14 +133,23 @@ class VerilatorSimulator:
         depth = self.project.stages
         return stream[depth:depth + n]
 
+    def port_values(self, x: np.ndarray) -> np.ndarray:
+        """Float inputs -> the input port's values (the input quantizer applied), one row each."""
+        from l1forge.compiler.ir.integer import check_quant, quant_float_input
+
+        quant = self.model.find_consumer(self.model.graph.input[0].name)
+        p = check_quant(self.model, quant)
+        return quant_float_input(x, p, quant).reshape(len(x), -1) * 2.0 ** -p["frac"]
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Float inputs -> firmware outputs (the input quantizer applied as the port expects),
         aligned to their inputs; measures latency_cycles and initiation_interval."""
         from l1forge.compiler.ir.emulator import emulate
-        from l1forge.compiler.ir.integer import check_quant, quant_float_input
 
-        model = self.model
-        quant = model.find_consumer(model.graph.input[0].name)
-        p = check_quant(model, quant)
-        quantized = quant_float_input(x, p, quant).reshape(len(x), -1) * 2.0 ** -p["frac"]
-        return self.simulate(quantized, emulate(model, x).reshape(len(x), -1))
+        return self.simulate(self.port_values(x), emulate(self.model, x).reshape(len(x), -1))
+
+    def layer_outputs(self, x: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
+        """Per-layer outputs of the traced program the Verilog was generated from (not of the
+        Verilog: when they all agree and the outputs do not, the code generation or simulation
+        is at fault)."""
+        return self.project.layer_outputs(self.model, self.port_values(x))

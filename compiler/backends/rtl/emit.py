@@ -5,9 +5,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from l1forge.compiler.quiet import silenced_stdout
 
-from .trace import trace_model
+from .trace import trace_layers, trace_model
 
 # Estimate of how much of da4ml's delay model (one unit ~ one adder level) fits in a clock
 # period on an UltraScale+ (-2) part: 0.5 ns of setup and clock uncertainty, then about 0.9 ns
@@ -47,6 +49,21 @@ class RtlProject:
     def verilog_files(self) -> list[Path]:
         src = self.path / "src"
         return sorted((src / "static").glob("*.v")) + sorted(src.glob(f"{self.top}_stage*.v")) + [src / f"{self.top}.v"]
+
+
+    def layer_outputs(self, model, quantized: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
+        """(node name, its op, node name, values) per node of the canonical model, computed by
+        da4ml's interpreter of the traced program with every layer kept, on quantized port rows."""
+        comb, layers = trace_layers(model)
+        flat = np.asarray(comb.predict(np.asarray(quantized, dtype=np.float64)))
+        ops = {n.name: n.op_type for n in model.graph.node}
+        out, start = [], 0
+        for name, shape in layers:
+            size = int(np.prod(shape))
+            out.append((name, f"{ops[name]}, da4ml's traced program", name,
+                        flat[:, start:start + size].reshape(len(flat), *shape)))
+            start += size
+        return out
 
 
 def build_rtl_project(model, out_dir: Path, clock_ns: float = 5.0, part: str = "xcvu13p-flga2577-2-e") -> RtlProject:

@@ -11,11 +11,13 @@ type; the firmware is fed the quantized input (as the hls4ml backend's input is)
 from __future__ import annotations
 
 import decimal
+from fractions import Fraction
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ...ir.custom_ops import table_attributes
+from ...ir.fixed import shift_round
 from ...ir.integer import NotExact, check_quant, element_frac, quant_type
 from ...ir.model import attr, axis_attr, const, gather_indices, reduce_axes
 
@@ -50,22 +52,48 @@ def _kif(node, p: dict, shape) -> tuple:
     return np.full(f.shape, k), int(p["bit_width"]) - k - f, f
 
 
+def _truncate(v, k: int, i: int, f: int, overflow: str):
+    return v.quantize(k, i, f, overflow, "TRN")
+
+
+ROUNDERS = {"ROUND": _round_half_even, "HALF_UP": _round_half_away, "FLOOR": _truncate}
+
+
+def _quantize_constant(v, k: int, i: int, f: int, overflow: str, mode: str):
+    """A constant FixedVariable rounded and saturated exactly, with the emulator's integer rounding.
+    da4ml 0.6.0 folds constants through its wrap arithmetic, which is wrong for negative values
+    (Decimal's remainder takes the dividend's sign) and unsigned types (twice the modulus): the
+    half-to-even bit of -43/512 on a 2**-6 grid comes out -2**-5 instead of 0."""
+    from da4ml.trace.fixed_variable import FixedVariable
+
+    value = Fraction(v.low)
+    f_in = max(f, value.denominator.bit_length() - 1)  # the denominator is a power of two
+    mantissa = int(shift_round(np.array([int(value * 2**f_in)], dtype=object), f_in - f, mode)[0])
+    top = 2 ** (i + f) - 1
+    bottom = (-top if overflow == "SAT_SYM" else -top - 1) if k else 0
+    rounded = min(max(mantissa, bottom), top)
+    return FixedVariable.from_const(decimal.Decimal(rounded) * decimal.Decimal(2) ** -f, hwconf=v.hwconf)
+
+
 def _requantize(node, x, p: dict):
     from da4ml.trace import FixedVariableArray
 
     if p["narrow"] and not p["signed"]:
         raise NotExact(node, "quantizer not expressible in RTL", "narrow unsigned quantizers are not supported")
+    mode = p["rounding_mode"]
+    if mode not in ROUNDERS:
+        raise NotExact(node, "rounding mode not supported by the RTL backend", f"{mode}; use ROUND, HALF_UP or FLOOR")
     k, i, f = (np.broadcast_to(v, x.shape) for v in _kif(node, p, x.shape))
     overflow = "SAT_SYM" if p["narrow"] else "SAT"
-    mode = p["rounding_mode"]
-    if mode == "FLOOR":
-        return x.quantize(k, i, f, overflow, "TRN")
-    rounders = {"ROUND": _round_half_even, "HALF_UP": _round_half_away}
-    if mode in rounders:
-        flat = [rounders[mode](v, int(kv), int(iv), int(fv), overflow)
-                for v, kv, iv, fv in zip(np.ravel(x._vars), k.ravel(), i.ravel(), f.ravel())]
-        return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options, hwconf=x.hwconf)
-    raise NotExact(node, "rounding mode not supported by the RTL backend", f"{mode}; use ROUND, HALF_UP or FLOOR")
+
+    def one(v, kv, iv, fv):
+        kv, iv, fv = int(kv), int(iv), int(fv)
+        if v.low == v.high:
+            return _quantize_constant(v, kv, iv, fv, overflow, mode)
+        return ROUNDERS[mode](v, kv, iv, fv, overflow)
+
+    flat = [one(*e) for e in zip(np.ravel(x._vars), k.ravel(), i.ravel(), f.ravel())]
+    return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options, hwconf=x.hwconf)
 
 
 def _array(value):
@@ -182,8 +210,25 @@ def trace_model(model: ModelWrapper):
         return _trace(model)
 
 
-def _trace(model: ModelWrapper):
-    from da4ml.trace import FixedVariableArrayInput, comb_trace
+def trace_layers(model: ModelWrapper) -> tuple[object, list[tuple[str, tuple]]]:
+    """Every node's output in one CombLogic (the program the Verilog is generated from, each
+    layer kept): its outputs are the node outputs flattened and concatenated, in the order of the
+    returned (node name, shape without the batch axis) list."""
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = DECIMAL_DIGITS
+        port, env = _traced_tensors(model)
+        nodes = list(model.graph.node)
+        outs = [env[n.output[0]] for n in nodes]
+        every = np.concatenate([np.ravel(o._vars) for o in outs])
+        comb = comb_trace(port, FixedVariableArray(every, outs[0].solver_options, hwconf=outs[0].hwconf))
+        return comb, [(n.name, tuple(o.shape)) for n, o in zip(nodes, outs)]
+
+
+def _traced_tensors(model: ModelWrapper):
+    """(input port, {tensor name: traced array}) for every node output."""
+    from da4ml.trace import FixedVariableArrayInput
 
     nodes = list(model.graph.node)
     first, inp_name = nodes[0], model.graph.input[0].name
@@ -197,5 +242,11 @@ def _trace(model: ModelWrapper):
         if ins[0] is None:
             raise NotExact(node, "unsupported graph shape", f"{node.input[0]} is not computed by a previous node")
         env[node.output[0]] = _apply(model, node, ins)
-    out = env[model.graph.output[0].name]
-    return comb_trace(port, out.ravel())
+    return port, env
+
+
+def _trace(model: ModelWrapper):
+    from da4ml.trace import comb_trace
+
+    port, env = _traced_tensors(model)
+    return comb_trace(port, env[model.graph.output[0].name].ravel())

@@ -18,7 +18,7 @@ from l1forge.hw.sim.cosim import grid_inputs
 from l1forge.hw.sim.verilator import VerilatorSimulator
 from l1forge.hw.synth.yosys import resources_from_stat, synthesize, synthesize_by_module
 
-from tests.graphs import per_channel_dense, per_particle_dense, signed_requant
+from tests.graphs import constant_requant, per_channel_dense, per_particle_dense, signed_requant
 from tests.samples import FIXTURES
 from tests.tagger_checks import SMALL_TAGGERS, trained_tagger
 
@@ -89,6 +89,64 @@ def test_da4ml_decimal_precision_workaround():
         ctx.prec = 28
         assert (_trace(model).predict(flat) != expected).any(axis=1).sum() > 0
     assert np.array_equal(trace_model(model).predict(flat), expected)
+
+
+def test_da4ml_constant_wrap_bug_pinned():
+    """da4ml 0.6.0 wraps constants wrongly: Decimal's remainder keeps the dividend's sign and an
+    unsigned type gets twice its modulus. If this fails, da4ml fixed it and trace's
+    _quantize_constant can go."""
+    from da4ml.trace.fixed_variable import FixedVariable, HWConfig
+
+    def wrapped(value, k, i, f):
+        return float(FixedVariable.from_const(value, hwconf=HWConfig(1, -1, -1)).quantize(k, i, f).low)
+
+    assert wrapped(decimal.Decimal(-43) / 512, 0, -5, 6) == -2.0**-5  # the bit of weight 2**-6: 0
+    assert wrapped(decimal.Decimal(5) / 16, 0, -2, 4) == 5 / 16  # wraps to 1/16 on [0, 1/4)
+
+
+CONSTANTS = np.concatenate([np.arange(-80, 81), [-2000, -300, 200, 400, 3000]]) / 512
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("mode,signed,narrow", [("ROUND", 1, 0), ("HALF_UP", 1, 0), ("FLOOR", 1, 0), ("ROUND", 0, 0),
+                                                ("HALF_UP", 0, 0), ("ROUND", 1, 1)])
+def test_constants_requantized_exactly(mode, signed, narrow):
+    """A bias with no live weight is a constant the trace rounds and saturates itself (found in an
+    iCaloFlow student: the first feature of a MADE's order has no inputs); every tie and both
+    saturation bounds, equal to the emulator."""
+    model = canonicalize(constant_requant(CONSTANTS, mode, signed, narrow))
+    x = grid_inputs(model, 300, seed=0)
+    expected = emulate(model, x).reshape(len(x), -1)
+    assert len(np.unique(expected[:, 1:], axis=0)) == 1 and len(np.unique(expected[0, 1:])) > 10
+    assert np.array_equal(trace_model(model).predict(x.reshape(len(x), -1)), expected)
+
+
+@pytest.mark.tools
+def test_constants_requantized_exactly_in_verilator(tmp_path):
+    report = compile_model(constant_requant(CONSTANTS, "ROUND"), tmp_path / "fw", backend="rtl", n_random=3000,
+                           synth=False, log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact" and report["verification"]["samples"] == 3000
+
+
+@pytest.mark.tools
+def test_a_mismatch_names_the_first_divergent_layer_or_the_code_generation(tmp_path):
+    """Verilog of one model checked against another whose bias differs by an output LSB: the traced
+    program's layers name the Add; Verilog that differs from its own traced program (here: of the
+    other model) is reported as differing in no traced layer."""
+    from l1forge.hw.sim.cosim import cosimulate
+
+    good = canonicalize(per_particle_dense())
+    changed = per_particle_dense()
+    b = changed.get_initializer("b")
+    changed.set_initializer("b", (b + np.eye(len(b))[1] / 32).astype(np.float32))
+    changed = canonicalize(changed)
+    add = [n.name for n in changed.graph.node if n.op_type == "Add"]
+    result = cosimulate(changed, VerilatorSimulator(build_rtl_project(good, tmp_path / "good"), good), n_random=500)
+    assert result.mismatches["firmware_vs_emulator"] > 100 and result.mismatches["emulator_vs_qonnx"] == 0
+    assert result.first_divergent_layer == add[0] and "first differs at index (0, 0, 1)" in result.detail
+    result = cosimulate(good, VerilatorSimulator(build_rtl_project(changed, tmp_path / "changed"), good), n_random=500)
+    assert result.mismatches["firmware_vs_emulator"] > 100
+    assert result.first_divergent_layer is None and result.detail == "outputs differ but no traced layer does"
 
 
 HAND_COUNTED = """module hand(input clk, input [3:0] a, input [3:0] b, output reg [3:0] q);
