@@ -50,7 +50,6 @@ class RtlProject:
         src = self.path / "src"
         return sorted((src / "static").glob("*.v")) + sorted(src.glob(f"{self.top}_stage*.v")) + [src / f"{self.top}.v"]
 
-
     def layer_outputs(self, model, quantized: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
         """(node name, its op, node name, values) per node of the canonical model, computed by
         da4ml's interpreter of the traced program with every layer kept, on quantized port rows."""
