@@ -209,3 +209,27 @@ def constant_requant(biases: np.ndarray, mode: str, signed: int = 1, narrow: int
         if a.name == "rounding_mode":
             a.s = mode.encode()
     return make_model(nodes, inits, [1, 2], [1, n])
+
+
+def quantized_mean(n: int, mode: str, *, c: int = 3, signed: int = 1, narrow: int = 0, in_scale: float = 2.0**-3,
+                   out_scale: float = 2.0**-2, bits: int = 6, dense: bool = False, seed: int = 0) -> ModelWrapper:
+    """x (1, n, c) -> Quant (8 bit) -> ReduceMean over the n particles -> [MatMul -> Add -> Relu]
+    -> Quant(mode, out_scale, bits) -> y: a mean over a count that may not be a power of two,
+    quantized (with `dense`, after a linear layer with a bias)."""
+    rng = np.random.default_rng(seed)
+    inits = [helper.make_tensor("ax", TensorProto.INT64, [1], [1])]
+    nodes = [quant_node(inits, "qx", "x", "xq", in_scale, 8),
+             helper.make_node("ReduceMean", ["xq"], ["m"], name="mean", axes=[1], keepdims=0)]
+    last = "m"
+    if dense:
+        inits += [helper.make_tensor("W", TensorProto.FLOAT, [c, c], rng.integers(-8, 8, (c, c)).ravel() / 4),
+                  helper.make_tensor("B", TensorProto.FLOAT, [c], rng.integers(-16, 16, c) / 8)]
+        nodes += [helper.make_node("MatMul", ["m", "W"], ["h"], name="mm"),
+                  helper.make_node("Add", ["h", "B"], ["hb"], name="bias"),
+                  helper.make_node("Relu", ["hb"], ["hr"], name="relu")]
+        last = "hr"
+    nodes.append(quant_node(inits, "qy", last, "y", out_scale, bits, signed=signed, narrow=narrow))
+    for a in nodes[-1].attribute:
+        if a.name == "rounding_mode":
+            a.s = mode.encode()
+    return make_model(nodes, inits, [1, n, c], [1, c])

@@ -8,6 +8,11 @@ in_min up. A function of one quantized input (sigmoid, tanh, exp, softplus, SiLU
 becomes a Table whose values ARE its meaning: the emulator, hls4ml and the RTL use the same
 entries. `function` names what was tabulated and `max_error` is the largest |table - function|
 over the input grid (rounding and saturation of the output quantizer included).
+
+DivQuant: y = Quant(x / divisor), a qonnx Quant (same inputs: x, scale, zero point, bit width;
+same attributes: signed, narrow, rounding_mode) of its input divided by a constant integer first.
+It is the exact meaning of a mean over a count that is not a power of two, followed by a
+quantizer: the rounding of sum / N on the quantizer's grid, ties as its rounding mode says.
 """
 from __future__ import annotations
 
@@ -43,12 +48,8 @@ def make_table_node(name: str, inp: str, out: str, *, in_frac: int, in_min: int,
                             function=function, max_error=float(max_error))
 
 
-class Table(CustomOp):
-    """qonnx's executable reference of the Table op (see the module docstring)."""
-
-    def get_nodeattr_types(self):
-        return {"in_frac": ("i", True, 0), "in_min": ("i", True, 0), "out_frac": ("i", True, 0),
-                "values": ("ints", True, []), "function": ("s", False, ""), "max_error": ("f", False, 0.0)}
+class _ElementwiseOp(CustomOp):
+    """An l1forge op computed element by element: the output has its first input's shape."""
 
     def make_shape_compatible_op(self, model):
         return helper.make_node("Identity", [self.onnx_node.input[0]], [self.onnx_node.output[0]])
@@ -57,6 +58,17 @@ class Table(CustomOp):
         from qonnx.core.datatype import DataType
 
         model.set_tensor_datatype(self.onnx_node.output[0], DataType["FLOAT32"])
+
+    def verify_node(self):
+        return []
+
+
+class Table(_ElementwiseOp):
+    """qonnx's executable reference of the Table op (see the module docstring)."""
+
+    def get_nodeattr_types(self):
+        return {"in_frac": ("i", True, 0), "in_min": ("i", True, 0), "out_frac": ("i", True, 0),
+                "values": ("ints", True, []), "function": ("s", False, ""), "max_error": ("f", False, 0.0)}
 
     def execute_node(self, context, graph):
         table = table_attributes(self.onnx_node)
@@ -67,8 +79,34 @@ class Table(CustomOp):
         y = lookup(m.astype(np.int64), table) * 2.0 ** -table["out_frac"]
         context[self.onnx_node.output[0]] = y.astype(context[self.onnx_node.input[0]].dtype)
 
-    def verify_node(self):
-        return []
+
+def make_div_quant_node(name: str, quant, inp: str, divisor: int):
+    """A DivQuant equal to `quant` (a Quant node) applied to inp / divisor."""
+    node = helper.make_node("DivQuant", [inp, *quant.input[1:4]], [quant.output[0]], name=name, domain=DOMAIN,
+                            divisor=int(divisor))
+    node.attribute.extend(a for a in quant.attribute if a.name in ("signed", "narrow", "rounding_mode"))
+    return node
 
 
-custom_op = {"Table": Table}
+class DivQuant(_ElementwiseOp):
+    """qonnx's executable reference of the DivQuant op (see the module docstring): the division in
+    float64 (exact to the grid for mantissas and divisors far below 2**53, ties included: a tie is a
+    binary fraction), then qonnx's own Quant."""
+
+    def get_nodeattr_types(self):
+        return {"divisor": ("i", True, 1), "signed": ("i", False, 1), "narrow": ("i", False, 0),
+                "rounding_mode": ("s", False, "ROUND")}
+
+
+    def execute_node(self, context, graph):
+        from qonnx.custom_op.general.quant import quant
+
+        node = self.onnx_node
+        x = np.asarray(context[node.input[0]], dtype=np.float64) / self.get_nodeattr("divisor")
+        scale, zero, bits = (context[i] for i in node.input[1:4])
+        y = quant(x, np.asarray(scale, np.float64), np.asarray(zero, np.float64), bits,
+                  self.get_nodeattr("signed"), self.get_nodeattr("narrow"), self.get_nodeattr("rounding_mode"))
+        context[node.output[0]] = np.asarray(y).astype(context[node.input[0]].dtype)
+
+
+custom_op = {"Table": Table, "DivQuant": DivQuant}

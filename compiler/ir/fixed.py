@@ -152,23 +152,83 @@ def shift_round(m: np.ndarray, shift: int, mode: str) -> np.ndarray:
     """Integer m * 2**-shift rounded to an integer: ROUND (half to even, numpy's round), FLOOR,
     CEIL, DOWN (truncation toward zero) or HALF_UP (ties away from zero), as qonnx's Quant reads
     these names (qonnx.custom_op.general.intquant.resolve_rounding_mode)."""
-    m = np.asarray(m)
-    if m.dtype != object:  # object arrays of Python ints: any width
-        m = m.astype(np.int64)
+    m = _integers(m)
     if shift <= 0:
         return m << (-shift)
     floor = m >> shift
-    rem = m - (floor << shift)  # in [0, 2**shift)
-    half = 1 << (shift - 1)
+    return _round_quotient(m, floor, m - (floor << shift), 1 << shift, mode)
+
+
+def divide_round(m: np.ndarray, divisor: int, mode: str) -> np.ndarray:
+    """Integer m / divisor (an integer >= 1) rounded to an integer in a qonnx rounding mode, exactly
+    (the meaning of a mean over a count that is not a power of two, quantized)."""
+    m = _integers(m)
+    floor = m // divisor
+    return _round_quotient(m, floor, m - floor * divisor, divisor, mode)
+
+
+def _integers(m) -> np.ndarray:
+    m = np.asarray(m)
+    return m if m.dtype == object else m.astype(np.int64)  # object arrays of Python ints: any width
+
+
+def _round_quotient(m, floor, rem, divisor: int, mode: str):
+    """m / divisor rounded, from its floor quotient and remainder rem in [0, divisor)."""
     if mode == "FLOOR":
         return floor
     if mode == "CEIL":
         return floor + (rem > 0)
     if mode == "DOWN":
         return np.where(m < 0, floor + (rem > 0), floor)
+    twice = 2 * rem
     if mode == "HALF_UP":  # a tie goes up for m >= 0 and down (away from zero) for m < 0
-        return floor + np.where(m < 0, rem > half, rem >= half)
+        return floor + np.where(m < 0, twice > divisor, twice >= divisor)
     if mode == "ROUND":
-        up = (rem > half) | ((rem == half) & (floor & 1 == 1))
-        return floor + up
+        return floor + ((twice > divisor) | ((twice == divisor) & (floor % 2 == 1)))
     raise ValueError(f"unknown rounding mode {mode}")
+
+
+def division_operands(shift: int, divisor: int) -> tuple[int, int]:
+    """(up, den) with m * 2**-shift / divisor == (m << up) / den for integer m: the integer
+    numerator's left shift and the denominator of a rescaled division."""
+    return max(0, -shift), divisor << max(0, shift)
+
+
+@dataclass(frozen=True)
+class ConstantDivision:
+    """floor(a / divisor) for every integer a in [lo, hi], as firmware computes it: a constant
+    offset makes the numerator non-negative, x = a + offset * divisor, and
+    floor(a / divisor) = floor(x * recip / 2**shift) - offset (one constant product, a shift)."""
+    divisor: int
+    lo: int
+    hi: int
+    offset: int
+    recip: int
+    shift: int
+
+    @classmethod
+    def over(cls, divisor: int, lo: int, hi: int) -> "ConstantDivision":
+        offset = -(min(lo, 0) // divisor)  # ceil(-lo / divisor) for lo < 0
+        recip, shift = reciprocal(divisor, hi + offset * divisor)
+        return cls(divisor, lo, hi, offset, recip, shift)
+
+    @property
+    def top(self) -> int:
+        """The largest non-negative numerator x."""
+        return self.hi + self.offset * self.divisor
+
+    def floor(self, a):
+        """floor(a / divisor) by the firmware's formula (integers or object arrays of them)."""
+        return (((a + self.offset * self.divisor) * self.recip) >> self.shift) - self.offset
+
+
+def reciprocal(divisor: int, top: int) -> tuple[int, int]:
+    """(R, s) with floor(x * R / 2**s) == floor(x / divisor) for every integer x in [0, top]: the
+    division by a constant as one constant product and a shift, which firmware computes exactly.
+    R = ceil(2**s / divisor) overshoots 1 / divisor by e / (divisor 2**s), e < divisor; for x <= top
+    that adds less than x * divisor / (divisor 2**s) <= 1 / divisor to x / divisor, too little to reach
+    the next integer when 2**s >= top * divisor."""
+    if divisor < 1 or top < 0:
+        raise ValueError(f"reciprocal of {divisor} over [0, {top}]")
+    s = max(0, (max(top, 1) * divisor - 1).bit_length())
+    return -(-(1 << s) // divisor), s

@@ -11,7 +11,8 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ..errors import L1ForgeError
-from .fixed import QONNX_ROUNDING, FixedSpec, FixedType, QONNX_TO_AP_ROUNDING, log2_exact, shift_round
+from .fixed import (QONNX_ROUNDING, FixedSpec, FixedType, QONNX_TO_AP_ROUNDING, divide_round, division_operands,
+                    log2_exact, shift_round)
 from .model import quant_params, source_record
 
 MAX_MANTISSA_BITS = 62
@@ -103,9 +104,14 @@ _FLOAT_ROUND = {"ROUND": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "DOWN": n
                 "HALF_UP": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5)}  # qonnx's meanings
 
 
-def requantize(m: np.ndarray, shift: int, mode: str, lo: int, hi: int) -> np.ndarray:
-    """clip(round(m * 2**-shift)) for int64 mantissas, or for float64 ones holding integers below
-    2**53 (scaling by a power of two and rounding are then exact in float64)."""
+def requantize(m: np.ndarray, shift: int, mode: str, lo: int, hi: int, divisor: int = 1) -> np.ndarray:
+    """clip(round(m * 2**-shift / divisor)) for int64 mantissas, or for float64 ones holding
+    integers below 2**53 (scaling by a power of two and rounding are then exact in float64; a
+    division by another divisor is done in int64)."""
+    if divisor != 1:
+        ints = m.astype(np.int64) if m.dtype == np.float64 else m
+        up, den = division_operands(shift, divisor)
+        return np.clip(divide_round(ints << up, den, mode), lo, hi).astype(m.dtype)
     if m.dtype == np.float64:
         return np.clip(_FLOAT_ROUND[mode](m * 2.0**-shift), lo, hi)
     return np.clip(shift_round(m, shift, mode), lo, hi)
@@ -170,16 +176,18 @@ def element_frac(node, p: dict, shape) -> np.ndarray | int:
                                                         f"input's {shape}") from None
 
 
-def requantize_channels(m: np.ndarray, frac_in: int, p: dict, f_el: np.ndarray | int, lo: int, hi: int) -> np.ndarray:
-    """A Quant on mantissas at frac_in: each element rounded and saturated on its own grid
-    (f_el fraction bits), returned on the common grid p["frac"] (exact: a left shift)."""
+def requantize_channels(m: np.ndarray, frac_in: int, p: dict, f_el: np.ndarray | int, lo: int, hi: int,
+                        divisor: int = 1) -> np.ndarray:
+    """A Quant on mantissas at frac_in (of values divided by `divisor` first: a DivQuant): each
+    element rounded and saturated on its own grid (f_el fraction bits), returned on the common
+    grid p["frac"] (exact: a left shift)."""
     mode = p["rounding_mode"]
     if np.ndim(f_el) == 0:
-        return requantize(m, frac_in - int(f_el), mode, lo, hi)
+        return requantize(m, frac_in - int(f_el), mode, lo, hi, divisor)
     out = np.zeros_like(m)
     for f in np.unique(f_el):
         sel = f_el == f
-        out[sel] = _shift_left(requantize(m[sel], frac_in - int(f), mode, lo, hi), p["frac"] - int(f))
+        out[sel] = _shift_left(requantize(m[sel], frac_in - int(f), mode, lo, hi, divisor), p["frac"] - int(f))
     return out
 
 

@@ -57,14 +57,27 @@ MAX_ACTIVATION_BITS = 24
                          "rounding and saturation",
         check=check_quant)
 def _quant(model, node, ins, shape_of) -> Fx:
+    return _requantized(model, node, ins[0], 1)
+
+
+@define("DivQuant", summary="a Quant of its input divided by a constant integer (l1forge custom op: a mean "
+                            "over a count that is not a power of two, quantized, exactly)",
+        check=check_quant)
+def _div_quant(model, node, ins, shape_of) -> Fx:
+    divisor = int(attr(node, "divisor", 1))
+    if divisor < 1:
+        raise NotExact(node, "DivQuant divisor", f"divisor {divisor} must be a positive integer")
+    return _requantized(model, node, ins[0], divisor)
+
+
+def _requantized(model, node, x: Fx, divisor: int) -> Fx:
     p = check_quant(model, node)
     if int(p["bit_width"]) > MAX_ACTIVATION_BITS:
         raise NotExact(node, f"activation quantizer wider than {MAX_ACTIVATION_BITS} bits",
                        f"{int(p['bit_width'])} bits: qonnx computes Quant in float32, exact to 24 bits only")
     lo, hi = quant_bounds(p)
-    x = ins[0]
     f_el = element_frac(node, p, x.lo.shape)
-    return x.map(lambda m: requantize_channels(m, x.frac, p, f_el, lo, hi)).with_frac(p["frac"])
+    return x.map(lambda m: requantize_channels(m, x.frac, p, f_el, lo, hi, divisor)).with_frac(p["frac"])
 
 
 @define("MatMul", summary="product with a constant right operand (weights on a power-of-two grid)")
@@ -114,7 +127,8 @@ def _min(model, node, ins, shape_of) -> Fx:
 
 
 @define("ReduceSum", "ReduceMean", "ReduceMax",
-        summary="sum / mean over a power-of-two count / max over non-batch axes")
+        summary="sum / mean over a power-of-two count (other counts: ExactMeans makes a DivQuant) / max "
+                "over non-batch axes")
 def _reduce(model, node, ins, shape_of) -> Fx:
     x = ins[0]
     axes = reduce_axes(model, node, x.lo.ndim)
@@ -130,8 +144,9 @@ def _reduce(model, node, ins, shape_of) -> Fx:
     count = int(np.prod([x.lo.shape[a] for a in axes]))
     k = log2_exact(count)
     if k is None:
-        raise NotExact(node, "mean over a non power-of-two count",
-                       f"mean over {count} elements is a division by {count}; use sum pooling or pad to 2**k")
+        raise NotExact(node, "unquantized mean over a non power-of-two count",
+                       f"mean over {count} elements is a division by {count} with no exact fixed-point value; "
+                       "quantize it (a Quant right after it, or after linear layers) or use sum pooling")
     return out.with_frac(out.frac + k)
 
 

@@ -3,7 +3,8 @@ QONNX graph (dynamo or TorchScript exporter) to the canonical form of DESIGN.md:
 bias quantizers folded into on-grid constants, functions of one quantized tensor as tables
 (l1forge Table ops), kernel-1 convolutions as MatMuls with their
 Transposes sunk and cancelled, set pooling lowered, one-hot (graph wiring) products lowered to
-routing and adder trees, every quantizer checked."""
+routing and adder trees, quantized means over counts that are not powers of two as sums and
+DivQuants, every quantizer checked."""
 from __future__ import annotations
 
 import warnings
@@ -18,6 +19,7 @@ from qonnx.util.cleanup import cleanup_model
 
 from ..ir.integer import check_quant
 from ..ir.model import const, copy_model, keeping_source_records, mark_source, with_batch_size
+from .division import ExactMeans
 from .layout import Conv1x1ToMatMul, SinkTransposes
 from .pooling import LowerSetPooling
 from .tables import TabulateFunctions
@@ -89,7 +91,7 @@ class BatchFreeReshapes(Transformation):
 # ops get their constant operand second (qonnx's SortCommutativeInputsInitializerLast: bias + x ->
 # x + bias, as the TorchScript exporter writes Linear layers).
 PASSES = (FoldConstantQuants, TabulateFunctions, SortCommutativeInputsInitializerLast, BatchFreeReshapes, Conv1x1ToMatMul,
-          SinkTransposes, LowerSetPooling, LowerGraphWiring, SinkTransposes)
+          SinkTransposes, LowerSetPooling, LowerGraphWiring, SinkTransposes, ExactMeans)
 
 
 def canonicalize(model: ModelWrapper) -> ModelWrapper:

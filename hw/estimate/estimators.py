@@ -11,6 +11,9 @@ design layer by layer from shapes, bit widths, the constant weights and the reus
   not shared.
 - ReLU / quantizers: a compare-and-select per output bit. Pooling: an adder (mean) or comparator
   (max) tree over the particles. Routing (wires and k-input sums): the sums' adders only.
+- Tables: a ROM per element, one LUT6 per output bit and 64 entries. Exact division by a constant
+  (l1forge_divide.h): the reciprocal's and the divisor's constant products as shift-adds (CSD
+  digits), three comparisons and the saturation. Neither was fitted to a vendor report.
 - FF: every layer's output is registered once per cycle it spends (a pipelined io_parallel design),
   plus PARTIAL_SUM_FF_FRACTION of the adder-tree bits of a Dense layer per register cut inside it.
 - Cycles: one register per layer boundary plus the adder-tree depth that does not fit in a clock.
@@ -43,6 +46,7 @@ PARTIAL_SUM_FF_FRACTION = 0.16
 DSP_MIN_WEIGHT_BITS = 10
 NS_PER_ADDER_LEVEL = 0.9
 SOFTMAX_LUT_PER_INPUT, SOFTMAX_BRAM = 150, 2
+LUT6_ENTRIES = 64  # a 6-input LUT holds one output bit of 64 table entries
 DA4ML_LUT_PER_COST = 0.86
 DA4ML_FF_PER_REGISTER_BIT = 0.9
 
@@ -51,7 +55,7 @@ DA4ML_FF_PER_REGISTER_BIT = 0.9
 class LayerShape:
     """What the estimator needs to know about one layer."""
     name: str
-    kind: str  # input, dense, relu, quant, avg_pool, max_pool, route, concat, reshape, softmax
+    kind: str  # input, dense, relu, quant, avg_pool, max_pool, route, concat, reshape, softmax, table, divide
     rows: int = 1  # positions the layer is applied at (particles, edges); 1 for a flat vector
     n_in: int = 0
     n_out: int = 0
@@ -61,6 +65,8 @@ class LayerShape:
     weights: np.ndarray | None = field(default=None, repr=False)  # integer mantissas, n_in x n_out
     reuse: int = 1
     n_sum: int = 1  # route: inputs summed per output
+    entries: int = 0  # table: entries per element
+    constants: tuple[int, ...] = ()  # divide: the reciprocal and the divisor
 
 
 @lru_cache(maxsize=4096)
@@ -106,6 +112,13 @@ def _layer(layer: LayerShape, clock_ns: float) -> dict:
         depth = math.ceil(math.log2(max(layer.n_sum, 1)))
         est = {"LUT": layer.n_out * (layer.n_sum - 1) * layer.acc_bits * LUT_PER_ADDER_BIT, "DSP": 0,
                "cycles": int(depth * NS_PER_ADDER_LEVEL // clock_ns)}
+    elif layer.kind == "table":
+        est = {"LUT": layer.n_out * layer.out_bits * math.ceil(layer.entries / LUT6_ENTRIES), "DSP": 0, "cycles": 0}
+    elif layer.kind == "divide":
+        adds = sum(csd_digits(c) for c in layer.constants) - 1
+        depth = sum(math.ceil(math.log2(max(csd_digits(c), 1) + 1)) for c in layer.constants) + 2
+        est = {"LUT": layer.n_out * ((adds + 3) * layer.acc_bits * LUT_PER_ADDER_BIT + layer.out_bits * LUT_PER_SELECT_BIT),
+               "DSP": 0, "cycles": int(depth * NS_PER_ADDER_LEVEL // clock_ns)}
     elif layer.kind == "softmax":
         est = {"LUT": SOFTMAX_LUT_PER_INPUT * layer.n_out, "DSP": layer.n_out, "BRAM": SOFTMAX_BRAM, "cycles": 3}
     else:  # input, concat, reshape, routes that only select: wires

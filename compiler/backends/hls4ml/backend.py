@@ -16,7 +16,9 @@ from ...ir.model import source_record
 from ..base import Backend, CompileOptions
 from .emit import build_hls_model
 from .lowering import HlsLayer
-from .routing import LAYER_CLASS as ROUTE
+from .division import DIVIDE
+from .routing import ROUTE
+from .tables import TABLE
 
 
 class Hls4mlBackend(Backend):
@@ -126,10 +128,19 @@ def layer_shapes(layers: list[HlsLayer], reuse_factor: int) -> list[LayerShape]:
             shapes.append(LayerShape(name, kind, rows=spec["n_in"], n_in=spec["n_filt"], n_out=spec["n_filt"],
                                      in_bits=in_bits, out_bits=out_bits, acc_bits=FixedType.parse(prec["accum"]).width))
             elems = spec["n_filt"]
-        elif cls == ROUTE:
+        elif cls == ROUTE.class_name:
             shapes.append(LayerShape(name, "route", n_in=spec["n_in"], n_out=spec["n_out"], in_bits=in_bits,
                                      out_bits=out_bits, acc_bits=FixedType.parse(prec["accum"]).width, n_sum=spec["n_sum"]))
             elems = spec["n_out"]
+        elif cls == TABLE.class_name:
+            shapes.append(LayerShape(name, "table", n_in=spec["n_in"], n_out=spec["n_in"], in_bits=in_bits,
+                                     out_bits=out_bits, entries=len(spec["values"])))
+            elems = spec["n_in"]
+        elif cls == DIVIDE.class_name:
+            shapes.append(LayerShape(name, "divide", n_in=spec["n_in"], n_out=spec["n_in"], in_bits=in_bits,
+                                     out_bits=out_bits, acc_bits=spec["prod_bits"],
+                                     constants=(int(spec["recip"]), int(spec["divisor"]))))
+            elems = spec["n_in"]
         elif cls == "Activation":
             kind = "relu" if spec["activation"] == "relu" else "quant"
             shapes.append(LayerShape(name, kind, n_in=in_elems, n_out=in_elems, in_bits=in_bits, out_bits=out_bits))

@@ -10,8 +10,10 @@ from qonnx.core.modelwrapper import ModelWrapper
 from ...errors import L1ForgeError
 from ...quiet import silenced_stderr
 from .lowering import HlsLayer, hls_layer_list
-from .routing import register as register_routing
-from .tables import register as register_tables
+from .division import DIVIDE
+from .extension import register
+from .routing import ROUTE
+from .tables import TABLE
 
 # A default the layer list never relies on: check_types fails if any layer ends up with it.
 SENTINEL_WIDTH, SENTINEL_INTEGER = 3, 2
@@ -61,8 +63,8 @@ def build_hls_model(model: ModelWrapper, output_dir: Path, part: str = "xcvu13p-
     """An hls4ml ModelGraph (io_parallel, Latency) for the canonical model, written to output_dir."""
     from hls4ml.model.graph import ModelGraph
 
-    register_routing()
-    register_tables()
+    for kind in (ROUTE, TABLE, DIVIDE):
+        register(kind)
     layers = hls_layer_list(model)
     config = hls_config(layers, output_dir, part, clock_ns, backend, reuse_factor)
     project = HlsProject(ModelGraph.from_layer_list(config, [l.spec for l in layers]), layers, Path(output_dir))

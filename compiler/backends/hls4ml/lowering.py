@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from ...ir.fixed import FixedType, log2_exact
-from ...ir.integer import NotExact, check_quant, const_mantissa, quant_spec
+from ...ir.fixed import ConstantDivision, FixedType, division_operands, log2_exact
+from ...ir.integer import NotExact, check_quant, const_mantissa, quant_bounds, quant_spec, quant_type
 from ...ir.model import attr, axis_attr, consumers, gather_indices, reduce_axes
 from ...ir.types import infer_fixed_point_types
 from ...ir.custom_ops import table_attributes
-from .routing import LAYER_CLASS as ROUTE
-from .tables import LAYER_CLASS as TABLE
+from .division import DIVIDE, ROUNDING
+from .routing import ROUTE
+from .tables import TABLE
 
 
 @dataclass
@@ -147,10 +148,33 @@ def _table(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
         raise NotExact(node, "Table input grid", f"input type on 2**-{t_in.frac}, table on 2**-{table['in_frac']}")
     shape = [int(d) for d in ctx.model.get_tensor_shape(out)[1:]]
     values = table["values"] * 2.0 ** -table["out_frac"]
-    spec = {"class_name": TABLE, "name": _safe(node.name), "inputs": [ctx.source(node.input[0], node)],
+    spec = {"class_name": TABLE.class_name, "name": _safe(node.name), "inputs": [ctx.source(node.input[0], node)],
             "n_in": int(np.prod(shape)), "in_min": int(table["in_min"]), "in_width": t_in.width,
             "in_signed": t_in.signed, "values": values.tolist(), "out_shape": shape}
     return HlsLayer(spec, {"result": ctx.types[out].hls()}, [node.name]), out
+
+
+def _divide(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
+    """DivQuant: the exact division by a constant of l1forge_divide.h, every constant computed
+    here from the input type and the quantizer (compiler.ir.fixed.ConstantDivision)."""
+    p = check_quant(ctx.model, node)
+    if p["channel_frac"] is not None:
+        raise NotExact(node, "per-channel quantizer of a division for the hls4ml backend",
+                       "the hls4ml division layer quantizes on one grid per tensor; compile with --backend rtl")
+    t_in, t_out = ctx.types[node.input[0]], quant_type(p)
+    up, den = division_operands(t_in.frac - p["frac"], int(attr(node, "divisor")))
+    division = ConstantDivision.over(den, t_in.min_int << up, t_in.max_int << up)
+    out_min, out_max = quant_bounds(p)
+    wide = max(FixedType.covering(v, v, 0).width for v in (division.lo, division.hi, 2 * den, division.offset + 1,
+                                                              out_min, out_max)) + 1
+    prod = max(1, (division.top * division.recip).bit_length(), division.top.bit_length())
+    shape = [int(d) for d in ctx.model.get_tensor_shape(node.output[0])[1:]]
+    spec = {"class_name": DIVIDE.class_name, "name": _safe(node.name), "inputs": [ctx.source(node.input[0], node)],
+            "n_in": int(np.prod(shape)), "in_width": t_in.width, "in_signed": t_in.signed, "up": up,
+            "shift": division.shift, "rounding": ROUNDING[p["rounding_mode"]], "out_min": out_min, "out_max": out_max,
+            "wide_bits": wide, "prod_bits": prod, "out_width": t_out.width, "out_signed": t_out.signed,
+            "divisor": den, "offset": division.offset, "recip": division.recip, "out_shape": shape}
+    return HlsLayer(spec, {"result": t_out.hls()}, [node.name]), node.output[0]
 
 
 def _merge(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
@@ -207,7 +231,7 @@ def _route(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
     t_in, t_out = ctx.types[node.input[0]], ctx.types[out]
     k = table.shape[1]
     accum = FixedType(t_in.signed, t_in.width + int(k - 1).bit_length(), t_in.frac)  # k * [min, max] of t_in
-    spec = {"class_name": ROUTE, "name": _safe(node.name), "inputs": [ctx.source(node.input[0], node)],
+    spec = {"class_name": ROUTE.class_name, "name": _safe(node.name), "inputs": [ctx.source(node.input[0], node)],
             "n_in": int(np.prod(in_shape)), "n_out": int(table.shape[0]), "n_sum": int(k), "table": table.tolist(),
             "out_shape": [int(d) for d in model.get_tensor_shape(out)[1:]]}
     return HlsLayer(spec, {"accum": accum.hls(), "result": t_out.hls()}, srcs), out
@@ -217,7 +241,7 @@ def _route(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
 LOWERING = {
     "MatMul": _dense, "Relu": _relu, "Quant": _quant, "ReduceMean": _pool, "ReduceMax": _pool,
     "Gather": _route, "Transpose": _route, "ReduceSum": _route, "Concat": _concat,
-    "Reshape": _reshape, "Flatten": _reshape, "Table": _table, "Add": _merge, "Mul": _merge,
+    "Reshape": _reshape, "Flatten": _reshape, "Table": _table, "Add": _merge, "Mul": _merge, "DivQuant": _divide,
 }
 
 

@@ -5,7 +5,8 @@ constant -> x @ W (a multiplierless adder graph), Add -> adders, Relu -> max(x, 
 quantize with saturation (round half to even built from da4ml's truncation, which only offers
 truncation and half-up), Reduce* -> adder / comparator trees (mean: the sum times 2**-k),
 Gather / Transpose / Reshape / Concat -> wiring, Table -> a lookup ROM per element, Mul of two
-computed tensors -> multipliers. The input port carries the input quantizer's
+computed tensors -> multipliers, DivQuant -> an exact division by a constant (a constant product
+and a truncation per floor division) with the quantizer's rounding and saturation. The input port carries the input quantizer's
 type; the firmware is fed the quantized input (as the hls4ml backend's input is).
 """
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ...ir.custom_ops import table_attributes
-from ...ir.fixed import shift_round
-from ...ir.integer import NotExact, check_quant, element_frac, quant_type
+from ...ir.fixed import ConstantDivision, divide_round, division_operands, shift_round
+from ...ir.integer import NotExact, check_quant, element_frac, quant_bounds, quant_type
 from ...ir.model import attr, axis_attr, const, gather_indices, reduce_axes
 
 
@@ -93,6 +94,69 @@ def _requantize(node, x, p: dict):
         return ROUNDERS[mode](v, kv, iv, fv, overflow)
 
     flat = [one(*e) for e in zip(np.ravel(x._vars), k.ravel(), i.ravel(), f.ravel())]
+    return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options, hwconf=x.hwconf)
+
+
+# da4ml multiplies by a constant through a float64 (its canonical signed digits): exact below 2**53
+MAX_DIVISION_BITS = 52
+
+
+def _floor_division(node, a, times: int, plus: int, den: int):
+    """floor((times * a + plus) / den) of an integer-valued FixedVariable a: a constant offset
+    makes the numerator non-negative, then one constant product and a truncation
+    (compiler.ir.fixed.ConstantDivision)."""
+    lo, hi = sorted((times * int(a.low) + plus, times * int(a.high) + plus))
+    division = ConstantDivision.over(den, lo, hi)
+    if (division.top * division.recip).bit_length() > MAX_DIVISION_BITS:
+        raise NotExact(node, "division too wide for the RTL backend",
+                       f"an exact division by {den} over [{lo}, {hi}] needs a product wider than {MAX_DIVISION_BITS} bits")
+    x = a * times + (plus + division.offset * den)
+    product = (x * division.recip) * 2.0 ** -division.shift
+    quotient = product.quantize(0, max(1, (division.top // den).bit_length()), 0, "WRAP", "TRN")
+    return quotient - division.offset
+
+
+def _rounded_division(node, a, den: int, mode: str):
+    """a / den rounded as the emulator's divide_round does, from floor divisions only: ties up is
+    floor((2a + den) / 2den), ties down floor((2a + den - 1) / 2den), the sign of a chooses for
+    HALF_UP and DOWN, the parity of the ties-up result for ROUND (half to even)."""
+    if mode == "FLOOR":
+        return _floor_division(node, a, 1, 0, den)
+    if mode == "CEIL":
+        return _floor_division(node, a, 1, den - 1, den)
+    if mode == "DOWN":
+        low, high = _floor_division(node, a, 1, den - 1, den), _floor_division(node, a, 1, 0, den)
+    else:
+        low, high = _floor_division(node, a, 2, den - 1, 2 * den), _floor_division(node, a, 2, den, 2 * den)
+    if mode == "ROUND":  # at a tie high = low + 1: keep high unless it is odd
+        odd = high.quantize(0, 1, 0, "WRAP", "TRN")  # the last bit of the integer high
+        return high - ((high - low) + odd - 1).relu()  # minus (tie and odd)
+    return a.msb_mux(low, high) if a.low < 0 else high  # DOWN and HALF_UP: toward zero below 0
+
+
+def _div_quant(model, node, ins, rank):
+    """DivQuant per element: the numerator (the input's mantissa on the output grid) divided by
+    the constant, rounded, saturated, put on the output grid."""
+    from da4ml.trace import FixedVariableArray
+    from da4ml.trace.fixed_variable import FixedVariable
+
+    p = check_quant(model, node)
+    x, divisor, mode = ins[0], int(attr(node, "divisor")), p["rounding_mode"]
+    out_min, out_max = quant_bounds(p)
+    fracs = np.broadcast_to(_kif(node, p, x.shape)[2], x.shape)
+
+    def one(v, f_out):
+        f_in = int(v.kif[2])
+        up, den = division_operands(f_in - int(f_out), divisor)
+        scale = 2 ** (f_in + up)
+        if v.low == v.high:  # a constant: computed here (da4ml folds constants through float and wrap arithmetic)
+            q = int(divide_round(np.array([int(Fraction(v.low) * scale)], dtype=object), den, mode)[0])
+            return FixedVariable.from_const(decimal.Decimal(min(max(q, out_min), out_max)) * decimal.Decimal(2) ** -int(f_out),
+                                            hwconf=v.hwconf)
+        q = _rounded_division(node, v * float(scale), den, mode)
+        return q.max_of(float(out_min)).min_of(float(out_max)) * 2.0 ** -int(f_out)
+
+    flat = [one(v, f) for v, f in zip(np.ravel(x._vars), fracs.ravel())]
     return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options, hwconf=x.hwconf)
 
 
@@ -185,7 +249,7 @@ LOWERING = {
     "Quant": _quant, "MatMul": _matmul, "Add": _add, "Mul": _mul, "Min": _min, "Relu": _relu,
     "ReduceSum": _reduce, "ReduceMean": _reduce, "ReduceMax": _reduce,
     "Reshape": _reshape, "Flatten": _reshape, "Transpose": _transpose, "Gather": _gather, "Concat": _concat,
-    "Table": _table,
+    "Table": _table, "DivQuant": _div_quant,
 }
 
 

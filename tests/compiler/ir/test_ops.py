@@ -26,7 +26,7 @@ HLS4ML_UNLOWERED = {"Min"}
 def test_supported_ops_are_the_registry():
     assert SUPPORTED_OPS == tuple(OPS)
     assert set(SUPPORTED_OPS) == {"Quant", "MatMul", "Add", "Relu", "Min", "ReduceSum", "ReduceMean", "ReduceMax",
-                                  "Mul", "Reshape", "Flatten", "Transpose", "Gather", "Concat", "Table"}
+                                  "Mul", "Reshape", "Flatten", "Transpose", "Gather", "Concat", "Table", "DivQuant"}
     assert all(d.summary and callable(d.apply) for d in OPS.values())
 
 

@@ -161,7 +161,7 @@ def test_pooling_and_wiring_passes_leave_a_plain_dense_alone():
 def test_canonicalize_is_the_ordered_list_of_passes():
     assert [p.__name__ for p in PASSES] == ["FoldConstantQuants", "TabulateFunctions", "SortCommutativeInputsInitializerLast",
                                             "BatchFreeReshapes", "Conv1x1ToMatMul", "SinkTransposes",
-                                            "LowerSetPooling", "LowerGraphWiring", "SinkTransposes"]
+                                            "LowerSetPooling", "LowerGraphWiring", "SinkTransposes", "ExactMeans"]
 
 
 def test_tabulate_functions_replaces_function_and_output_quant_by_one_table():
@@ -174,3 +174,17 @@ def test_tabulate_functions_replaces_function_and_output_quant_by_one_table():
     assert ops(model) == ["Quant", "Tanh", "Quant"] and ops(out) == ["Quant", "Table"]
     assert out.graph.node[1].input[0] == out.graph.node[0].output[0] and out.graph.node[1].output[0] == "y"
     same_meaning(model, out)
+
+
+def test_exact_means_moves_the_division_to_the_quantizer():
+    from l1forge.compiler.passes.division import ExactMeans
+
+    from tests.graphs import quantized_mean
+
+    model = shaped(quantized_mean(6, "HALF_UP"))
+    out = applied(model, ExactMeans())
+    assert ops(model) == ["Quant", "ReduceMean", "Quant"] and ops(out) == ["Quant", "ReduceSum", "DivQuant"]
+    assert [a.i for a in out.graph.node[2].attribute if a.name == "divisor"] == [6]
+    same_meaning(model, out)
+    power_of_two = shaped(quantized_mean(8, "HALF_UP"))  # exact as it is: left alone
+    assert ops(applied(power_of_two, ExactMeans())) == ["Quant", "ReduceMean", "Quant"]
