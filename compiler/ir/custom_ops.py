@@ -97,7 +97,6 @@ class DivQuant(_ElementwiseOp):
         return {"divisor": ("i", True, 1), "signed": ("i", False, 1), "narrow": ("i", False, 0),
                 "rounding_mode": ("s", False, "ROUND")}
 
-
     def execute_node(self, context, graph):
         from qonnx.custom_op.general.quant import quant
 
