@@ -66,6 +66,39 @@ def compile_command(
         typer.echo(f"  {line}")
 
 
+@app.command("cosim")
+def cosim_command(
+    folder: Path = typer.Argument(..., metavar="DIR", help="A folder written by `l1forge compile`."),
+    data: Path = typer.Option(..., "--data", help="Inputs: .npz with x (float, the model's input shape per row)."),
+    n_data: int = typer.Option(0, "-n", help="Use at most this many rows of --data (0: all)."),
+    out: Path = typer.Option(None, "--out", help="Write the firmware's outputs here (.npz with x and y)."),
+) -> None:
+    """Run an existing build's firmware on your inputs, prove it bit-exact with the model, and
+    write its outputs."""
+    import numpy as np
+
+    from .pipeline import cosim_build
+
+    x = _load_inputs(data)[0]
+    if n_data:
+        x = x[:n_data]
+    if out is not None and out.suffix != ".npz":
+        raise L1ForgeError(f"--out {out}: the outputs are written as .npz (name it e.g. outputs.npz)")
+    if out is not None and not out.parent.is_dir():
+        raise L1ForgeError(f"--out {out}: folder {out.parent} does not exist")
+    y, summary = cosim_build(folder, x, log=lambda msg: typer.echo(f"  {msg}"))
+    typer.echo(f"{folder}: {summary['backend']} firmware bit-exact with the model on {summary['samples']} inputs")
+    if out is not None:
+        import io
+
+        from .atomic import write_atomic
+
+        buffer = io.BytesIO()
+        np.savez(buffer, x=np.asarray(x), y=y)
+        write_atomic(out, buffer.getvalue())
+        typer.echo(f"written {out} (x: inputs, y: firmware outputs {list(y.shape)})")
+
+
 @app.command("keras-check")
 def keras_check_command(
     model: Path = typer.Argument(..., help="QKeras / Keras model (.h5)."),

@@ -1,5 +1,6 @@
 """compile = frontend + passes + backend + verification, written atomically to one folder; the
-backend is any implementation of compiler.backends.base.Backend, found by its folder name."""
+backend is any implementation of compiler.backends.base.Backend, found by its folder name.
+cosim_build re-verifies such a folder's firmware on new inputs."""
 from __future__ import annotations
 
 import importlib
@@ -115,12 +116,17 @@ def _frontend(source, keras_options: dict):
 
 def _verify(model, simulator, data, n_random, seed, timings, log) -> dict:
     """Co-simulate firmware, emulator and QONNX; raise naming the first divergence."""
-    from l1forge.hw.sim.cosim import cosimulate
-
     if simulator is None:
         return {"status": "unverified"}
+    result = _cosimulate(model, simulator, data, n_random, seed, timings, log)
+    return {"status": "bit-exact", **result.to_dict()}
+
+
+def _cosimulate(model, simulator, data, n_random, seed, timings, log, keep_outputs: bool = False):
+    from l1forge.hw.sim.cosim import cosimulate
+
     t = time.perf_counter()
-    result = cosimulate(model, simulator, data=data, n_random=n_random, seed=seed)
+    result = cosimulate(model, simulator, data=data, n_random=n_random, seed=seed, keep_outputs=keep_outputs)
     timings["cosim_s"] = time.perf_counter() - t
     if result.mismatches["firmware_vs_emulator"]:
         where = (f"first divergent layer: {result.first_divergent_layer} ({result.detail})"
@@ -134,7 +140,36 @@ def _verify(model, simulator, data, n_random, seed, timings, log) -> dict:
                            "bug, please report it with the model")
     log(f"verified: bit-exact on {result.samples} inputs ({result.data_samples} data, "
         f"{result.random_samples} random on the input grid)")
-    return {"status": "bit-exact", **result.to_dict()}
+    return result
+
+
+def cosim_build(folder: str | Path, data: np.ndarray, log=print) -> tuple[np.ndarray, dict]:
+    """Run an existing compile folder's firmware (its backend's simulation of the project in the
+    folder, reopened with the tool's own API) on `data`, and prove it equal to the folder's
+    canonical model (emulator and QONNX). Returns the firmware's outputs (one row per input,
+    in the model's output shape) and the verification summary; raises naming the first
+    divergence. The folder's sources are only read; the simulators rebuild their binaries in it, as
+    the compile did."""
+    folder = Path(folder)
+    report_file, model_file = folder / "report.json", folder / "canonical.onnx"
+    if not folder.is_dir():
+        raise L1ForgeError(f"{folder}: no such build folder")
+    for needed in (report_file, model_file):
+        if not needed.is_file():
+            raise L1ForgeError(f"{folder}: not an l1forge build ({needed.name} is missing)")
+    try:
+        backend_name = json.loads(report_file.read_text()).get("backend")
+    except (ValueError, AttributeError):
+        raise L1ForgeError(f"{report_file}: not a JSON report") from None
+    backend = get_backend(str(backend_name))
+    model = load_model(model_file)
+    check_data_shape(model, data)
+    project = backend.reopen(folder)
+    timings: dict = {}
+    simulator = backend.simulator(project, model, timings, log)
+    result = _cosimulate(model, simulator, np.asarray(data), 0, 0, timings, log, keep_outputs=True)
+    out_shape = list(model.get_tensor_shape(model.graph.output[0].name)[1:])
+    return result.outputs.reshape([len(data)] + out_shape), {"backend": backend.name, **result.to_dict()}
 
 
 def _add_accuracy(report: dict, model, data, labels) -> None:

@@ -3,7 +3,8 @@
 A backend is a folder `compiler/backends/<name>/`: its lowering table, its project writer and a
 module `backend.py` whose `BACKEND` implements this interface (compiler.pipeline finds it by
 the folder's name, listed in BACKEND_NAMES). The pipeline then runs, for any backend:
-check_options -> build -> simulator (when verifying) -> co-simulation -> measure -> relocate.
+check_options -> build -> simulator (when verifying) -> co-simulation -> measure -> relocate;
+`l1forge cosim` runs reopen -> simulator -> co-simulation on an existing build.
 """
 from __future__ import annotations
 
@@ -82,6 +83,11 @@ class Backend(ABC):
 
     def measure(self, project, simulator, report: dict, options: CompileOptions, timings: dict, log: Log) -> None:
         """Latency and resources after verification (simulator is None when unverified)."""
+
+    @abstractmethod
+    def reopen(self, folder: Path):
+        """The project of an existing compile folder (`folder` holds report.json), opened with the
+        tool's own API, as `simulator` takes it; L1ForgeError naming what is missing."""
 
     def relocate(self, project, final_folder: Path) -> None:
         """The project was built in a staging folder and will be renamed to `final_folder`: fix

@@ -26,9 +26,10 @@ class CosimResult:
     qonnx_precision: str = "float32"
     first_divergent_layer: str | None = None
     detail: str = ""
+    outputs: np.ndarray | None = field(default=None, repr=False)  # the firmware's, with keep_outputs
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "outputs"}
 
 
 def grid_inputs(model: ModelWrapper, n: int, seed: int = 0) -> np.ndarray:
@@ -96,8 +97,9 @@ def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def cosimulate(model: ModelWrapper, simulator, data: np.ndarray | None = None, n_random: int = 2000,
-               seed: int = 0, compare_qonnx: bool = True) -> CosimResult:
-    """Run data + random grid inputs through the simulator, the emulator and QONNX; compare."""
+               seed: int = 0, compare_qonnx: bool = True, keep_outputs: bool = False) -> CosimResult:
+    """Run data + random grid inputs through the simulator, the emulator and QONNX; compare.
+    keep_outputs keeps the firmware's outputs (one row per input) in the result."""
     x = verification_inputs(model, data, n_random, seed)
     emu = emulate(model, x).reshape(len(x), -1)
     firmware = simulator.predict(x)
@@ -106,8 +108,9 @@ def cosimulate(model: ModelWrapper, simulator, data: np.ndarray | None = None, n
     if compare_qonnx:
         mismatches["emulator_vs_qonnx"] = int(_rows_differ(emu, qonnx_execute(model, x, precision=precision)).sum())
     result = CosimResult(len(x), 0 if data is None else len(data), n_random,
-                         all(v == 0 for v in mismatches.values()), mismatches, qonnx_precision=precision)
-    if mismatches["firmware_vs_emulator"] and hasattr(simulator, "layer_outputs"):
+                         all(v == 0 for v in mismatches.values()), mismatches, qonnx_precision=precision,
+                         outputs=firmware if keep_outputs else None)
+    if mismatches["firmware_vs_emulator"] and getattr(simulator, "traces_layers", False):
         bad = np.flatnonzero(_rows_differ(firmware, emu))[:64]
         result.first_divergent_layer, result.detail = first_divergent_layer(model, simulator, x[bad])
     return result

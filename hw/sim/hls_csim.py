@@ -37,6 +37,11 @@ class HlsCSimulator:
             _, trace = self.project.hls_model.trace(flat)
         return {k: np.asarray(v, dtype=np.float64) for k, v in trace.items()}
 
+    @property
+    def traces_layers(self) -> bool:
+        """Whether layer_outputs can name layers: not for a project reopened from its folder."""
+        return self.project.layers is not None
+
     def layer_outputs(self, x: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
         """(layer name, what it implements, the model node whose output it is, values) per traced
         layer, in order."""

@@ -148,6 +148,8 @@ class VerilatorSimulator:
 
         return self.simulate(self.port_values(x), emulate(self.model, x).reshape(len(x), -1))
 
+    traces_layers = True
+
     def layer_outputs(self, x: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
         """Per-layer outputs of the traced program the Verilog was generated from (not of the
         Verilog: when they all agree and the outputs do not, the code generation or simulation

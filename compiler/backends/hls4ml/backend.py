@@ -13,8 +13,9 @@ from l1forge.hw.estimate import LayerShape, estimate_hls4ml
 
 from ...ir.fixed import FixedType
 from ...ir.model import source_record
+from ...errors import L1ForgeError
 from ..base import Backend, CompileOptions
-from .emit import build_hls_model
+from .emit import HlsProject, build_hls_model
 from .lowering import HlsLayer
 from .division import DIVIDE
 from .routing import ROUTE
@@ -79,6 +80,15 @@ class Hls4mlBackend(Backend):
         report["notes"].append(f"latency: {vendor['latency']['source']}; resources: {vendor['resources']['source']}; "
                                "per-layer figures: the estimator (the HLS tool's own per-module figures are in "
                                "vendor_layers)")
+
+    def reopen(self, folder: Path):
+        """hls4ml's own link_existing_project on the build's hls4ml_prj (its C++ is what runs)."""
+        import hls4ml
+
+        path = Path(folder) / "hls4ml_prj"
+        if not (path / "hls4ml_config.yml").is_file():
+            raise L1ForgeError(f"{folder}: no hls4ml project (hls4ml_prj/hls4ml_config.yml is missing)")
+        return HlsProject(hls4ml.converters.link_existing_project(str(path)), None, path)
 
     def relocate(self, project, final_folder: Path) -> None:
         """hls4ml_config.yml names the folder the project ends up in (hls4ml's

@@ -24,7 +24,7 @@ SENTINEL_DEFAULT = f"ap_fixed<{SENTINEL_WIDTH},{SENTINEL_INTEGER}>"
 class HlsProject:
     """An hls4ml model graph plus what l1forge set, for checks and reports."""
     hls_model: object
-    layers: list[HlsLayer]
+    layers: list[HlsLayer] | None  # None: a project reopened from its folder (no l1forge layer list)
     output_dir: Path
 
     def write(self) -> None:
@@ -36,7 +36,7 @@ class HlsProject:
 
     def check_types(self) -> None:
         """Every type of every layer is one l1forge set: none is hls4ml's default (the sentinel)."""
-        for layer in self.hls_model.get_layers():
+        for layer in self.hls_model.get_layers():  # a ModelGraph, not a reopened project
             for var in list(layer.variables.values()) + list(layer.weights.values()):
                 p = var.type.precision
                 if (getattr(p, "width", None), getattr(p, "integer", None), getattr(p, "signed", None)) == \

@@ -10,7 +10,7 @@ from l1forge.hw.estimate import estimate_rtl
 
 from ..base import Backend, CompileOptions
 from ...errors import L1ForgeError
-from .emit import PIPELINE_MODEL, build_rtl_project
+from .emit import PIPELINE_MODEL, build_rtl_project, open_rtl_project
 
 
 class RtlBackend(Backend):
@@ -45,6 +45,9 @@ class RtlBackend(Backend):
         log("building the Verilator simulation ...")
         timings["verilator_build_s"] = simulator.build()
         return simulator
+
+    def reopen(self, folder: Path):
+        return open_rtl_project(Path(folder) / "rtl_prj")
 
     def measure(self, project, simulator, report: dict, options: CompileOptions, timings: dict, log) -> None:
         if simulator is not None:

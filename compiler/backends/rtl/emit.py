@@ -9,6 +9,7 @@ import numpy as np
 
 from l1forge.compiler.quiet import silenced_stdout
 
+from ...errors import L1ForgeError
 from .trace import trace_layers, trace_model
 
 # Estimate of how much of da4ml's delay model (one unit ~ one adder level) fits in a clock
@@ -63,6 +64,21 @@ class RtlProject:
                         flat[:, start:start + size].reshape(len(flat), *shape)))
             start += size
         return out
+
+
+def open_rtl_project(path: Path) -> RtlProject:
+    """A written project from its folder: da4ml's saved program (model/comb.json, loaded with
+    da4ml's own CombLogic.load) and the pipeline of its metadata.json."""
+    from da4ml.types import CombLogic
+
+
+    path = Path(path).resolve()
+    for needed in ("metadata.json", "model/comb.json", f"src/{TOP}.v"):
+        if not (path / needed).is_file():
+            raise L1ForgeError(f"{path.parent}: no RTL project ({path.name}/{needed} is missing)")
+    meta = json.loads((path / "metadata.json").read_text())
+    return RtlProject(CombLogic.load(path / "model" / "comb.json"), path, TOP, int(meta["latency"]),
+                      int(meta["latency_cutoff"]), float(meta["cost"]))
 
 
 def build_rtl_project(model, out_dir: Path, clock_ns: float = 5.0, part: str = "xcvu13p-flga2577-2-e") -> RtlProject:
