@@ -20,9 +20,13 @@ _FIXED_TEXT = re.compile(r"(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w
 # The rounding vocabulary shared by every frontend and backend. qonnx's Quant modes (as
 # qonnx.custom_op.general.intquant reads them) and the ap_fixed modes computing the same thing:
 # ROUND is half to even (AP_RND_CONV), HALF_UP ties away from zero (AP_RND_INF), FLOOR truncates
-# (AP_TRN), DOWN truncates toward zero (AP_TRN_ZERO); CEIL has no ap_fixed mode.
-QONNX_TO_AP_ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND_INF", "DOWN": "AP_TRN_ZERO"}
-QONNX_ROUNDING = ("ROUND", "FLOOR", "CEIL", "DOWN", "HALF_UP")
+# (AP_TRN), DOWN truncates toward zero (AP_TRN_ZERO), HALF_DOWN ties toward zero (AP_RND_ZERO);
+# CEIL and UP (away from zero) have no ap_fixed mode. Other names of the same modes are renamed
+# by canonicalize: HALF_EVEN (qonnx) is ROUND, ROUND_TO_ZERO (Brevitas, unknown to qonnx) is DOWN.
+QONNX_TO_AP_ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "HALF_UP": "AP_RND_INF", "DOWN": "AP_TRN_ZERO",
+                        "HALF_DOWN": "AP_RND_ZERO"}
+QONNX_ROUNDING = ("ROUND", "FLOOR", "CEIL", "UP", "DOWN", "HALF_UP", "HALF_DOWN")
+ROUNDING_ALIASES = {"HALF_EVEN": "ROUND", "ROUND_TO_ZERO": "DOWN"}
 # ap_fixed modes read by frontends. AP_RND (ties toward +inf) has no qonnx mode: it becomes
 # HALF_UP, which differs only for a negative value exactly halfway between two grid points.
 AP_TO_QONNX_ROUNDING = {"AP_RND": "HALF_UP", **{ap: q for q, ap in QONNX_TO_AP_ROUNDING.items()}}
@@ -150,8 +154,9 @@ def log2_exact(scale: float) -> int | None:
 
 def shift_round(m: np.ndarray, shift: int, mode: str) -> np.ndarray:
     """Integer m * 2**-shift rounded to an integer: ROUND (half to even, numpy's round), FLOOR,
-    CEIL, DOWN (truncation toward zero) or HALF_UP (ties away from zero), as qonnx's Quant reads
-    these names (qonnx.custom_op.general.intquant.resolve_rounding_mode)."""
+    CEIL, UP (away from zero), DOWN (toward zero), HALF_UP (ties away from zero) or HALF_DOWN
+    (ties toward zero), as qonnx's Quant reads these names
+    (qonnx.custom_op.general.intquant.resolve_rounding_mode)."""
     m = _integers(m)
     if shift <= 0:
         return m << (-shift)
@@ -180,9 +185,13 @@ def _round_quotient(m, floor, rem, divisor: int, mode: str):
         return floor + (rem > 0)
     if mode == "DOWN":
         return np.where(m < 0, floor + (rem > 0), floor)
+    if mode == "UP":
+        return np.where(m < 0, floor, floor + (rem > 0))
     twice = 2 * rem
     if mode == "HALF_UP":  # a tie goes up for m >= 0 and down (away from zero) for m < 0
         return floor + np.where(m < 0, twice > divisor, twice >= divisor)
+    if mode == "HALF_DOWN":  # a tie goes down for m >= 0 and up (toward zero) for m < 0
+        return floor + np.where(m < 0, twice >= divisor, twice > divisor)
     if mode == "ROUND":
         return floor + ((twice > divisor) | ((twice == divisor) & (floor % 2 == 1)))
     raise ValueError(f"unknown rounding mode {mode}")

@@ -101,7 +101,9 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 _FLOAT_ROUND = {"ROUND": np.round, "FLOOR": np.floor, "CEIL": np.ceil, "DOWN": np.trunc,
-                "HALF_UP": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5)}  # qonnx's meanings
+                "UP": lambda v: np.sign(v) * np.ceil(np.abs(v)),
+                "HALF_UP": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5),
+                "HALF_DOWN": lambda v: np.sign(v) * np.ceil(np.abs(v) - 0.5)}  # qonnx's meanings
 
 
 def requantize(m: np.ndarray, shift: int, mode: str, lo: int, hi: int, divisor: int = 1) -> np.ndarray:
@@ -202,7 +204,7 @@ def quant_type(p: dict) -> FixedType:
 
 def quant_spec(node, p: dict) -> FixedSpec:
     """The ap_fixed cast equal to a checked Quant: same grid, rounding and saturation (a narrow
-    signed quantizer saturates symmetrically, AP_SAT_SYM). NotExact when there is none (CEIL,
+    signed quantizer saturates symmetrically, AP_SAT_SYM). NotExact when there is none (CEIL, UP,
     narrow unsigned, a per-channel grid: one ap_fixed cast rounds every channel alike)."""
     rounding = QONNX_TO_AP_ROUNDING.get(p["rounding_mode"])
     if rounding is None or (p["narrow"] and not p["signed"]):

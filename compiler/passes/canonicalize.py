@@ -17,8 +17,9 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.general import RemoveUnusedTensors, SortCommutativeInputsInitializerLast
 from qonnx.util.cleanup import cleanup_model
 
+from ..ir.fixed import ROUNDING_ALIASES
 from ..ir.integer import check_quant
-from ..ir.model import const, copy_model, keeping_source_records, mark_source, with_batch_size
+from ..ir.model import attr, const, copy_model, keeping_source_records, mark_source, with_batch_size
 from .division import ExactMeans
 from .layout import Conv1x1ToMatMul, SinkTransposes
 from .pooling import LowerSetPooling
@@ -48,6 +49,20 @@ class FoldConstantQuants(Transformation):
             model.graph.node.remove(node)
             changed = True
         return (model.transform(RemoveUnusedTensors()) if changed else model), changed
+
+
+def name_rounding_mode(node) -> None:
+    """A Quant's rounding mode under the one name the compiler reads (fixed.QONNX_ROUNDING):
+    upper case (qonnx reads any case), HALF_EVEN as ROUND, Brevitas' ROUND_TO_ZERO (which
+    qonnx's own execution does not know) as DOWN."""
+    mode = attr(node, "rounding_mode")
+    if mode is None:
+        return
+    text = (mode.decode() if isinstance(mode, bytes) else str(mode)).upper()
+    named = ROUNDING_ALIASES.get(text, text)
+    for a in node.attribute:
+        if a.name == "rounding_mode" and a.s != named.encode():
+            a.s = named.encode()
 
 
 class GemmBiasesExplicit(Transformation):
@@ -100,6 +115,8 @@ def canonicalize(model: ModelWrapper) -> ModelWrapper:
     model = copy_model(model)
     for node in model.graph.node:  # checked under the user's node names, before cleanup renames them
         mark_source(node)  # kept through renaming, for error messages and reports
+        if node.op_type == "Quant":
+            name_rounding_mode(node)
         if node.op_type == "Quant" and all(const(model, i) is not None for i in node.input[1:4]):
             check_quant(model, node)
     model = cleanup_model(model)

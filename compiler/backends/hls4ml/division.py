@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .extension import LayerKind
 
-ROUNDING = {"FLOOR": 0, "CEIL": 1, "DOWN": 2, "HALF_UP": 3, "ROUND": 4}  # the header's enum
+ROUNDING = {"FLOOR": 0, "CEIL": 1, "DOWN": 2, "HALF_UP": 3, "ROUND": 4, "UP": 5, "HALF_DOWN": 6}  # the header's enum
 
 _CONFIG = """struct config{index} {{
     static const unsigned n_in = {n_in};

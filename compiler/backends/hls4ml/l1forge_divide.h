@@ -9,7 +9,8 @@
 namespace nnet {
 
 // rounding modes, as qonnx names them
-enum l1forge_rounding { L1FORGE_FLOOR = 0, L1FORGE_CEIL = 1, L1FORGE_DOWN = 2, L1FORGE_HALF_UP = 3, L1FORGE_ROUND = 4 };
+enum l1forge_rounding { L1FORGE_FLOOR = 0, L1FORGE_CEIL = 1, L1FORGE_DOWN = 2, L1FORGE_HALF_UP = 3, L1FORGE_ROUND = 4,
+                       L1FORGE_UP = 5, L1FORGE_HALF_DOWN = 6 };
 
 template <class data_T, class res_T, typename CONFIG_T>
 void l1forge_divide(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
@@ -31,7 +32,9 @@ Divisions:
         switch (CONFIG_T::rounding) {
         case L1FORGE_CEIL: up = r != 0; break;
         case L1FORGE_DOWN: up = r != 0 && a < 0; break;
+        case L1FORGE_UP: up = r != 0 && a >= 0; break;
         case L1FORGE_HALF_UP: up = a < 0 ? twice > CONFIG_T::divisor() : twice >= CONFIG_T::divisor(); break;
+        case L1FORGE_HALF_DOWN: up = a < 0 ? twice >= CONFIG_T::divisor() : twice > CONFIG_T::divisor(); break;
         case L1FORGE_ROUND: up = twice > CONFIG_T::divisor() || (twice == CONFIG_T::divisor() && q[0] == 1); break;
         default: up = false;
         }

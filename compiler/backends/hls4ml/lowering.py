@@ -84,14 +84,26 @@ def _relu(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
     srcs, out = [node.name], node.output[0]
     precision = ctx.types[out].hls()
     quant = ctx.single_consumer(out, "Quant")
-    if quant is not None:
+    if quant is not None and _has_cast(ctx, quant):
         precision = str(quant_spec(quant, check_quant(ctx.model, quant)))
         out = ctx.absorb(quant, srcs)
     return HlsLayer({"class_name": "Activation", "activation": "relu", "name": _safe(node.name),
                      "inputs": [ctx.source(node.input[0], node)]}, {"result": precision}, srcs), out
 
 
+def _has_cast(ctx: _Lowering, node) -> bool:
+    """Whether a Quant is one ap_fixed cast; CEIL and UP have no ap_fixed rounding (a per-tensor
+    Quant rounding so becomes l1forge's division layer, by 1)."""
+    p = check_quant(ctx.model, node)
+    return p["rounding_mode"] not in NO_CAST_ROUNDING or p["channel_frac"] is not None
+
+
+NO_CAST_ROUNDING = ("CEIL", "UP")
+
+
 def _quant(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
+    if not _has_cast(ctx, node):
+        return _division(ctx, node, 1)
     precision = str(quant_spec(node, check_quant(ctx.model, node)))
     return HlsLayer({"class_name": "Activation", "activation": "linear", "name": _safe(node.name),
                      "inputs": [ctx.source(node.input[0], node)]}, {"result": precision}, [node.name]), node.output[0]
@@ -155,14 +167,19 @@ def _table(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
 
 
 def _divide(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
-    """DivQuant: the exact division by a constant of l1forge_divide.h, every constant computed
-    here from the input type and the quantizer (compiler.ir.fixed.ConstantDivision)."""
+    return _division(ctx, node, int(attr(node, "divisor")))
+
+
+def _division(ctx: _Lowering, node, divisor: int) -> tuple[HlsLayer, str]:
+    """DivQuant (or a Quant: divisor 1): the exact division by a constant of l1forge_divide.h,
+    every constant computed here from the input type and the quantizer
+    (compiler.ir.fixed.ConstantDivision)."""
     p = check_quant(ctx.model, node)
     if p["channel_frac"] is not None:
         raise NotExact(node, "per-channel quantizer of a division for the hls4ml backend",
                        "the hls4ml division layer quantizes on one grid per tensor; compile with --backend rtl")
     t_in, t_out = ctx.types[node.input[0]], quant_type(p)
-    up, den = division_operands(t_in.frac - p["frac"], int(attr(node, "divisor")))
+    up, den = division_operands(t_in.frac - p["frac"], divisor)
     division = ConstantDivision.over(den, t_in.min_int << up, t_in.max_int << up)
     out_min, out_max = quant_bounds(p)
     wide = max(FixedType.covering(v, v, 0).width for v in (division.lo, division.hi, 2 * den, division.offset + 1,
@@ -252,8 +269,10 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
     inp, first = model.graph.input[0].name, nodes[0]
     if first.op_type != "Quant" or first.input[0] != inp:
         raise NotExact(first, "float tensor in the datapath", f"graph input {inp} must feed a Quant first")
+    p = check_quant(model, first)  # the firmware is fed the quantized input: the type, any rounding
+    precision = str(quant_spec(first, p)) if _has_cast(ctx, first) else quant_type(p).hls()
     layers = [HlsLayer({"class_name": "InputLayer", "name": "x_in", "input_shape": list(model.get_tensor_shape(inp)[1:])},
-                       {"result": str(quant_spec(first, check_quant(model, first)))}, [first.name])]
+                       {"result": precision}, [first.name])]
     ctx.done.add(first.name)
     ctx.current[first.output[0]] = "x_in"
     for node in nodes:

@@ -59,10 +59,24 @@ def _round_half_even(v, k: int, i: int, f: int, overflow: str):
 def _round_half_away(v, k: int, i: int, f: int, overflow: str):
     """One FixedVariable rounded half away from zero (qonnx's HALF_UP) to f fraction bits, then
     saturated: adding 2**-(f+1), minus 2**-f_in when negative, and truncating."""
+    return _round_by_offset(v, k, i, f, overflow, lambda step, lsb: (step / 2, -lsb))
+
+
+def _round_by_offset(v, k: int, i: int, f: int, overflow: str, offsets):
+    """v rounded to f fraction bits by adding a constant (plus another when v is negative) and
+    truncating, then saturated; offsets(step, lsb) gives the two constants from the output step
+    2**-f and the input's last bit 2**-f_in."""
     f_in = v.kif[2]
     if f_in <= f:
         return _saturated(v, k, i, f, overflow)
-    return _saturated(v + (2.0 ** (-f - 1) - v.is_negative() * 2.0 ** -f_in), k, i, f, overflow)
+    base, if_negative = offsets(2.0 ** -f, 2.0 ** -f_in)
+    if if_negative and v.low < 0:
+        v = v + v.is_negative() * if_negative
+    return _saturated(v + base if base else v, k, i, f, overflow)
+
+
+def _rounder(offsets):
+    return lambda v, k, i, f, overflow: _round_by_offset(v, k, i, f, overflow, offsets)
 
 
 def _kif(node, p: dict, shape) -> tuple:
@@ -76,7 +90,14 @@ def _kif(node, p: dict, shape) -> tuple:
     return np.full(f.shape, k), int(p["bit_width"]) - k - f, f
 
 
-ROUNDERS = {"ROUND": _round_half_even, "HALF_UP": _round_half_away, "FLOOR": _saturated}
+# Each qonnx rounding mode as truncation after adding constants (step: the output's last bit,
+# lsb: the input's): CEIL adds step - lsb, UP does so only when positive, DOWN only when negative,
+# HALF_DOWN adds step / 2 - lsb, plus lsb when negative (a tie goes toward zero).
+ROUNDERS = {"ROUND": _round_half_even, "HALF_UP": _round_half_away, "FLOOR": _saturated,
+            "CEIL": _rounder(lambda step, lsb: (step - lsb, 0)),
+            "UP": _rounder(lambda step, lsb: (step - lsb, lsb - step)),
+            "DOWN": _rounder(lambda step, lsb: (0, step - lsb)),
+            "HALF_DOWN": _rounder(lambda step, lsb: (step / 2 - lsb, lsb))}
 
 
 def _quantize_constant(v, k: int, i: int, f: int, overflow: str, mode: str):
@@ -101,8 +122,6 @@ def _requantize(node, x, p: dict):
     if p["narrow"] and not p["signed"]:
         raise NotExact(node, "quantizer not expressible in RTL", "narrow unsigned quantizers are not supported")
     mode = p["rounding_mode"]
-    if mode not in ROUNDERS:
-        raise NotExact(node, "rounding mode not supported by the RTL backend", f"{mode}; use ROUND, HALF_UP or FLOOR")
     k, i, f = (np.broadcast_to(v, x.shape) for v in _kif(node, p, x.shape))
     overflow = "SAT_SYM" if p["narrow"] else "SAT"
 
@@ -136,21 +155,26 @@ def _floor_division(node, a, times: int, plus: int, den: int):
 
 
 def _rounded_division(node, a, den: int, mode: str):
-    """a / den rounded as the emulator's divide_round does, from floor divisions only: ties up is
-    floor((2a + den) / 2den), ties down floor((2a + den - 1) / 2den), the sign of a chooses for
-    HALF_UP and DOWN, the parity of the ties-up result for ROUND (half to even)."""
-    if mode == "FLOOR":
-        return _floor_division(node, a, 1, 0, den)
-    if mode == "CEIL":
-        return _floor_division(node, a, 1, den - 1, den)
-    if mode == "DOWN":
-        low, high = _floor_division(node, a, 1, den - 1, den), _floor_division(node, a, 1, 0, den)
-    else:
-        low, high = _floor_division(node, a, 2, den - 1, 2 * den), _floor_division(node, a, 2, den, 2 * den)
-    if mode == "ROUND":  # at a tie high = low + 1: keep high unless it is odd
+    """a / den rounded as the emulator's divide_round does, from floor divisions only: floor is
+    floor(a / den), ceil floor((a + den - 1) / den), ties up floor((2a + den) / 2den), ties down
+    floor((2a + den - 1) / 2den); the sign of a chooses between two of them (SIGNED_CHOICE), the
+    parity of the ties-up result for ROUND (half to even)."""
+    forms = {"floor": (1, 0, den), "ceil": (1, den - 1, den), "ties up": (2, den, 2 * den),
+             "ties down": (2, den - 1, 2 * den)}
+    if mode == "ROUND":  # at a tie ties-up = ties-down + 1: keep ties-up unless it is odd
+        low, high = (_floor_division(node, a, *forms[k]) for k in ("ties down", "ties up"))
         odd = high.quantize(0, 1, 0, "WRAP", "TRN")  # the last bit of the integer high
         return high - ((high - low) + odd - 1).relu()  # minus (tie and odd)
-    return a.msb_mux(low, high) if a.low < 0 else high  # DOWN and HALF_UP: toward zero below 0
+    if_negative, otherwise = SIGNED_CHOICE[mode]
+    positive = _floor_division(node, a, *forms[otherwise])
+    if a.low >= 0 or if_negative == otherwise:
+        return positive
+    return a.msb_mux(_floor_division(node, a, *forms[if_negative]), positive)
+
+
+# The floor division each rounding mode takes for a negative and for a non-negative numerator.
+SIGNED_CHOICE = {"FLOOR": ("floor", "floor"), "CEIL": ("ceil", "ceil"), "DOWN": ("ceil", "floor"),
+                 "UP": ("floor", "ceil"), "HALF_UP": ("ties down", "ties up"), "HALF_DOWN": ("ties up", "ties down")}
 
 
 def _div_quant(model, node, ins, rank):

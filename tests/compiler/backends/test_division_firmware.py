@@ -10,6 +10,7 @@ from l1forge.compiler.backends.rtl.trace import trace_model
 from l1forge.compiler.frontends.brevitas import export_brevitas
 from l1forge.compiler.ir import load_model
 from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.ir.fixed import QONNX_ROUNDING
 from l1forge.compiler.passes.canonicalize import canonicalize
 from l1forge.compiler.pipeline import compile_model
 from l1forge.hw.sim.cosim import grid_inputs
@@ -17,7 +18,7 @@ from l1forge.hw.sim.cosim import grid_inputs
 from tests.graphs import quantized_mean
 from tests.user_models import ChannelsFirstInteractionNet, calibrated
 
-MODES = ("ROUND", "HALF_UP", "FLOOR", "CEIL", "DOWN")
+MODES = QONNX_ROUNDING
 VARIANTS = {"signed": dict(signed=1, narrow=0, out_scale=2.0**-2), "narrow": dict(signed=1, narrow=1, out_scale=2.0**-1),
             "unsigned": dict(signed=0, narrow=0, out_scale=2.0**-1), "fine": dict(signed=1, narrow=0, out_scale=2.0**-6)}
 

@@ -12,6 +12,7 @@ from l1forge.compiler.backends.rtl import build_rtl_project, pipeline_cutoff
 from l1forge.compiler.backends.rtl.trace import _trace, trace_model
 from l1forge.compiler.ir import load_model
 from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.ir.fixed import QONNX_ROUNDING
 from l1forge.compiler.passes.canonicalize import canonicalize
 from l1forge.compiler.pipeline import compile_model
 from l1forge.hw.sim.cosim import grid_inputs
@@ -109,7 +110,8 @@ CONSTANTS = np.concatenate([np.arange(-80, 81), [-2000, -300, 200, 400, 3000]]) 
 
 @pytest.mark.tools
 @pytest.mark.parametrize("mode,signed,narrow", [("ROUND", 1, 0), ("HALF_UP", 1, 0), ("FLOOR", 1, 0), ("ROUND", 0, 0),
-                                                ("HALF_UP", 0, 0), ("ROUND", 1, 1)])
+                                                ("HALF_UP", 0, 0), ("ROUND", 1, 1), ("UP", 1, 0), ("HALF_DOWN", 1, 1),
+                                                ("CEIL", 1, 0), ("DOWN", 0, 0)])
 def test_constants_requantized_exactly(mode, signed, narrow):
     """A bias with no live weight is a constant the trace rounds and saturates itself (found in an
     iCaloFlow student: the first feature of a MADE's order has no inputs); every tie and both
@@ -217,12 +219,24 @@ def test_yosys_by_module_adds_parts_counted_by_hand(tmp_path):
     assert "and_stage" not in parts.cells  # the black-box instances are not counted as cells
 
 
+@pytest.mark.parametrize("mode", QONNX_ROUNDING)
+def test_traced_requantization_in_every_rounding_mode(mode):
+    """da4ml's traced program rounds as the emulator does, in every mode, on signed ties and on
+    per-channel grids."""
+    for model in (canonicalize(signed_requant(mode)), canonicalize(per_channel_dense(mode))):
+        x = grid_inputs(model, 4000, seed=3)
+        np.testing.assert_array_equal(trace_model(model).predict(x.reshape(len(x), -1)),
+                                      emulate(model, x).reshape(len(x), -1))
+
+
 @pytest.mark.tools
 @pytest.mark.parametrize("backend", ["hls4ml", "rtl"])
-@pytest.mark.parametrize("mode", ["HALF_UP", "ROUND", "FLOOR"])
+@pytest.mark.parametrize("mode", QONNX_ROUNDING)
 def test_signed_requantization_with_negative_ties(backend, mode, tmp_path):
-    """qonnx's HALF_UP rounds a negative tie away from zero (AP_RND_INF in HLS, built from
-    truncation and the sign bit in RTL); an earlier l1forge read it as half toward +inf."""
+    """Every qonnx rounding mode on negative and positive ties: qonnx's HALF_UP rounds a negative
+    tie away from zero (AP_RND_INF in HLS, built from truncation and the sign bit in RTL; an
+    earlier l1forge read it as half toward +inf), HALF_DOWN toward zero (AP_RND_ZERO); CEIL and UP
+    have no ap_fixed rounding (l1forge's division layer, by 1)."""
     model = signed_requant(mode)
     x = grid_inputs(canonicalize(signed_requant(mode)), 12_000, seed=2)
     y = emulate(canonicalize(signed_requant(mode)), x)

@@ -11,13 +11,13 @@ import pytest
 from l1forge.compiler.errors import L1ForgeError
 from l1forge.compiler.ir import verify
 from l1forge.compiler.ir.emulator import emulate
-from l1forge.compiler.ir.fixed import ConstantDivision, divide_round, reciprocal, shift_round
+from l1forge.compiler.ir.fixed import QONNX_ROUNDING, ConstantDivision, divide_round, reciprocal, shift_round
 from l1forge.compiler.passes.canonicalize import canonicalize
 from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
 
 from tests.graphs import quantized_mean
 
-MODES = ("ROUND", "HALF_UP", "FLOOR", "CEIL", "DOWN")
+MODES = QONNX_ROUNDING
 
 
 def _exact(value: Fraction, mode: str) -> int:
@@ -27,8 +27,13 @@ def _exact(value: Fraction, mode: str) -> int:
         return math.ceil(value)
     if mode == "DOWN":
         return math.trunc(value)
+    sign = 1 if value >= 0 else -1
+    if mode == "UP":
+        return math.ceil(abs(value)) * sign
     if mode == "HALF_UP":
-        return int(math.floor(abs(value) + Fraction(1, 2))) * (1 if value >= 0 else -1)
+        return int(math.floor(abs(value) + Fraction(1, 2))) * sign
+    if mode == "HALF_DOWN":
+        return int(math.ceil(abs(value) - Fraction(1, 2))) * sign
     return round(value)  # Fraction rounds half to even
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from l1forge.compiler.ir.fixed import FixedType, log2_exact, shift_round
+from l1forge.compiler.ir.fixed import QONNX_ROUNDING, ROUNDING_ALIASES, FixedType, log2_exact, shift_round
 from l1forge.compiler.ir.integer import NotExact, const_mantissa
 
 NODE = helper.make_node("MatMul", ["a", "b"], ["c"], name="mm")
@@ -12,6 +12,8 @@ NODE = helper.make_node("MatMul", ["a", "b"], ["c"], name="mm")
 @pytest.mark.parametrize("mode,ref", [
     ("ROUND", np.round), ("FLOOR", np.floor), ("CEIL", np.ceil), ("DOWN", np.trunc),
     ("HALF_UP", lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5)),  # qonnx: ties away from zero
+    ("UP", lambda v: np.sign(v) * np.ceil(np.abs(v))),  # away from zero
+    ("HALF_DOWN", lambda v: np.sign(v) * np.ceil(np.abs(v) - 0.5)),  # ties toward zero
 ])
 @pytest.mark.parametrize("shift", [1, 2, 5])
 def test_shift_round_matches_float_rounding(mode, ref, shift):
@@ -52,11 +54,16 @@ def test_const_mantissa_rejects_non_finite():
         const_mantissa(np.array([1.0, np.nan]), NODE, "w")
 
 
-@pytest.mark.parametrize("mode", ["ROUND", "FLOOR", "CEIL", "DOWN", "HALF_UP"])
+@pytest.mark.parametrize("mode", QONNX_ROUNDING + tuple(ROUNDING_ALIASES))
 def test_rounding_names_mean_what_qonnx_says(mode):
     """The IR's meaning is qonnx's: HALF_UP sends ties away from zero (-2.5 -> -3), not toward +inf."""
     from qonnx.custom_op.general.intquant import resolve_rounding_mode
 
     m = np.arange(-300, 301, dtype=np.int64)
-    expected = resolve_rounding_mode(mode)(m / 8.0).astype(np.int64)
-    np.testing.assert_array_equal(shift_round(m, 3, mode), expected)
+    if mode == "ROUND_TO_ZERO":  # Brevitas' name, which qonnx does not read: truncation toward zero
+        with pytest.raises(ValueError):
+            resolve_rounding_mode(mode)
+        expected = np.trunc(m / 8.0).astype(np.int64)
+    else:
+        expected = resolve_rounding_mode(mode)(m / 8.0).astype(np.int64)
+    np.testing.assert_array_equal(shift_round(m, 3, ROUNDING_ALIASES.get(mode, mode)), expected)

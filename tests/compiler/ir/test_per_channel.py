@@ -12,13 +12,14 @@ from l1forge.compiler.ir.integer import check_quant, quant_float_input, quant_ty
 from l1forge.compiler.ir.types import infer_fixed_point_types
 from l1forge.compiler.ir.verify import verify
 from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.ir.fixed import QONNX_ROUNDING
 from l1forge.compiler.pipeline import compile_model
 from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
 
 from tests.graphs import per_channel_dense
 
 
-@pytest.mark.parametrize("mode", ["ROUND", "HALF_UP", "FLOOR", "CEIL", "DOWN"])
+@pytest.mark.parametrize("mode", QONNX_ROUNDING)
 def test_emulator_equals_qonnx_on_per_channel_grids(mode):
     model = canonicalize(per_channel_dense(mode))
     assert verify(model, raise_on_error=False) == []

@@ -12,7 +12,7 @@ from l1forge.compiler.ir.types import infer_fixed_point_types
 from l1forge.compiler.passes.pooling import LowerSetPooling
 from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
 
-from tests.graphs import bias_free_gemm, channels_first_pooling, float_scale_dense, unsqueeze_reduce_squeeze
+from tests.graphs import bias_free_gemm, channels_first_pooling, float_scale_dense, signed_requant, unsqueeze_reduce_squeeze
 
 
 def ops(model):
@@ -111,3 +111,16 @@ def test_gemm_without_bias_is_canonicalized():
     before = qonnx_execute(raw, x)
     np.testing.assert_array_equal(qonnx_execute(model, x), before)
     np.testing.assert_array_equal(emulate(model, x).reshape(before.shape), before)
+
+
+@pytest.mark.parametrize("name,canonical", [("ROUND_TO_ZERO", "DOWN"), ("HALF_EVEN", "ROUND"), ("half_up", "HALF_UP")])
+def test_rounding_mode_names_are_canonical(name, canonical):
+    """Brevitas exports truncation toward zero as ROUND_TO_ZERO, which qonnx's own execution does
+    not know; qonnx reads HALF_EVEN as ROUND and any case. canonicalize names each mode once, so
+    QONNX executes the canonical model and the compiler reads one vocabulary."""
+    model = canonicalize(signed_requant(name))
+    modes = {a.s.decode() for n in model.graph.node for a in n.attribute if a.name == "rounding_mode"}
+    assert modes == {"ROUND", canonical}  # the input quantizer rounds half to even
+    x = grid_inputs(model, 3000, seed=4)
+    np.testing.assert_array_equal(emulate(model, x), qonnx_execute(model, x).reshape(emulate(model, x).shape))
+    np.testing.assert_array_equal(emulate(model, x), emulate(canonicalize(signed_requant(canonical)), x))
