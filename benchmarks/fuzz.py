@@ -69,7 +69,9 @@ def main() -> None:
             if not args.no_shrink:
                 small, found = shrink(case, outcome, depth, log=tqdm.write)
                 path = REGRESSIONS / f"{outcome.kind}-seed{seed}.json"
-                path.write_text(small.to_json() + "\n")
+                path.write_text(json.dumps({"found": f"{outcome.kind} at {outcome.stage} (seed {seed}): {found.detail}",
+                                            "depth": depth, "expect": "bit-exact", "case": json.loads(small.to_json())},
+                                           indent=1, sort_keys=True) + "\n")
                 entry["shrunk"] = {"case": json.loads(small.to_json()), "detail": found.detail, "saved": str(path.relative_to(ROOT))}
         cases.append(entry)
 

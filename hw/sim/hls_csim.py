@@ -1,11 +1,24 @@
-"""hls4ml C simulation: build the project's bit-accurate C++ model with g++ and run it."""
+"""hls4ml C simulation: build the project's bit-accurate C++ model with g++ and run it, in a
+forked child process (a C++ assertion in the model ends the child, not l1forge)."""
 from __future__ import annotations
 
 import time
 
 import numpy as np
 
+from l1forge.compiler.errors import L1ForgeError
 from l1forge.compiler.quiet import silenced_stdout
+
+from .isolate import ChildCrashed, run_isolated
+
+
+def _isolated(fn, *args):
+    try:
+        with silenced_stdout():
+            return run_isolated(fn, *args)
+    except ChildCrashed as exc:
+        raise L1ForgeError(f"the hls4ml C simulation crashed ({exc}): an l1forge bug, please report it with "
+                           "the model") from None
 
 
 class HlsCSimulator:
@@ -26,15 +39,13 @@ class HlsCSimulator:
         if self.build_seconds is None:
             self.build()
         flat = np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float64)
-        with silenced_stdout():
-            y = self.project.hls_model.predict(flat)
+        y = _isolated(self.project.hls_model.predict, flat)
         return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
 
     def trace(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Per-layer outputs (hls4ml recompiles with tracing on first use)."""
         flat = np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float64)
-        with silenced_stdout():
-            _, trace = self.project.hls_model.trace(flat)
+        _, trace = _isolated(self.project.hls_model.trace, flat)
         return {k: np.asarray(v, dtype=np.float64) for k, v in trace.items()}
 
     @property

@@ -13,8 +13,6 @@ Depths: 1 = frontend, passes, verify, emulator vs QONNX vs Brevitas, and da4ml's
 """
 from __future__ import annotations
 
-import contextlib
-import signal
 import tempfile
 import traceback
 from dataclasses import dataclass, replace
@@ -43,29 +41,9 @@ class Outcome:
         return {"kind": self.kind, "stage": self.stage, "detail": self.detail, "rule": self.rule}
 
 
-class _Timeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: int):
-    def expire(signum, frame):
-        raise _Timeout()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _error(stage: str, exc: Exception) -> Outcome:
     from l1forge.compiler.errors import L1ForgeError
 
-    if isinstance(exc, _Timeout):
-        return Outcome("timeout", stage, "time limit")
     if not isinstance(exc, L1ForgeError):
         tb = traceback.extract_tb(exc.__traceback__)
         where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
@@ -107,13 +85,15 @@ def _compare(a: np.ndarray, b: np.ndarray, what: str) -> Outcome | None:
 
 def run_case(case: Case, depth: int = 1, n_inputs: int = 500, time_limit: int = 300,
              workdir: Path | None = None) -> Outcome:
-    """The outcome of one case (see the module docstring)."""
+    """The outcome of one case (see the module docstring), computed in a forked child process: a
+    crash of native code or a hang ends the child and is this case's defect."""
+    from l1forge.hw.sim.isolate import ChildCrashed, run_isolated
+
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         try:
-            with _time_limit(time_limit):
-                return _run(case, depth, n_inputs, Path(tmp))
-        except _Timeout:
-            return Outcome("timeout", "case", f"over {time_limit} s")
+            return run_isolated(_run, case, depth, n_inputs, Path(tmp), timeout=time_limit)
+        except ChildCrashed as exc:
+            return Outcome("timeout" if exc.how.startswith("over") else "crash", "process", str(exc)[:300])
 
 
 def _run(case: Case, depth: int, n_inputs: int, tmp: Path) -> Outcome:
@@ -128,8 +108,6 @@ def _run(case: Case, depth: int, n_inputs: int, tmp: Path) -> Outcome:
     try:
         module = build(case)
         source = export_brevitas(module, torch.zeros(1, *input_shape(case)), tmp / "model.onnx", dynamo=case.dynamo)
-    except _Timeout:
-        raise
     except Exception as exc:  # Brevitas / torch could not make this model
         return Outcome("export", "brevitas", f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
     stage = "passes"
@@ -160,8 +138,6 @@ def _run(case: Case, depth: int, n_inputs: int, tmp: Path) -> Outcome:
                 if out.exists() or any(p.name.startswith(f".{backend}.partial") for p in tmp.iterdir()):
                     return Outcome("half-written", backend, "a failed compile left a folder")
                 raise
-    except _Timeout:
-        raise
     except Exception as exc:
         return _error(stage, exc)
     return Outcome("bit-exact", f"depth {depth}")

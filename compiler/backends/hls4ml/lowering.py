@@ -84,7 +84,8 @@ def _relu(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
     srcs, out = [node.name], node.output[0]
     precision = ctx.types[out].hls()
     quant = ctx.single_consumer(out, "Quant")
-    if quant is not None and _has_cast(ctx, quant):
+    if quant is not None and _has_cast(ctx, quant) and _cast_reads_within(INT_LITERAL, quant_spec(quant, check_quant(
+            ctx.model, quant))):  # relu writes an int 0 in the result type
         precision = str(quant_spec(quant, check_quant(ctx.model, quant)))
         out = ctx.absorb(quant, srcs)
     return HlsLayer({"class_name": "Activation", "activation": "relu", "name": _safe(node.name),
@@ -99,6 +100,33 @@ def _has_cast(ctx: _Lowering, node) -> bool:
 
 
 NO_CAST_ROUNDING = ("CEIL", "UP")
+
+
+# hls4ml's ap_types (0.8's copy of Xilinx's) abort the C simulation ("Attempting to read bit beyond
+# MSB") on a cast that rounds (any mode but AP_TRN) when the target's last bit lies more than the
+# source's width above the source's last bit: F_source - F_target > W_source. Found by the fuzzer;
+# pinned in tests/compiler/backends/test_hls4ml_lowering.py. Such a cast gets a source widened on
+# its own grid (exact), and relu (which writes an int literal 0, W 32, F 0) keeps the cast apart.
+INT_LITERAL = FixedType(True, 32, 0)
+
+
+def _cast_reads_within(source: FixedType, spec) -> bool:
+    return spec.rounding == "AP_TRN" or source.frac - spec.type.frac <= source.width
+
+
+def _widen_cast_sources(ctx: _Lowering) -> None:
+    """Each tensor a rounding cast reads (a Quant's input; a Relu's input when the Relu's single
+    consumer is that Quant) widened on its grid so the cast reads no bit beyond its MSB."""
+    for node in ctx.model.graph.node:
+        if node.op_type != "Quant" or node.input[0] not in ctx.types or not _has_cast(ctx, node):
+            continue
+        spec = quant_spec(node, check_quant(ctx.model, node))
+        producer = ctx.model.find_producer(node.input[0])
+        sources = [node.input[0]] + ([producer.input[0]] if producer is not None and producer.op_type == "Relu" else [])
+        for name in sources:
+            t = ctx.types[name]
+            if not _cast_reads_within(t, spec):
+                ctx.types[name] = FixedType(t.signed, t.frac - spec.type.frac, t.frac)
 
 
 def _quant(ctx: _Lowering, node) -> tuple[HlsLayer, str]:
@@ -265,6 +293,7 @@ LOWERING = {
 def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
     """The hls4ml layers computing the canonical model exactly (NotExact names what cannot be)."""
     ctx = _Lowering(model, infer_fixed_point_types(model))
+    _widen_cast_sources(ctx)
     nodes = list(model.graph.node)
     inp, first = model.graph.input[0].name, nodes[0]
     if first.op_type != "Quant" or first.input[0] != inp:

@@ -23,6 +23,39 @@ from ...ir.integer import NotExact, check_quant, element_frac, quant_bounds, qua
 from ...ir.model import attr, axis_attr, const, gather_indices, reduce_axes
 
 
+# da4ml 0.6.0 gives a constant at most 32 fraction bits (fixed_variable._const_f searches no
+# further): a constant added to a variable loses its finer bits, and a constant output of 2**-40
+# comes out 0. Found by the fuzzer (tests/fuzz/regressions); pinned in tests/compiler/backends/test_rtl.py.
+DA4ML_CONSTANT_BITS = 32
+
+
+def _fraction_bits(c) -> int:
+    """The fraction bits of a constant on a power-of-two grid."""
+    return Fraction(decimal.Decimal(c)).denominator.bit_length() - 1
+
+
+def _plus(v, c):
+    """v + c for one FixedVariable and a constant, exact: a constant with more fraction bits than
+    da4ml keeps is added to v scaled by 2**k, and the sum scaled back (both exact shifts)."""
+    c = decimal.Decimal(c)
+    k = _fraction_bits(c) - DA4ML_CONSTANT_BITS
+    if k <= 0 or v.low == v.high:
+        return v + c
+    return (v * 2.0**k + c * decimal.Decimal(2) ** k) * 2.0**-k
+
+
+def _plus_array(x, c: np.ndarray):
+    """x + c for a traced array and a constant array (_plus per element where the constant needs it)."""
+    from da4ml.trace import FixedVariableArray
+
+    c = np.asarray(c, dtype=np.float64)
+    if np.broadcast_shapes(x.shape, c.shape) != x.shape or all(
+            _fraction_bits(v) <= DA4ML_CONSTANT_BITS for v in np.unique(c)):
+        return x + c
+    flat = [_plus(v, cv) for v, cv in zip(np.ravel(x._vars), np.broadcast_to(c, x.shape).ravel())]
+    return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options, hwconf=x.hwconf)
+
+
 def _clip(x, low, high):
     """x limited to [low, high] by relu arithmetic: min(x, h) = x - relu(x - h), max(x, l) =
     x + relu(l - x). da4ml 0.6.0's own saturation (quantize with SAT, max_of / min_of a constant)
@@ -30,9 +63,9 @@ def _clip(x, low, high):
     found by the fuzzer (tests/fuzz/regressions), pinned in tests/compiler/backends/test_rtl.py."""
     low, high = decimal.Decimal(low), decimal.Decimal(high)
     if x.high > high:
-        x = x - (x - high).relu()
+        x = x - _plus(x, -high).relu()
     if x.low < low:
-        x = x + (low - x).relu()
+        x = x + _plus(-x, low).relu()
     return x
 
 
@@ -53,7 +86,7 @@ def _round_half_even(v, k: int, i: int, f: int, overflow: str):
     if f_in <= f:
         return _saturated(v, k, i, f, overflow)
     lsb = v.quantize(0, 1 - f, f)  # the bit of weight 2**-f: 0 or 2**-f
-    return _saturated(v + (lsb * 2.0 ** (f - f_in) + (2.0 ** (-f - 1) - 2.0 ** -f_in)), k, i, f, overflow)
+    return _saturated(v + _plus(lsb * 2.0 ** (f - f_in), 2.0 ** (-f - 1) - 2.0 ** -f_in), k, i, f, overflow)
 
 
 def _round_half_away(v, k: int, i: int, f: int, overflow: str):
@@ -72,7 +105,7 @@ def _round_by_offset(v, k: int, i: int, f: int, overflow: str, offsets):
     base, if_negative = offsets(2.0 ** -f, 2.0 ** -f_in)
     if if_negative and v.low < 0:
         v = v + v.is_negative() * if_negative
-    return _saturated(v + base if base else v, k, i, f, overflow)
+    return _saturated(_plus(v, base) if base else v, k, i, f, overflow)
 
 
 def _rounder(offsets):
@@ -228,7 +261,7 @@ def _other_operand(model, node, ins, rank):
 
 
 def _add(model, node, ins, rank):
-    return ins[0] + _other_operand(model, node, ins, rank)
+    return ins[0] + ins[1] if ins[1] is not None else _plus_array(ins[0], _const_operand(model, node.input[1], rank))
 
 
 def _mul(model, node, ins, rank):
@@ -356,4 +389,10 @@ def _trace(model: ModelWrapper):
     from da4ml.trace import comb_trace
 
     port, env = _traced_tensors(model)
-    return comb_trace(port, env[model.graph.output[0].name].ravel())
+    out = env[model.graph.output[0].name].ravel()
+    fine = [v.low for v in np.ravel(out._vars) if v.low == v.high and _fraction_bits(v.low) > DA4ML_CONSTANT_BITS]
+    if fine:
+        raise NotExact(model.find_producer(model.graph.output[0].name), "constant output too fine for the RTL backend",
+                       f"{len(fine)} outputs are the constant {float(fine[0]):.6g}, which has more than "
+                       f"{DA4ML_CONSTANT_BITS} fraction bits (da4ml keeps no more)")
+    return comb_trace(port, out)

@@ -127,3 +127,56 @@ def test_report_names_layers_as_the_user_did(tmp_path, dynamo):
     html = (tmp_path / "fw" / "report.html").read_text()
     assert "| phi.layers.0 (MatMul_0) | Dense |" in md
     assert "<td>phi.layers.2 (MatMul_1)</td>" in html
+
+
+AP_TYPES_PROGRAM = """#include "ap_fixed.h"
+#include <iostream>
+int main() {{
+    ap_fixed<10,4> x = -1.5;  // W 10, F 6
+    {source} s = x;
+    ap_fixed<6,36,AP_RND_CONV,AP_SAT> y = s;  // F -30: the rounding bit lies 36 bits above x's last bit
+    std::cout << y.to_double() << std::endl;
+}}
+"""
+
+
+@pytest.mark.tools
+def test_ap_types_rounding_cast_beyond_the_msb_is_pinned(tmp_path):
+    """hls4ml's ap_types abort a rounding cast whose target's last bit lies more than the source's
+    width above the source's last bit (an assertion in ap_private::get_bit; found by the fuzzer:
+    it killed the C simulation's Python process). The same cast from the source widened on its own
+    grid works, which the lowering emits. If the first assertion fails, ap_types fixed it and
+    lowering._widen_cast_sources can go."""
+    import subprocess
+    from pathlib import Path
+
+    import hls4ml
+
+    include = Path(hls4ml.__file__).parent / "templates" / "vivado" / "ap_types"
+    outcomes = {}
+    for name, source in (("narrow", "ap_fixed<10,4>"), ("widened", "ap_fixed<36,30>")):
+        (tmp_path / f"{name}.cpp").write_text(AP_TYPES_PROGRAM.format(source=source))
+        subprocess.run(["g++", "-O0", f"-I{include}", str(tmp_path / f"{name}.cpp"), "-o", str(tmp_path / name)],
+                       check=True, capture_output=True)
+        outcomes[name] = subprocess.run([str(tmp_path / name)], capture_output=True, text=True)
+    assert outcomes["narrow"].returncode != 0 and "Attempting to read bit beyond MSB" in outcomes["narrow"].stderr
+    assert outcomes["widened"].returncode == 0 and float(outcomes["widened"].stdout) == 0.0  # -1.5 rounds to 0
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("relu,mode", [(True, "ROUND"), (False, "HALF_UP"), (False, "DOWN")])
+def test_requantization_far_above_the_source_grid_compiles(relu, mode, tmp_path):
+    """A Quant whose grid (2**34) lies far above every value it reads (the fuzzer's case: extreme
+    weight scales): the cast's source is widened, relu keeps its int 0 apart, bit-exact."""
+    from tests.graphs import signed_requant
+
+    model = per_particle_dense() if relu else signed_requant(mode)
+    for init in model.graph.initializer:
+        if init.name in ("q_act_s", "q_out_s"):
+            init.float_data[:] = [2.0**34]
+    for node in model.graph.node:
+        for a in node.attribute:
+            if node.name in ("q_act", "q_out") and a.name == "rounding_mode":
+                a.s = mode.encode()
+    report = compile_model(model, tmp_path / "fw", n_random=3000, log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact" and report["verification"]["samples"] == 3000

@@ -296,3 +296,24 @@ def test_brevitas_per_channel_quantizers_compile_bit_exact(tmp_path):
     report = compile_model(model, tmp_path / "fw", backend="rtl", data=x, n_random=10_000, synth=False,
                            log=lambda m: None)
     assert report["verification"]["status"] == "bit-exact" and report["verification"]["samples"] == 12_000
+
+
+def test_da4ml_constant_fraction_bits_pinned():
+    """da4ml 0.6.0 keeps at most 32 fraction bits of a constant: x + 2**-40 comes out x (found by the
+    fuzzer: a bias of 2**-52 vanished). trace._plus adds such a constant on a grid scaled by 2**k;
+    a constant output that fine is refused. If the first assertion fails, da4ml fixed it and
+    _plus can go."""
+    from da4ml.trace import FixedVariableArray, FixedVariableArrayInput, comb_trace
+
+    from l1forge.compiler.backends.rtl.trace import _plus
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = 250
+        port = FixedVariableArrayInput((1,))
+        x = port.quantize(np.array([1]), np.array([3]), np.array([2]))._vars[0]
+        both = FixedVariableArray(np.array([x + 2.0**-40, _plus(x, 2.0**-40), _plus(x, -3 * 2.0**-50)], dtype=object),
+                                  None, hwconf=x.hwconf)
+        got = comb_trace(port, both).predict(np.array([[1.25], [-2.5]]))
+    assert got[:, 0].tolist() == [1.25, -2.5]  # da4ml: the constant is lost
+    assert got[:, 1].tolist() == [1.25 + 2.0**-40, -2.5 + 2.0**-40]
+    assert got[:, 2].tolist() == [1.25 - 3 * 2.0**-50, -2.5 - 3 * 2.0**-50]
