@@ -5,13 +5,14 @@ Errors are one line on stderr with a non-zero exit; `--debug` shows the tracebac
 """
 from __future__ import annotations
 
+import signal
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import typer
 
-from .errors import L1ForgeError
+from .errors import Interrupted, L1ForgeError
 
 app = typer.Typer(name="l1forge", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Compile quantized physics networks into bit-exact FPGA firmware.")
@@ -175,12 +176,28 @@ def _load_inputs(path: Path):
     if not path.is_file():
         raise L1ForgeError(f"{path}: no such data file")
     try:
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:
             if "x" not in f:
                 raise L1ForgeError(f"{path}: missing array 'x' (expected an .npz with x and optional y)")
-            return f["x"], (f["y"] if "y" in f else None)
-    except (OSError, ValueError) as exc:
+            arrays = {}
+            for key in ("x", "y"):
+                try:
+                    arrays[key] = f[key] if key in f else None
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc):
+                        raise L1ForgeError(f"{path}: {key} is an object array (loading it would run pickle, which "
+                                           "l1forge never does); save numbers") from None
+                    raise
+    except (OSError, ValueError, EOFError) as exc:
         raise L1ForgeError(f"{path}: not an .npz file ({exc})") from None
+    x = arrays["x"]
+    if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise L1ForgeError(f"{path}: x has dtype {x.dtype.str}; give numbers (float32)")
+    bad = ~np.isfinite(x.astype(np.float64))
+    if bad.any():
+        raise L1ForgeError(f"{path}: x has {int(bad.sum())} NaN or infinite values (first at row "
+                           f"{int(np.argwhere(bad)[0][0])})")
+    return x, arrays["y"]
 
 
 def _register_plugins() -> None:
@@ -198,19 +215,32 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     _register_plugins()
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         app(args=argv, prog_name="l1forge")  # standalone: usage errors print and exit by themselves
     except SystemExit as exc:  # typer's way of finishing, successful or not
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except L1ForgeError as exc:
+    except (L1ForgeError, OSError) as exc:  # OSError: the machine's (a full disk, a folder not writable)
         if debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc if isinstance(exc, L1ForgeError) else _os_error(exc)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except Interrupted as exc:
+        print(f"error: interrupted ({signal.Signals(exc.signum).name}); nothing written", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return 0
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
+def _os_error(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def run() -> None:

@@ -56,7 +56,7 @@ def compile_model(source, out: str | Path, options: CompileOptions | None = None
     types = infer_fixed_point_types(model)
     timings["frontend_and_passes_s"] = time.perf_counter() - t0
     check_data_shape(model, data)
-    with atomic_folder(out) as staging:
+    with atomic_folder(out, replaceable=lambda folder: (folder / "report.json").is_file()) as staging:
         model.save(str(staging / "canonical.onnx"))
         project, fields = backend.build(model, staging, options, timings, log)
         report = {"model": model.graph.name or "model", "part": options.part, "clock_ns": options.clock_ns, **fields}

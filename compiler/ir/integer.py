@@ -137,6 +137,9 @@ def check_quant(model: ModelWrapper, node) -> dict:
     if p["scale"] is None or p["zero_point"] is None or p["bit_width"] is None:
         raise NotExact(node, "dynamic quantizer", "scale, zero point and bit width must be constants")
     scale = np.asarray(p["scale"], dtype=np.float64)
+    if not np.all(np.isfinite(scale) & (scale > 0)):
+        bad = scale.ravel()[~(np.isfinite(scale.ravel()) & (scale.ravel() > 0))][0]
+        raise NotExact(node, "invalid scale", f"scale {bad:g} is not a positive finite number")
     exponents = {}
     for value in np.unique(scale):
         k = log2_exact(value)

@@ -20,14 +20,22 @@ def load_model(source: str | Path | onnx.ModelProto | ModelWrapper) -> ModelWrap
     path = Path(source)
     if not path.is_file():
         raise L1ForgeError(f"{path}: no such model file")
+    from .untrusted import check_external_data, check_graph, check_sizes
+
     try:
-        proto = onnx.load(str(path))
+        proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf raises several types for truncated or foreign files
         raise L1ForgeError(f"{path}: not a readable ONNX model ({type(exc).__name__}); "
                            "give a QONNX/ONNX file exported from Brevitas or QKeras") from None
     if len(proto.graph.node) == 0 or len(proto.graph.input) == 0:
         raise L1ForgeError(f"{path}: not an ONNX model with a graph (no nodes or no inputs); "
                            "the file may be truncated or not ONNX")
+    check_external_data(proto, path)
+    check_sizes(proto, path)
+    check_graph(proto, path)
+    from onnx.external_data_helper import load_external_data_for_model
+
+    load_external_data_for_model(proto, str(path.resolve().parent))
     return ModelWrapper(proto)
 
 
