@@ -44,6 +44,11 @@ def compile_command(
     latency_budget_ns: float = typer.Option(100.0, "--latency-budget-ns", help="Latency budget for the verdict."),
     synth_by_stage: bool = typer.Option(False, "--synth-by-stage", help="rtl: yosys per pipeline stage (less memory, "
                                         "parallel; no cross-stage optimization, so counts come out higher)."),
+    tool_time_limit: float = typer.Option(None, "--tool-time-limit", help="Seconds each yosys / Verilator run may "
+                                          "take (default 4 hours)."),
+    memory_limit_gb: float = typer.Option(None, "--memory-limit-gb", help="rtl: memory yosys may plan for (default: "
+                                          "what the machine has available); a flat run estimated above it is "
+                                          "synthesized by stage, or refused."),
 ) -> None:
     """Compile a quantized model into firmware and prove it bit-exact by co-simulation."""
 
@@ -58,6 +63,7 @@ def compile_command(
     options = CompileOptions(backend=backend, part=part, clock_ns=clock_ns, reuse_factor=reuse_factor,
                              hls_tool=hls_tool, n_random=n_random, verify_firmware=not skip_verify, synth=not skip_synth,
                              synth_by_stage=synth_by_stage, vendor_synth=synth, latency_budget_ns=latency_budget_ns,
+                             tool_time_limit_s=tool_time_limit, memory_limit_gb=memory_limit_gb,
                              keras={"input_type": input_type, "final_layer": final_layer, "final_type": final_type})
     report = compile_model(model, out, options, data=x, labels=y, log=lambda msg: typer.echo(f"  {msg}"))
     from l1forge.hw.report import summary_lines

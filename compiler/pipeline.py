@@ -60,7 +60,8 @@ def compile_model(source, out: str | Path, options: CompileOptions | None = None
         model.save(str(staging / "canonical.onnx"))
         project, fields = backend.build(model, staging, options, timings, log)
         report = {"model": model.graph.name or "model", "part": options.part, "clock_ns": options.clock_ns, **fields}
-        simulator = backend.simulator(project, model, timings, log) if options.verify_firmware else None
+        simulator = (backend.simulator(project, model, timings, log, options.tool_time_limit_s)
+                     if options.verify_firmware else None)
         report["verification"] = _verify(model, simulator, data, options.n_random, options.seed, timings, log)
         backend.measure(project, simulator, report, options, timings, log)
         report["tensor_types"] = {k: str(v) for k, v in types.items()}

@@ -36,6 +36,10 @@ class CompileOptions:
     # rtl
     synth: bool = True  # yosys synthesis
     synth_by_stage: bool = False  # one yosys run per pipeline stage (less memory, no cross-stage optimization)
+    # limits of external tool runs (yosys, Verilator): seconds per run (None: hw.tools' default)
+    # and the memory yosys may plan for (None: what the machine has available)
+    tool_time_limit_s: float | None = None
+    memory_limit_gb: float | None = None
     # Keras sources: input_type, final_layer, final_type (compiler.frontends.keras.load_keras)
     keras: dict = field(default_factory=dict)
 
@@ -56,6 +60,9 @@ class CompileOptions:
             raise L1ForgeError(f"--hls-tool must be Vitis or Vivado, got {self.hls_tool!r}")
         if self.reuse_factor < 1:
             raise L1ForgeError(f"--reuse-factor must be >= 1, got {self.reuse_factor}")
+        for name, value in (("--tool-time-limit", self.tool_time_limit_s), ("--memory-limit-gb", self.memory_limit_gb)):
+            if value is not None and not value > 0:
+                raise L1ForgeError(f"{name} must be positive, got {value}")
         if not self.clock_ns > 0 or not self.latency_budget_ns > 0:
             raise L1ForgeError(f"--clock-ns and --latency-budget-ns must be positive, got {self.clock_ns} and "
                                f"{self.latency_budget_ns}")
@@ -78,8 +85,9 @@ class Backend(ABC):
         """Write the project for the canonical `model` under `folder`: (project, report fields)."""
 
     @abstractmethod
-    def simulator(self, project, model, timings: dict, log: Log):
-        """A built simulator of the project (what hw.sim.cosim.cosimulate drives)."""
+    def simulator(self, project, model, timings: dict, log: Log, time_limit_s: float | None = None):
+        """A built simulator of the project (what hw.sim.cosim.cosimulate drives); its external tool
+        runs stop at time_limit_s seconds each (None: hw.tools' default)."""
 
     def measure(self, project, simulator, report: dict, options: CompileOptions, timings: dict, log: Log) -> None:
         """Latency and resources after verification (simulator is None when unverified)."""

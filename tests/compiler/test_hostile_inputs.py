@@ -333,3 +333,22 @@ def test_two_compiles_into_one_folder(tmp_path):
     assert f"another l1forge compile (pid {first.pid}) is writing" in _one_line(second)
     assert json.loads((tmp_path / "out" / "report.json").read_text())["backend"] == "rtl"  # the first's, whole
     assert _leftovers(tmp_path) == []
+
+
+# ---- resource limits
+
+def test_design_too_large_for_the_memory_is_refused_before_yosys(tmp_path):
+    res = subprocess.run(_compile_args(_dense(tmp_path), tmp_path / "out", "--backend", "rtl", "--memory-limit-gb",
+                                       "1"), capture_output=True, text=True)
+    assert res.returncode == 1
+    line = _one_line(res)
+    assert "yosys would need about" in line and "1.0 GB available; use --skip-synth" in line, line
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_tool_time_limit_is_one_line(tmp_path):
+    args = _compile_args(_dense(tmp_path), tmp_path / "out", "--backend", "rtl", "--tool-time-limit", "0.5")
+    res = subprocess.run([a for a in args if a != "--skip-verify"], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "error: the Verilator build ran past its time limit of 0.5 s (--tool-time-limit)" in _one_line(res)
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []

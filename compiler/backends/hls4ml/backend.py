@@ -54,7 +54,7 @@ class Hls4mlBackend(Backend):
                                "the seed paper's deep sets (README: estimator errors); no vendor tool ran")
         return project, report
 
-    def simulator(self, project, model, timings: dict, log):
+    def simulator(self, project, model, timings: dict, log, time_limit_s=None):
         from l1forge.hw.sim.hls_csim import HlsCSimulator
 
         simulator = HlsCSimulator(project)

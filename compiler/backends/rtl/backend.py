@@ -38,10 +38,10 @@ class RtlBackend(Backend):
         }
         return project, report
 
-    def simulator(self, project, model, timings: dict, log):
+    def simulator(self, project, model, timings: dict, log, time_limit_s=None):
         from l1forge.hw.sim.verilator import VerilatorSimulator
 
-        simulator = VerilatorSimulator(project, model)
+        simulator = VerilatorSimulator(project, model, time_limit_s)
         log("building the Verilator simulation ...")
         timings["verilator_build_s"] = simulator.build()
         return simulator
@@ -59,18 +59,27 @@ class RtlBackend(Backend):
                                    "yosys, estimated_LUT is da4ml's own cost model")
             return
         from l1forge.hw.synth.yosys import synthesize, synthesize_by_module
+        from l1forge.hw.tools import available_memory, plan_synthesis
 
+        memory = options.memory_limit_gb * 1e9 if options.memory_limit_gb else available_memory()
+        plan = plan_synthesis(project.estimated_luts, len(project.stage_modules), options.synth_by_stage, memory)
+        if plan.note:
+            log(plan.note)
+            report["notes"].append(plan.note)
         workdir = project.path / "yosys"
-        if options.synth_by_stage:
-            log(f"synthesizing {len(project.stage_modules)} pipeline stages with yosys (synth_xilinx, UltraScale+) ...")
+        if plan.by_stage:
+            log(f"synthesizing {len(project.stage_modules)} pipeline stages with yosys (synth_xilinx, UltraScale+, "
+                f"{plan.jobs} at once) ...")
             resources, timings["yosys_s"] = synthesize_by_module(
-                project.verilog_files, project.top, project.stage_modules, workdir,
-                progress=lambda done, total: log(f"yosys: {done}/{total} modules"), data_files=project.memory_files)
+                project.verilog_files, project.top, project.stage_modules, workdir, jobs=plan.jobs,
+                progress=lambda done, total: log(f"yosys: {done}/{total} modules"), data_files=project.memory_files,
+                time_limit_s=options.tool_time_limit_s)
             how = "per pipeline stage, summed"
         else:
             log("synthesizing with yosys (synth_xilinx, UltraScale+) ...")
             resources, timings["yosys_s"] = synthesize(project.verilog_files, project.top, workdir,
-                                                       data_files=project.memory_files)
+                                                       data_files=project.memory_files,
+                                                       time_limit_s=options.tool_time_limit_s)
             how = "flat"
         report["estimate"] = {"resources": report["resources"]}
         report["resources"] = {**resources.to_dict(), "estimated_LUT": round(project.estimated_luts),
