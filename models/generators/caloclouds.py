@@ -193,7 +193,7 @@ def load_quantized_student(out: str | Path) -> QuantCaloCloudsStudent:
     """The quantized student that train_caloclouds_student wrote to `out` (eval mode)."""
     summary = json.loads((Path(out) / "metrics.json").read_text())
     model = QuantCaloCloudsStudent(tuple(summary["hidden"]), GeneratorSettings(**summary["settings"]))
-    model.load_state_dict(torch.load(Path(out) / "quantized_student.pt"))
+    model.load_state_dict(torch.load(Path(out) / "quantized_student.pt", weights_only=True))
     return model.eval()
 
 

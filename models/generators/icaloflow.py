@@ -243,5 +243,5 @@ def load_quantized_icaloflow(out: str | Path) -> QuantIAFStudent:
 
     summary = json.loads((Path(out) / "metrics.json").read_text())
     model = build_quantized(summary["flow"], NetSpec(**summary["student"]), GeneratorSettings(**summary["settings"]))
-    model.load_state_dict(torch.load(Path(out) / "quantized_student.pt"))
+    model.load_state_dict(torch.load(Path(out) / "quantized_student.pt", weights_only=True))
     return model.eval()

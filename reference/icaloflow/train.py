@@ -178,9 +178,9 @@ class Run:
         for key in self.summary["flows"]:
             flow = int(key)
             self.teachers[flow] = build_flow_teacher(flow, self.config.teacher[flow])
-            self.teachers[flow].load_state_dict(torch.load(path / f"flow{flow}_teacher.pt"))
+            self.teachers[flow].load_state_dict(torch.load(path / f"flow{flow}_teacher.pt", weights_only=True))
             self.students[flow] = build_student(flow, self.config.student[flow])
-            self.students[flow].load_state_dict(torch.load(path / f"flow{flow}_student.pt"))
+            self.students[flow].load_state_dict(torch.load(path / f"flow{flow}_student.pt", weights_only=True))
             self.teachers[flow].eval().requires_grad_(False)
             self.students[flow].eval().requires_grad_(False)
 
