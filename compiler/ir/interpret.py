@@ -33,7 +33,8 @@ def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None], float_
             data = float_inputs[node.input[0]]
             if data is None:
                 lo, hi = quant_input_range(p, [1] + list(shape_of(node.input[0])[1:]), node)
-                env[node.output[0]] = Fx(lo, hi, p["frac"])
+                # Bounds in Python integers: a shift or a sum past 64 bits is then caught below, not wrapped.
+                env[node.output[0]] = Fx(lo.astype(object), hi.astype(object), p["frac"])
             else:
                 m = quant_float_input(data, p, node)
                 env[node.output[0]] = Fx.exact(m.astype(np.float64) if float_mantissas else m, p["frac"])
@@ -44,6 +45,8 @@ def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None], float_
                            f"no input of {node.name} has a fixed-point type (constant subgraph or float input)")
         out = apply_node(model, node, ins, shape_of)
         if not out.is_exact:  # bounds walk: proves int64 never overflows, so emulation needn't check
+            if out.lo.dtype != object or out.hi.dtype != object:
+                raise TypeError(f"rule of {node.op_type} left Python-integer bounds")
             if max(abs(int(out.lo.min())), abs(int(out.hi.max()))) >= 1 << MAX_MANTISSA_BITS:
                 raise NotExact(node, "accumulator overflow", f"values need more than {MAX_MANTISSA_BITS} bits")
         env[node.output[0]] = out

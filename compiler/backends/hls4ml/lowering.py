@@ -293,13 +293,13 @@ LOWERING = {
 def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
     """The hls4ml layers computing the canonical model exactly (NotExact names what cannot be)."""
     ctx = _Lowering(model, infer_fixed_point_types(model))
-    _widen_cast_sources(ctx)
     nodes = list(model.graph.node)
     inp, first = model.graph.input[0].name, nodes[0]
     if first.op_type != "Quant" or first.input[0] != inp:
         raise NotExact(first, "float tensor in the datapath", f"graph input {inp} must feed a Quant first")
     p = check_quant(model, first)  # the firmware is fed the quantized input: the type, any rounding
     precision = str(quant_spec(first, p)) if _has_cast(ctx, first) else quant_type(p).hls()
+    _widen_cast_sources(ctx)  # after the input's check: refusals come in graph order
     layers = [HlsLayer({"class_name": "InputLayer", "name": "x_in", "input_shape": list(model.get_tensor_shape(inp)[1:])},
                        {"result": precision}, [first.name])]
     ctx.done.add(first.name)
