@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
 
 
@@ -19,6 +20,9 @@ def _child(conn, stderr_path: str, fn, args) -> None:
     fd = os.open(stderr_path, os.O_WRONLY)
     os.dup2(fd, 2)  # the native code's own messages (an assertion) go to the file the parent reads
     os.close(fd)
+    torch = sys.modules.get("torch")
+    if torch is not None:  # libgomp is not fork-safe: a child entering the parent's OpenMP pool waits forever
+        torch.set_num_threads(1)
     try:
         conn.send(("ok", fn(*args)))
     except BaseException as exc:  # the parent re-raises it
