@@ -3,6 +3,7 @@ assertion in a simulation library loaded with ctypes) ends the child, not l1forg
 gets the result, or ChildCrashed with the signal and the child's last stderr line."""
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -20,6 +21,7 @@ def _child(conn, stderr_path: str, fn, args) -> None:
     fd = os.open(stderr_path, os.O_WRONLY)
     os.dup2(fd, 2)  # the native code's own messages (an assertion) go to the file the parent reads
     os.close(fd)
+    faulthandler.disable()  # a crash is reported by the parent, not dumped on the user's terminal
     torch = sys.modules.get("torch")
     if torch is not None:  # libgomp is not fork-safe: a child entering the parent's OpenMP pool waits forever
         torch.set_num_threads(1)
