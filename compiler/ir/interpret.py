@@ -46,7 +46,7 @@ def walk(model: ModelWrapper, float_inputs: dict[str, np.ndarray | None], float_
         out = apply_node(model, node, ins, shape_of)
         if not out.is_exact:  # bounds walk: proves int64 never overflows, so emulation needn't check
             if out.lo.dtype != object or out.hi.dtype != object:
-                raise TypeError(f"rule of {node.op_type} left Python-integer bounds")
+                raise TypeError(f"the {node.op_type} rule turned Python-integer bounds into fixed-width ones")
             if max(abs(int(out.lo.min())), abs(int(out.hi.max()))) >= 1 << MAX_MANTISSA_BITS:
                 raise NotExact(node, "accumulator overflow", f"values need more than {MAX_MANTISSA_BITS} bits")
         env[node.output[0]] = out
