@@ -22,8 +22,9 @@ app = typer.Typer(name="l1forge", no_args_is_help=True, add_completion=False, pr
 def compile_command(
     model: Path = typer.Argument(..., help="QONNX/ONNX model file (e.g. from `l1forge train`) or a (Q)Keras .h5."),
     out: Path = typer.Option(..., "--out", help="Output folder (written atomically)."),
-    backend: str = typer.Option("hls4ml", "--backend", help="Firmware backend: hls4ml (HLS C++) or rtl (da4ml "
-                                                              "Verilog, Verilator latency, yosys resources)."),
+    backend: str = typer.Option("hls4ml", "--backend", help="Firmware backend: hls4ml (HLS C++), rtl (da4ml "
+                                                              "Verilog, Verilator latency, yosys resources) or finn "
+                                                              "(finn-plus dataflow, FINN's estimates)."),
     part: str = typer.Option("xcvu13p-flga2577-2-e", "--part", help="FPGA part."),
     clock_ns: float = typer.Option(5.0, "--clock-ns", help="Target clock period in ns."),
     reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml reuse factor."),
@@ -46,6 +47,8 @@ def compile_command(
                                         "parallel; no cross-stage optimization, so counts come out higher)."),
     tool_time_limit: float = typer.Option(None, "--tool-time-limit", help="Seconds each yosys / Verilator run may "
                                           "take (default 4 hours)."),
+    finn_target_cycles: int = typer.Option(None, "--finn-target-cycles", help="finn: cycles per frame each layer "
+                                           "is folded for (default: the latency budget / clock / 4)."),
     memory_limit_gb: float = typer.Option(None, "--memory-limit-gb", help="rtl: memory yosys may plan for (default: "
                                           "what the machine has available); a flat run estimated above it is "
                                           "synthesized by stage, or refused."),
@@ -64,6 +67,7 @@ def compile_command(
                              hls_tool=hls_tool, n_random=n_random, verify_firmware=not skip_verify, synth=not skip_synth,
                              synth_by_stage=synth_by_stage, vendor_synth=synth, latency_budget_ns=latency_budget_ns,
                              tool_time_limit_s=tool_time_limit, memory_limit_gb=memory_limit_gb,
+                             finn_target_cycles=finn_target_cycles,
                              keras={"input_type": input_type, "final_layer": final_layer, "final_type": final_type})
     report = compile_model(model, out, options, data=x, labels=y, log=lambda msg: typer.echo(f"  {msg}"))
     from l1forge.hw.report import summary_lines

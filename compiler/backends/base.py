@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..errors import L1ForgeError
 
-BACKEND_NAMES = ("hls4ml", "rtl")
+BACKEND_NAMES = ("hls4ml", "rtl", "finn")
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
 
 
@@ -36,6 +36,8 @@ class CompileOptions:
     # rtl
     synth: bool = True  # yosys synthesis
     synth_by_stage: bool = False  # one yosys run per pipeline stage (less memory, no cross-stage optimization)
+    # finn: cycles per frame every layer is folded for (None: derived from the latency budget)
+    finn_target_cycles: int | None = None
     # limits of external tool runs (yosys, Verilator): seconds per run (None: hw.tools' default)
     # and the memory yosys may plan for (None: what the machine has available)
     tool_time_limit_s: float | None = None

@@ -4,8 +4,9 @@
 
     schema        "l1forge.report/1"
     model         model name; source: the file compiled
-    backend       "hls4ml" | "rtl"   (+ hls_tool, reuse_factor, strategy, io_type for hls4ml;
-                                       pipeline {stages, latency_cutoff, source} for rtl)
+    backend       "hls4ml" | "rtl" | "finn"   (+ hls_tool, reuse_factor, strategy, io_type for hls4ml;
+                                       pipeline {stages, latency_cutoff, source} for rtl;
+                                       folding {target_cycles_per_frame, layers [{name, op, folding, cycles}]} for finn)
     part          {name, device, family, totals {LUT, FF, DSP, BRAM, URAM}}   BRAM in 36 Kb blocks
     clock_ns      target clock period
     latency       {cycles, ns, ii, source} or null
@@ -114,6 +115,9 @@ def backend_line(report: dict) -> str:
     if report["backend"] == "hls4ml":
         return (f"hls4ml ({report['hls_tool']}, {report['io_type']}, {report['strategy']}, "
                 f"reuse factor {report['reuse_factor']})")
+    if report["backend"] == "finn":
+        return (f"finn (finn-plus dataflow, {len(report['folding']['layers'])} layers folded for "
+                f"{report['folding']['target_cycles_per_frame']} cycles per frame)")
     return f"rtl (da4ml Verilog, {report['pipeline']['stages']} pipeline stages)"
 
 

@@ -1,0 +1,95 @@
+"""The finn Backend: l1forge's integer lowering (lowering.py), then finn-plus in its own
+environment (worker.py): HW layers, specialisation, folding for a cycles-per-frame target,
+FINN's per-layer estimates and generated HLS/Verilog; verification by FINN's python execution
+of the HW layers. A driver module: it joins the lowering with the FINN environment."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ...errors import L1ForgeError
+from ..base import Backend, CompileOptions
+from .lowering import lower_for_finn
+from .project import FinnProject, FinnPythonSimulator, open_finn_project, run_worker
+
+ESTIMATE = "estimate:finn-plus-1.6.1"
+
+
+class FinnBackend(Backend):
+    name = "finn"
+
+    def check_options(self, options: CompileOptions) -> None:
+        if options.vendor_synth:
+            raise L1ForgeError("--synth is not available for the finn backend yet: the generated sources and their "
+                               "synthesis scripts are in finn_prj/code for Vivado")
+        if options.finn_target_cycles is not None and options.finn_target_cycles < 1:
+            raise L1ForgeError(f"--finn-target-cycles must be >= 1, got {options.finn_target_cycles}")
+
+    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log) -> tuple[object, dict]:
+        t = time.perf_counter()
+        graph = lower_for_finn(model)
+        path = folder / "finn_prj"
+        path.mkdir(parents=True)
+        graph.model.save(str(path / "lowered.onnx"))
+        timings["finn_lowering_s"] = time.perf_counter() - t
+        target = options.finn_target_cycles or target_cycles(options)
+        log(f"FINN: {len(graph.model.graph.node)} integer nodes; converting to HW layers, folding for {target} "
+            "cycles per frame ...")
+        t = time.perf_counter()
+        answer = run_worker("build", {"lowered": str(path / "lowered.onnx"), "folder": str(path), "part": options.part,
+                                      "clock_ns": options.clock_ns, "target_cycles": target,
+                                      "log": str(path / "finn.log")},
+                            "the FINN build", options.tool_time_limit_s)
+        timings["finn_build_s"] = time.perf_counter() - t
+        project = FinnProject(path, {
+            "input_shape": graph.input_shape, "input_frac": graph.input_frac, "output_frac": graph.output_frac,
+            "canonical_tensors": graph.canonical_tensors, "target_cycles": target, "layers": answer["layers"],
+            "lowered_layers": graph.layers})
+        project.write_interface()
+        layers = answer["layers"]
+        cycles = [layer["cycles"] for layer in layers]
+        # a FINN layer keeps the output tensor of the lowered nodes it fuses
+        implemented = {row["output"]: row["implements"] for row in graph.layers}
+        counts = [part_counts(layer["resources"]) for layer in layers]
+        total = {k: sum(c[k] for c in counts) for k in counts[0]}
+        report = {
+            "backend": "finn", "folding": {"target_cycles_per_frame": target,
+                                           "layers": [{k: layer[k] for k in ("name", "op", "folding", "cycles")}
+                                                      for layer in layers]},
+            "layers": [{"name": layer["name"], "class": layer["op"], "implements": implemented.get(layer["output"], []),
+                        "latency": {"cycles": layer["cycles"], "source": ESTIMATE},
+                        "resources": {**c, "source": ESTIMATE}} for layer, c in zip(layers, counts)],
+            "latency": {"cycles": sum(cycles), "ns": round(sum(cycles) * options.clock_ns, 3), "ii": max(cycles),
+                        "source": f"{ESTIMATE} (exp_cycles_per_layer, summed over the dataflow layers)"},
+            "resources": {**total, "source": f"{ESTIMATE} (res_estimation, summed over layers)"},
+            "notes": ["finn: the firmware takes the input quantizer's integer codes "
+                      f"(value * 2**{graph.input_frac}, shape {graph.input_shape}) and returns output codes "
+                      f"(value = code * 2**-{graph.output_frac})",
+                      "finn: latency sums FINN's expected cycles per layer (no FIFO or stitching overhead); "
+                      "synthesis and RTL simulation need Vivado"],
+        }
+        log(f"FINN: {', '.join(layer['op'] for layer in layers)}; {sum(cycles)} cycles expected, "
+            f"{total['LUT']} LUT, {total['DSP']} DSP ({ESTIMATE})")
+        return project, report
+
+    def simulator(self, project, model, timings: dict, log, time_limit_s=None):
+        log("verifying with FINN's python execution of the HW layers ...")
+        return FinnPythonSimulator(project, model, time_limit_s)
+
+    def reopen(self, folder: Path):
+        return open_finn_project(Path(folder) / "finn_prj")
+
+
+def part_counts(finn: dict) -> dict:
+    """FINN's per-layer estimate in the part's units (BRAM in 36 Kb blocks; FINN counts 18 Kb)."""
+    return {"LUT": round(finn.get("LUT", 0)), "DSP": round(finn.get("DSP", 0)),
+            "BRAM": finn.get("BRAM_18K", 0) / 2, "URAM": round(finn.get("URAM", 0))}
+
+
+def target_cycles(options: CompileOptions) -> int:
+    """Cycles per frame asked of every layer: the latency budget spread over a few layers, at
+    least 1 (FINN folds each layer to reach it where its weights allow)."""
+    return max(1, int(options.latency_budget_ns / options.clock_ns) // 4)
+
+
+BACKEND = FinnBackend()

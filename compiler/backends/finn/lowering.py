@@ -1,0 +1,320 @@
+"""Canonical IR -> the integer graph FINN maps to hardware layers, built here so that FINN never
+has to convert a quantizer itself.
+
+Every tensor between layers is carried as its integer codes (value * 2**frac). A MatMul with a
+constant becomes a MatMul with integer weights (annotated INTk); the chain that follows it up to
+the next Quant (bias Add, Relu, a mean's power-of-two division, the Quant with its rounding mode
+and saturation) is one monotone function of the integer accumulator, emitted as a MultiThreshold
+whose thresholds are found exactly, per channel and per output level, by bisection over the
+accumulator's whole range. FINN then fuses MatMul + MultiThreshold into one MVAU. FINN's own
+Quant -> MultiThreshold conversion places every threshold at (k + 1/2) steps with >=, which is
+rounding half up: it differs from qonnx's ROUND (half to even) at exact ties (pinned in
+tests/compiler/backends/test_finn.py), hence this lowering.
+
+Sum and mean pooling over the constituents become a Reshape and a MatMul with a constant 0/1
+matrix (FINN maps no ReduceSum). The output layer's bias is an integer Add; the host reads the
+output codes and scales them by 2**-output_frac. Reshapes of the input come before the first
+layer and are done by the host (the firmware's input is the quantized input's codes in the
+shape the first layer takes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from qonnx.core.modelwrapper import ModelWrapper
+
+from ...errors import L1ForgeError
+from ...ir.integer import check_quant, const_mantissa, quant_bounds, requantize
+from ...ir.model import const, consumers, reduce_axes
+from ...ir.types import infer_fixed_point_types
+
+# Thresholds and weights travel as float32 ONNX initializers and FINN executes in float32:
+# integers must stay exactly representable.
+FLOAT32_EXACT = 2 ** 24
+# The ops of the chain between an accumulator and the next Quant that the thresholds absorb.
+_CHAIN_OPS = ("Add", "Relu")
+
+
+@dataclass
+class FinnGraph:
+    """The lowered graph and how the host talks to it."""
+    model: ModelWrapper
+    input_shape: list[int]  # per sample, what the firmware takes (codes of the input Quant)
+    input_frac: int  # codes = input value * 2**input_frac
+    output_frac: int  # output value = codes * 2**-output_frac
+    layers: list[dict] = field(default_factory=list)  # what each lowered node implements
+    # FINN tensor -> (canonical node whose output it holds, its frac): where a mismatch is traced
+    canonical_tensors: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+def _refuse(node, why: str) -> L1ForgeError:
+    return L1ForgeError(f"finn backend: node {node.name} ({node.op_type}) {why}")
+
+
+def _int_datatype(lo: int, hi: int) -> str:
+    """The narrowest FINN integer datatype holding [lo, hi]."""
+    if lo >= 0:
+        return f"UINT{max(1, int(hi).bit_length())}"
+    bits = max(int(lo).bit_length() + (0 if lo == -(1 << (int(-lo).bit_length() - 1)) else 1),
+               int(hi).bit_length() + 1)
+    return f"INT{max(2, bits)}"
+
+
+class _Builder:
+    def __init__(self, model: ModelWrapper):
+        self.model = model
+        self.types = infer_fixed_point_types(model)
+        self.nodes, self.inits, self.datatypes, self.layers = [], [], {}, []
+        self.count = 0
+        self.input_shape: list[int] | None = None  # fixed when the first layer consumes the input
+        self.canonical: dict[str, tuple[str, int]] = {}
+
+    def name(self, base: str) -> str:
+        self.count += 1
+        return f"{base}_{self.count}"
+
+    def initializer(self, base: str, values: np.ndarray, datatype: str | None = None) -> str:
+        name = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(values, dtype=np.float32), name))
+        if datatype:
+            self.datatypes[name] = datatype
+        return name
+
+    def emit(self, op: str, inputs: list[str], datatype: str, implements: list[str], **attrs) -> str:
+        out = self.name(f"{op}_out")
+        domain = "qonnx.custom_op.general" if op == "MultiThreshold" else ""
+        self.nodes.append(helper.make_node(op, inputs, [out], name=self.name(op), domain=domain, **attrs))
+        self.datatypes[out] = datatype
+        self.layers.append({"node": self.nodes[-1].name, "op": op, "output": out, "implements": list(implements)})
+        return out
+
+
+@dataclass
+class _Acc:
+    """An integer tensor of the FINN graph: codes at `frac`, range [lo, hi], and the chain of
+    canonical ops applied since (absorbed by the next MultiThreshold)."""
+    tensor: str
+    frac: int
+    lo: int
+    hi: int
+    shape: list[int]
+    chain: list = field(default_factory=list)
+    implements: list = field(default_factory=list)
+
+
+def _chain_value(acc: _Acc, a: np.ndarray) -> tuple[np.ndarray, int]:
+    """The chain applied to accumulator codes `a` (int64, channels last): (mantissas, frac)."""
+    v, frac = a.astype(np.int64), acc.frac
+    for kind, *args in acc.chain:
+        if kind == "add":
+            b, fb = args
+            common = max(frac, fb)
+            v = (v << (common - frac)) + (b << (common - fb))
+            frac = common
+        elif kind == "relu":
+            v = np.maximum(v, 0)
+        elif kind == "divide":
+            frac += args[0]
+    return v, frac
+
+
+def thresholds(acc: _Acc, channels: int, p: dict) -> tuple[np.ndarray, int, int]:
+    """Exact MultiThreshold thresholds of chain + Quant p: T[c, k] is the smallest accumulator
+    code whose output level is >= lo + k + 1 (hi + 1 past the range: never reached).
+    Returns (T of shape (channels, levels - 1), lo, hi)."""
+    lo, hi = quant_bounds(p)
+    levels = np.arange(lo + 1, hi + 1, dtype=np.int64)[None, :]
+    below = np.full((channels, levels.size), acc.lo - 1, dtype=np.int64)  # f(below) < level (virtual)
+    above = np.full((channels, levels.size), acc.hi + 1, dtype=np.int64)  # f(above) >= level (virtual)
+    while np.any(above - below > 1):
+        mid = below + (above - below) // 2
+        v, frac = _chain_value(acc, mid.T)  # channels last
+        out = requantize(v, frac - p["frac"], p["rounding_mode"], lo, hi).T
+        reached = out >= levels
+        above, below = np.where(reached, mid, above), np.where(reached, below, mid)
+    return above, lo, hi
+
+
+def lower_for_finn(model: ModelWrapper) -> FinnGraph:
+    """The FINN-ready integer graph of a canonical model (one-line errors naming a node that has
+    no exact lowering)."""
+    b = _Builder(model)
+    first = model.find_consumer(model.graph.input[0].name)
+    if first is None or first.op_type != "Quant":
+        raise L1ForgeError("finn backend: the model input must go through a Quant first")
+    p = check_quant(model, first)
+    if p["channel_frac"] is not None:
+        raise _refuse(first, "has per-channel scales; the finn backend takes one input grid")
+    lo, hi = quant_bounds(p)
+    shape = list(model.get_tensor_shape(first.output[0])[1:])
+    acc = _Acc("global_in", p["frac"], lo, hi, shape)
+    b.datatypes["global_in"] = _int_datatype(lo, hi)
+    input_frac, computed = p["frac"], False
+    order = list(model.graph.node)
+    for node in order[order.index(first) + 1:]:
+        op = node.op_type
+        if op == "Reshape" and not computed:
+            acc.shape = list(model.get_tensor_shape(node.output[0])[1:])  # done by the host
+        elif op == "Quant":
+            acc = _requantize(b, model, node, acc)
+        elif op in _CHAIN_OPS:
+            acc = _absorb(model, node, acc)
+        elif op == "MatMul":
+            acc, computed = _matmul(b, model, node, acc), True
+        elif op in ("ReduceMean", "ReduceSum"):
+            acc, computed = _pool(b, model, node, acc), True
+        else:
+            raise _refuse(node, "has no FINN lowering yet (the finn backend maps MatMul with constants, bias, "
+                                "Relu, Quant, sum and mean pooling)")
+    out = _output(b, model, acc)
+    graph = helper.make_graph(b.nodes, model.graph.name or "l1forge",
+                              [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, [1] + b.input_shape)],
+                              [helper.make_tensor_value_info(out.tensor, TensorProto.FLOAT, [1] + finn_shape(out.shape))],
+                              initializer=b.inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid("qonnx.custom_op.general", 1)])
+    proto.ir_version = 8  # FINN's onnx 1.21 / onnxruntime 1.25 read it
+    finn = ModelWrapper(proto)
+    for tensor, datatype in b.datatypes.items():
+        _annotate(finn, tensor, datatype)
+    b.canonical[out.tensor] = (order[-1].name, out.frac)
+    return FinnGraph(finn, b.input_shape, input_frac, out.frac, b.layers, b.canonical)
+
+
+def _annotate(model: ModelWrapper, tensor: str, datatype: str) -> None:
+    """A qonnx finn_datatype annotation, written as qonnx's ModelWrapper.set_tensor_datatype does
+    (without importing FINN's DataType registry on this side)."""
+    ann = onnx.TensorAnnotation()
+    ann.tensor_name = tensor
+    kv = ann.quant_parameter_tensor_names.add()
+    kv.key, kv.value = "finn_datatype", datatype
+    model.graph.quantization_annotation.append(ann)
+
+
+def finn_shape(shape: list[int]) -> list[int]:
+    """The per-sample shape FINN gets: a set of N vectors [N, C] as NHWC [N, 1, C], the layout
+    whose fused MVAU thresholds FINN's python execution applies per channel (on a 3-D [N, C]
+    tensor it thresholds along N: silently wrong when N == C, pinned in the tests)."""
+    if len(shape) == 1:
+        return list(shape)
+    if len(shape) == 2:
+        return [shape[0], 1, shape[1]]
+    raise L1ForgeError(f"finn backend: tensors of per-sample shape {shape} are not lowered (vectors or sets "
+                       "of vectors only)")
+
+
+def _first_compute(b: _Builder, acc: _Acc) -> None:
+    """The firmware input is fixed when the first layer consumes it."""
+    if b.input_shape is None:
+        b.input_shape = finn_shape(acc.shape)
+
+
+def _matmul(b: _Builder, model, node, acc: _Acc) -> _Acc:
+    w = const(model, node.input[1])
+    if w is None:
+        raise _refuse(node, "multiplies two variables; the finn backend maps products with a constant only")
+    if acc.chain:
+        raise _refuse(node, "takes an unquantized input; FINN layers take integer codes from a Quant")
+    _first_compute(b, acc)
+    w_int, fw = const_mantissa(w, node, "the weights")
+    if np.abs(w_int).max(initial=0) >= FLOAT32_EXACT:
+        raise _refuse(node, "has weights needing more than 24 bits")
+    col = np.abs(w_int).sum(axis=0)
+    reach = int(max(abs(acc.lo), abs(acc.hi)) * col.max(initial=0))
+    if reach >= FLOAT32_EXACT:
+        raise _refuse(node, f"accumulates up to {reach}, beyond the 2**24 FINN's float32 execution holds exactly")
+    wt = b.initializer("weights", w_int, _int_datatype(int(w_int.min(initial=0)), int(w_int.max(initial=0))))
+    pos, neg = np.clip(w_int, 0, None), np.clip(w_int, None, 0)
+    lo = int((acc.lo * pos + acc.hi * neg).sum(axis=0).min())
+    hi = int((acc.hi * pos + acc.lo * neg).sum(axis=0).max())
+    out = b.emit("MatMul", [acc.tensor, wt], _int_datatype(lo, hi), [node.name])
+    shape = acc.shape[:-1] + [int(w.shape[-1])]
+    return _Acc(out, acc.frac + fw, lo, hi, shape, [], [node.name])
+
+
+def _pool(b: _Builder, model, node, acc: _Acc) -> _Acc:
+    """Sum (or mean: the division joins the chain) over the constituents of [N, C] codes as a
+    Reshape to N*C and a MatMul with the 0/1 matrix that adds each channel's N values."""
+    axes = reduce_axes(model, node, len(acc.shape) + 1)
+    if acc.chain or len(acc.shape) != 2 or axes != [1]:
+        raise _refuse(node, "is not a sum or mean of quantized [N, C] codes over the N axis")
+    if attr_keepdims(node):
+        raise _refuse(node, "keeps the reduced axis; the finn backend pools [N, C] to [C]")
+    _first_compute(b, acc)
+    n, c = acc.shape
+    if node.op_type == "ReduceMean" and (n & (n - 1)):
+        raise _refuse(node, f"averages over {n}, not a power of two (exact means over other counts are not "
+                            "lowered to FINN yet)")
+    flat = b.initializer("flat_shape", np.array([1, n * c]))
+    b.inits[-1] = numpy_helper.from_array(np.array([1, n * c], dtype=np.int64), b.inits[-1].name)
+    reshaped = b.emit("Reshape", [acc.tensor, flat], b.datatypes.get(acc.tensor, _int_datatype(acc.lo, acc.hi)),
+                      [node.name])
+    ones = np.tile(np.eye(c, dtype=np.float32), (n, 1))  # row i*c + j adds channel j of constituent i
+    wt = b.initializer("pool_sum", ones, "INT2")
+    lo, hi = acc.lo * n, acc.hi * n
+    out = b.emit("MatMul", [reshaped, wt], _int_datatype(lo, hi), [node.name])
+    chain = [("divide", n.bit_length() - 1)] if node.op_type == "ReduceMean" else []
+    return _Acc(out, acc.frac, lo, hi, [c], chain, [node.name])
+
+
+def attr_keepdims(node) -> bool:
+    for a in node.attribute:
+        if a.name == "keepdims":
+            return bool(a.i)
+    return True
+
+
+def _absorb(model, node, acc: _Acc) -> _Acc:
+    if node.op_type == "Relu":
+        acc.chain.append(("relu",))
+    else:
+        bias = const(model, node.input[1])
+        if bias is None:
+            raise _refuse(node, "adds two variables; the finn backend maps a constant bias only")
+        values = np.broadcast_to(bias, [1] + acc.shape).reshape(-1, acc.shape[-1])
+        if np.any(values != values[:1]):
+            raise _refuse(node, "adds a bias that varies along an axis other than the channels")
+        m, fb = const_mantissa(values[0], node, "the bias")
+        acc.chain.append(("add", m, fb))
+    acc.implements.append(node.name)
+    return acc
+
+
+def _requantize(b: _Builder, model, node, acc: _Acc) -> _Acc:
+    p = check_quant(model, node)
+    if p["channel_frac"] is not None:
+        raise _refuse(node, "has per-channel scales; FINN's MultiThreshold counts levels on one grid")
+    channels = acc.shape[-1]
+    t, lo, hi = thresholds(acc, channels, p)
+    if np.abs(t).max(initial=0) >= FLOAT32_EXACT:
+        raise _refuse(node, "needs thresholds beyond 2**24, which FINN's float32 execution does not hold exactly")
+    if not acc.chain and acc.frac == p["frac"] and lo <= acc.lo and acc.hi <= hi:
+        return acc  # the codes already lie on this grid and range: nothing to do
+    _first_compute(b, acc)
+    tt = b.initializer("thresholds", t, _int_datatype(int(t.min()), int(t.max())))
+    layout = {1: "NC", 2: "NHWC"}[len(acc.shape)]
+    out = b.emit("MultiThreshold", [acc.tensor, tt], _int_datatype(lo, hi), acc.implements + [node.name],
+                 out_dtype=_int_datatype(lo, hi), out_bias=float(lo), data_layout=layout)
+    b.canonical[out] = (node.name, p["frac"])
+    return _Acc(out, p["frac"], lo, hi, list(acc.shape), [], [])
+
+
+def _output(b: _Builder, model, acc: _Acc) -> _Acc:
+    """The last accumulator: a bias becomes an integer Add (codes at the finest grid); a Relu
+    without a Quant is refused (FINN has no plain integer ReLU layer here)."""
+    if any(kind == "relu" for kind, *_ in acc.chain):
+        raise L1ForgeError("finn backend: the output ends in a Relu without a Quant; quantize the output")
+    for kind, m, fb in acc.chain:  # only bias adds remain
+        common = max(acc.frac, fb)
+        if common > acc.frac:
+            raise L1ForgeError("finn backend: the output bias is finer than the output layer's accumulator grid; "
+                               "quantize the output")
+        bias = m << (common - fb)
+        bt = b.initializer("output_bias", bias[None, :] if len(acc.shape) == 1 else bias,
+                           _int_datatype(int(bias.min()), int(bias.max())))
+        lo, hi = acc.lo + int(bias.min()), acc.hi + int(bias.max())
+        acc = _Acc(b.emit("Add", [acc.tensor, bt], _int_datatype(lo, hi), acc.implements), acc.frac, lo, hi, acc.shape)
+    return acc

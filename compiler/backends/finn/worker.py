@@ -1,0 +1,158 @@
+"""The FINN side of the finn backend: run by the FINN environment's Python (`.venv-finn`, whose
+pins clash with l1forge's), never imported by l1forge. It imports only FINN, qonnx and numpy.
+
+    python worker.py build REQUEST.json     # lowered graph -> HW layers, folding, estimates, HLS/RTL
+    python worker.py execute REQUEST.json   # FINN's python execution of the HW graph on codes
+
+Each command writes a JSON answer to the request's "answer" path: {"ok": true, ...} or
+{"ok": false, "error": one line naming the node}. FINN's own messages go to the log file.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+HW_DOMAIN = "finn.custom_op.fpgadataflow"
+
+
+class Refused(Exception):
+    """A graph FINN cannot map, said in one line."""
+
+
+def _convert_to_hw(model):
+    """FINN's own conversions to HW layers: MatMul (+ MultiThreshold) -> MVAU, standalone
+    MultiThreshold -> Thresholding, Add of a constant -> ElementwiseAdd; flattening Reshapes
+    between HW layers are dropped as FINN does between a convolution and a dense layer."""
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+        InferElementwiseBinaryOperation)
+    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+        InferQuantizedMatrixVectorActivation)
+    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+
+    model = model.transform(InferShapes())
+    for transformation in (InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+                           InferElementwiseBinaryOperation(), RemoveCNVtoFCFlatten(), GiveUniqueNodeNames()):
+        model = model.transform(transformation)
+    model = model.transform(InferDataTypes())
+    unmapped = [n for n in model.graph.node if n.domain != HW_DOMAIN]
+    if unmapped:
+        n = unmapped[0]
+        raise Refused(f"FINN mapped no hardware layer for node {n.name} ({n.op_type}); "
+                      f"{len(unmapped)} node(s) left unmapped")
+    return model
+
+
+def _node_table(model, cycles: dict, resources: dict) -> list[dict]:
+    from qonnx.custom_op.registry import getCustomOp
+
+    rows = []
+    for n in model.graph.node:
+        inst = getCustomOp(n)
+        folding = {k: inst.get_nodeattr(k) for k in ("PE", "SIMD") if k in inst.get_nodeattr_types()}
+        rows.append({"name": n.name, "op": n.op_type, "output": n.output[0], "folding": folding,
+                     "cycles": int(cycles.get(n.name, 0)),
+                     "resources": {k: float(v) for k, v in resources.get(n.name, {}).items()}})
+    return rows
+
+
+def build(req: dict) -> dict:
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    out = Path(req["folder"])
+    timings = {}
+    t = time.perf_counter()
+    hw = _convert_to_hw(ModelWrapper(req["lowered"]))
+    hw.save(str(out / "hw_layers.onnx"))  # what FINN's python execution runs (before specialization)
+    timings["finn_convert_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    special = hw.transform(SpecializeLayers(req["part"]))
+    folded = special.transform(SetFolding(target_cycles_per_frame=int(req["target_cycles"]), two_pass_relaxation=True))
+    cycles = exp_cycles_per_layer(folded)
+    resources = res_estimation(folded, req["part"])
+    folded.save(str(out / "folded.onnx"))
+    timings["finn_fold_and_estimate_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    generated = _generate_code(folded, out, req)
+    timings["finn_codegen_s"] = time.perf_counter() - t
+    return {"layers": _node_table(folded, cycles, resources), "hw_layers": [n.op_type for n in hw.graph.node],
+            "generated": generated, "timings": timings}
+
+
+def _generate_code(model, out: Path, req: dict) -> list[str]:
+    """HLS C++ / Verilog of every layer, written by FINN's code generators (no vendor tool runs)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    written = []
+    code = out / "code"
+    for n in model.graph.node:
+        inst = getCustomOp(n)
+        folder = code / n.name
+        folder.mkdir(parents=True, exist_ok=True)
+        inst.set_nodeattr("code_gen_dir_ipgen", str(folder))
+        inst.code_generation_ipgen(model, req["part"], req["clock_ns"])
+        written.append(n.name)
+    model.save(str(out / "folded.onnx"))
+    return written
+
+
+def execute(req: dict) -> dict:
+    """FINN's python execution of the HW graph, one frame at a time (FINN's HW layers take one
+    frame); with "layers", every node's output for the first rows as well."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from finn.core.onnx_exec import execute_onnx
+
+    model = ModelWrapper(req["graph"])
+    codes = np.load(req["codes"])
+    name, output = model.graph.input[0].name, model.graph.output[0].name
+    rows, layers = [], {}
+    for i in range(len(codes)):
+        full = i < int(req.get("layer_rows", 0))
+        ctx = execute_onnx(model, {name: codes[i:i + 1]}, return_full_exec_context=full)
+        rows.append(np.asarray(ctx[output], dtype=np.float64).reshape(-1))
+        if full:
+            for n in model.graph.node:
+                layers.setdefault(n.name, []).append(np.asarray(ctx[n.output[0]], dtype=np.float64))
+    np.save(req["outputs"], np.stack(rows))
+    if layers:
+        np.savez(req["layer_outputs"], **{k: np.concatenate(v) for k, v in layers.items()})
+    return {"rows": len(rows), "nodes": [(n.name, n.op_type, n.output[0]) for n in model.graph.node]}
+
+
+COMMANDS = {"build": build, "execute": execute}
+
+
+def main(argv: list[str]) -> int:
+    command, request = argv[1], json.loads(Path(argv[2]).read_text())
+    answer = Path(request["answer"])
+    try:
+        from finn.util.settings import initialize_dummy_settings
+
+        initialize_dummy_settings()  # FINN's documented entry for transformations run outside its CLI
+        result = {"ok": True, **COMMANDS[command](request)}
+    except Refused as e:
+        result = {"ok": False, "error": str(e)}
+    except Exception as e:  # FINN's own failure: one line for the user, the traceback in the log
+        traceback.print_exc()
+        result = {"ok": False, "error": f"FINN failed in {command}: {type(e).__name__}: {str(e).splitlines()[0][:300]}"}
+    answer.write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
