@@ -5,6 +5,11 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.l1forge-setup
+# The finn backend's own environment (finn-plus' pins clash with .venv's; DESIGN.md): driven
+# through a subprocess worker, never imported by l1forge.
+FINN_VENV := .venv-finn
+FINN_REQS := compiler/backends/finn/environment.txt
+FINN_STAMP := $(FINN_VENV)/.l1forge-setup
 # pip on the build machines lists local indexes it cannot read; that noise hides real messages.
 PIPQUIET := { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 
@@ -17,7 +22,7 @@ need = command -v $(1) >/dev/null || { \
     { apt-get install -y -q $(2) || { apt-get update -q && apt-get install -y -q $(2); }; } >/dev/null; \
   else echo "error: $(1) not found ($(3)); install it: sudo apt-get install $(2)"; exit 1; fi; }
 
-setup: $(STAMP)
+setup: $(STAMP) $(FINN_STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install CPython 3.11 (l1forge pins wheels built for it)"; exit 1; }
@@ -34,6 +39,17 @@ $(STAMP): pyproject.toml Makefile
 	@$(VENV)/bin/python -m pip check
 	@touch $(STAMP)
 	@echo "setup: done ($(VENV)/bin/l1forge)"
+
+$(FINN_STAMP): $(FINN_REQS) Makefile
+	@[ -x $(FINN_VENV)/bin/python ] || $(PYTHON) -m venv $(FINN_VENV)
+	@echo "setup: installing finn-plus 1.6.1 into $(FINN_VENV) (its own pins; first run about 1 minute)"
+	@$(FINN_VENV)/bin/python -m pip install -q --upgrade pip 2>&1 | $(PIPQUIET)
+	@# CPU torch first (as for .venv), then finn-plus without its clashing or unused pins.
+	@$(FINN_VENV)/bin/python -m pip install -q torch==2.13.0 2>&1 | $(PIPQUIET)
+	@$(FINN_VENV)/bin/python -m pip install -q -r $(FINN_REQS) 2>&1 | $(PIPQUIET)
+	@$(FINN_VENV)/bin/python -m pip install -q --no-deps finn-plus==1.6.1 2>&1 | $(PIPQUIET)
+	@$(FINN_VENV)/bin/python -c "import finn.custom_op.fpgadataflow, finn.core.onnx_exec"
+	@touch $(FINN_STAMP)
 
 demo: setup
 	$(VENV)/bin/l1forge demo
@@ -54,4 +70,4 @@ bench: setup
 	$(VENV)/bin/python benchmarks/tagger_accuracy.py --data jets100k.h5 --epochs 25 (about 25 minutes)"
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache
+	rm -rf $(VENV) $(FINN_VENV) demo_out .pytest_cache

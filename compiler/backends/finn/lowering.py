@@ -248,8 +248,8 @@ def _pool(b: _Builder, model, node, acc: _Acc) -> _Acc:
     if node.op_type == "ReduceMean" and (n & (n - 1)):
         raise _refuse(node, f"averages over {n}, not a power of two (exact means over other counts are not "
                             "lowered to FINN yet)")
-    flat = b.initializer("flat_shape", np.array([1, n * c]))
-    b.inits[-1] = numpy_helper.from_array(np.array([1, n * c], dtype=np.int64), b.inits[-1].name)
+    flat = b.name("flat_shape")
+    b.inits.append(numpy_helper.from_array(np.array([-1, n * c], dtype=np.int64), flat))
     reshaped = b.emit("Reshape", [acc.tensor, flat], b.datatypes.get(acc.tensor, _int_datatype(acc.lo, acc.hi)),
                       [node.name])
     ones = np.tile(np.eye(c, dtype=np.float32), (n, 1))  # row i*c + j adds channel j of constituent i

@@ -1,0 +1,214 @@
+"""finn backend: l1forge's integer lowering is exact (qonnx executes it equal to the emulator for
+every rounding mode), FINN's HW layers executed by FINN equal the emulator on >= 10,000 inputs
+and gate the compile, the build reopens, and the FINN defects the lowering avoids are pinned."""
+import json
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+from qonnx.core.onnx_exec import execute_onnx
+
+from l1forge.compiler.backends.finn.lowering import lower_for_finn
+from l1forge.compiler.backends.finn.project import finn_python
+from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.ir import load_model
+from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.ir.fixed import QONNX_ROUNDING
+from l1forge.compiler.ir.integer import check_quant, quant_float_input
+from l1forge.compiler.ir.model import with_batch_size
+from l1forge.compiler.passes.canonicalize import canonicalize
+from l1forge.compiler.pipeline import compile_model, cosim_build
+from l1forge.hw.report import schema_errors
+from l1forge.hw.sim.cosim import grid_inputs
+
+from tests.graphs import channels_first_pooling, per_particle_dense, signed_requant
+from tests.tagger_checks import SMALL_TAGGERS, trained_tagger
+
+
+def lowered_vs_emulator(model, n: int = 3000, seed: int = 1) -> int:
+    """Rows where qonnx's execution of the lowered integer graph (output codes * 2**-frac)
+    differs from the emulator on n grid inputs."""
+    graph = lower_for_finn(model)
+    x = grid_inputs(model, n, seed)
+    quant = model.find_consumer(model.graph.input[0].name)
+    codes = quant_float_input(x, check_quant(model, quant), quant).reshape([n] + graph.input_shape)
+    lowered = with_batch_size(graph.model, n)
+    got = execute_onnx(lowered, {"global_in": codes.astype(np.float32)})[lowered.graph.output[0].name]
+    got = np.asarray(got, dtype=np.float64).reshape(n, -1) * 2.0 ** -graph.output_frac
+    return int(np.any(got != emulate(model, x).reshape(n, -1), axis=1).sum())
+
+
+@pytest.mark.parametrize("mode", QONNX_ROUNDING)
+def test_thresholds_exact_for_every_rounding_mode(mode):
+    """A signed requantization meeting positive and negative ties, as bisected MultiThresholds."""
+    model = canonicalize(signed_requant(mode, n=4, f=3, c=4))
+    assert lowered_vs_emulator(model, 4000) == 0
+
+
+def test_relu_and_unsigned_requant_on_a_set_of_vectors():
+    model = canonicalize(per_particle_dense(n=8, f=3, c=8))  # N == C: FINN's 3-D threshold axis trap
+    graph = lower_for_finn(model)
+    assert graph.input_shape == [8, 1, 3]  # NHWC for FINN
+    assert [n.op_type for n in graph.model.graph.node] == ["MatMul", "MultiThreshold"]
+    assert lowered_vs_emulator(model, 4000) == 0
+
+
+@pytest.mark.parametrize("case", ["deepset mean 4 bit", "mlp 6 bit"])
+def test_tagger_lowering_exact(case, tmp_path):
+    path, _ = trained_tagger(SMALL_TAGGERS[case], tmp_path)
+    model = canonicalize(load_model(path))
+    assert lowered_vs_emulator(model, 3000) == 0
+
+
+def test_thresholds_drop_an_identity_requant_and_count_levels(tmp_path):
+    """The MLP's input Quant after the Reshape re-quantizes on the same grid: no node; every
+    MultiThreshold has one threshold per output level step."""
+    model = canonicalize(load_model(trained_tagger(SMALL_TAGGERS["mlp 6 bit"], tmp_path)[0]))
+    graph = lower_for_finn(model)
+    ops = [n.op_type for n in graph.model.graph.node]
+    assert ops == ["MatMul", "MultiThreshold", "MatMul", "MultiThreshold", "MatMul", "Add"]
+    for node in graph.model.graph.node:
+        if node.op_type == "MultiThreshold":
+            t = graph.model.get_initializer(node.input[1])
+            assert t.shape[1] == 2 ** 6 - 1 and np.all(np.diff(t, axis=1) >= 0)
+
+
+@pytest.mark.parametrize("case,node", [("deepset max 6 bit, 16 features", "ReduceMax"),
+                                       ("interaction network N=8", "Gather")])
+def test_unlowered_ops_refused_naming_the_node(case, node, tmp_path):
+    model = canonicalize(load_model(trained_tagger(SMALL_TAGGERS[case], tmp_path)[0]))
+    with pytest.raises(L1ForgeError, match=rf"finn backend: node \S+ \({node}\) has no FINN lowering yet"):
+        lower_for_finn(model)
+
+
+def test_channels_first_max_pool_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(L1ForgeError, match="finn backend"):
+        compile_model(channels_first_pooling("GlobalMaxPool"), tmp_path / "fw", backend="finn", log=lambda m: None)
+    assert not (tmp_path / "fw").exists()
+
+
+def test_missing_finn_environment_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("L1FORGE_FINN_PYTHON", str(tmp_path / "nowhere" / "python"))
+    with pytest.raises(L1ForgeError, match=r"needs the FINN environment .*run `make setup`"):
+        finn_python()
+
+
+# --- with the FINN environment (finn-plus 1.6.1 in .venv-finn) ---------------------------------
+
+@pytest.mark.tools
+@pytest.mark.parametrize("case", ["mlp 6 bit", "deepset mean 4 bit"])
+def test_finn_python_execution_bit_exact_and_gates_the_compile(case, tmp_path):
+    path, x = trained_tagger(SMALL_TAGGERS[case], tmp_path)
+    report = compile_model(path, tmp_path / "fw", backend="finn", data=x[:500], n_random=10_000, log=lambda m: None)
+    v = report["verification"]
+    assert v["status"] == "bit-exact" and v["samples"] == 10_500
+    assert v["mismatches"] == {"firmware_vs_emulator": 0, "emulator_vs_qonnx": 0}
+    assert schema_errors(report) == []
+    ops = [layer["class"] for layer in report["layers"]]
+    assert all(op.startswith(("MVAU_", "ElementwiseAdd_")) for op in ops), ops  # every node a HW layer
+    assert report["latency"]["cycles"] == sum(layer["latency"]["cycles"] for layer in report["layers"])
+    assert report["latency"]["source"].startswith("estimate:finn-plus") and report["resources"]["LUT"] > 0
+    assert all(layer["implements"] for layer in report["layers"])  # each names the canonical nodes it computes
+    prj = tmp_path / "fw" / "finn_prj"
+    for layer in report["layers"]:  # FINN's generated sources: HLS C++ or Verilog with its scripts
+        assert any((prj / "code" / layer["name"]).iterdir())
+    # the build reopens: l1forge cosim re-runs FINN's execution of the saved HW graph
+    outputs, summary = cosim_build(tmp_path / "fw", x[:300], log=lambda m: None)
+    assert summary["bit_exact"] and summary["samples"] == 300
+
+
+@pytest.mark.tools
+def test_a_tampered_threshold_is_caught_and_its_layer_named(tmp_path):
+    path, x = trained_tagger(SMALL_TAGGERS["mlp 6 bit"], tmp_path)
+    compile_model(path, tmp_path / "fw", backend="finn", n_random=200, log=lambda m: None)
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from qonnx.core.modelwrapper import ModelWrapper
+        m = ModelWrapper("{tmp_path}/fw/finn_prj/hw_layers.onnx")
+        node = m.graph.node[1]
+        t = m.get_initializer(node.input[2]).copy()
+        t[:, :] -= 3  # every level 3 accumulator codes early
+        m.set_initializer(node.input[2], t)
+        m.save("{tmp_path}/fw/finn_prj/hw_layers.onnx")
+        print(node.name)
+    """)
+    tampered = subprocess.run([str(finn_python()), "-c", script], capture_output=True, text=True, check=True)
+    with pytest.raises(L1ForgeError, match=tampered.stdout.strip()):
+        cosim_build(tmp_path / "fw", x[:500], log=lambda m: None)
+
+
+def _in_finn(script: str) -> dict:
+    done = subprocess.run([str(finn_python()), "-c", textwrap.dedent(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.tools
+def test_finn_defect_quant_conversion_rounds_ties_up():
+    """finn-plus 1.6.1 converts a ROUND (half to even) Quant after a Relu into thresholds at
+    (k + 1/2) steps compared with >=: half up. At 2.5 qonnx gives 2, FINN 3. This is why the
+    lowering computes thresholds itself. If this fails, FINN has fixed it."""
+    got = _in_finn("""
+        import json, numpy as np
+        from onnx import TensorProto, helper
+        from qonnx.core.modelwrapper import ModelWrapper
+        from qonnx.core.onnx_exec import execute_onnx
+        from qonnx.util.basic import qonnx_make_model
+        from qonnx.transformation.infer_shapes import InferShapes
+        from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+        inits = [helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in (("s", 1.0), ("z", 0.0), ("b", 4.0))]
+        nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+                 helper.make_node("Quant", ["r", "s", "z", "b"], ["y"], name="q", domain="qonnx.custom_op.general",
+                                  rounding_mode="ROUND", signed=0, narrow=0)]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], initializer=inits)
+        m = ModelWrapper(qonnx_make_model(g)).transform(InferShapes())
+        x = np.array([[0.5, 1.5, 2.5, 3.5]], dtype=np.float32)
+        ref = execute_onnx(m, {"x": x})["y"]
+        finn = m.transform(ConvertQONNXtoFINN())
+        out = execute_onnx(finn, {"x": x})[finn.graph.output[0].name]
+        print(json.dumps({"qonnx": ref.ravel().tolist(), "finn": np.asarray(out).ravel().tolist()}))
+    """)
+    assert got["qonnx"] == [0.0, 2.0, 2.0, 4.0]  # half to even
+    assert got["finn"] == [1.0, 2.0, 3.0, 4.0]  # half up
+
+
+@pytest.mark.tools
+def test_finn_defect_mvau_thresholds_a_set_along_the_wrong_axis():
+    """finn-plus 1.6.1's python execution of an MVAU with fused thresholds on a 3-D [1, N, C]
+    input thresholds along N: silently wrong when N == C (an assertion otherwise). The lowering
+    gives FINN sets as NHWC [1, N, 1, C], which it executes per channel."""
+    got = _in_finn("""
+        import json, numpy as np
+        from onnx import TensorProto, helper
+        from qonnx.core.modelwrapper import ModelWrapper
+        from qonnx.core.onnx_exec import execute_onnx
+        from qonnx.util.basic import qonnx_make_model
+        from qonnx.transformation.infer_shapes import InferShapes
+        from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+            InferQuantizedMatrixVectorActivation)
+        from finn.util.settings import initialize_dummy_settings
+        initialize_dummy_settings()
+        w = np.eye(4, dtype=np.float32)
+        t = np.array([[0.0], [10.0], [20.0], [30.0]], dtype=np.float32)  # channel c: out = (x >= 10 c)
+        inits = [helper.make_tensor("w", TensorProto.FLOAT, [4, 4], w.ravel().tolist()),
+                 helper.make_tensor("t", TensorProto.FLOAT, [4, 1], t.ravel().tolist())]
+        nodes = [helper.make_node("MatMul", ["x", "w"], ["a"], name="mm"),
+                 helper.make_node("MultiThreshold", ["a", "t"], ["y"], name="mt", domain="qonnx.custom_op.general",
+                                  out_dtype="UINT1", data_layout="NWC")]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4])], initializer=inits)
+        m = ModelWrapper(qonnx_make_model(g)).transform(InferShapes())
+        for name, dt in (("x", "UINT8"), ("w", "INT2"), ("a", "UINT8"), ("y", "UINT1")):
+            m.set_tensor_datatype(name, __import__("qonnx.core.datatype").core.datatype.DataType[dt])
+        x = np.full((1, 4, 4), 15.0, dtype=np.float32)  # every channel >= 10 except channels 2, 3
+        ref = execute_onnx(m, {"x": x})["y"]
+        hw = m.transform(InferQuantizedMatrixVectorActivation())
+        out = execute_onnx(hw, {"x": x})[hw.graph.output[0].name]
+        print(json.dumps({"ops": [n.op_type for n in hw.graph.node], "qonnx": ref[0].tolist(),
+                          "finn": np.asarray(out)[0].tolist()}))
+    """)
+    assert got["ops"] == ["MVAU"]
+    assert got["qonnx"] == [[1.0, 1.0, 0.0, 0.0]] * 4  # thresholds per channel (last axis)
+    assert got["finn"] == [[1.0] * 4, [1.0] * 4, [0.0] * 4, [0.0] * 4]  # per row: along N
