@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from l1forge.hw.sim.finn_exec import FinnPythonSimulator, run_worker
+
 from ...errors import L1ForgeError
 from ..base import Backend, CompileOptions
 from .lowering import lower_for_finn
-from .project import FinnProject, FinnPythonSimulator, open_finn_project, run_worker
+from .project import WORKER, FinnProject, finn_python, open_finn_project
 
 ESTIMATE = "estimate:finn-plus-1.6.1"
 
@@ -36,7 +38,7 @@ class FinnBackend(Backend):
         log(f"FINN: {len(graph.model.graph.node)} integer nodes; converting to HW layers, folding for {target} "
             "cycles per frame ...")
         t = time.perf_counter()
-        answer = run_worker("build", {"lowered": str(path / "lowered.onnx"), "folder": str(path), "part": options.part,
+        answer = run_worker(finn_python(), WORKER, "build", {"lowered": str(path / "lowered.onnx"), "folder": str(path), "part": options.part,
                                       "clock_ns": options.clock_ns, "target_cycles": target,
                                       "log": str(path / "finn.log")},
                             "the FINN build", options.tool_time_limit_s)
@@ -74,7 +76,7 @@ class FinnBackend(Backend):
 
     def simulator(self, project, model, timings: dict, log, time_limit_s=None):
         log("verifying with FINN's python execution of the HW layers ...")
-        return FinnPythonSimulator(project, model, time_limit_s)
+        return FinnPythonSimulator(project, model, finn_python(), WORKER, time_limit_s)
 
     def reopen(self, folder: Path):
         return open_finn_project(Path(folder) / "finn_prj")

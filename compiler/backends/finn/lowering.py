@@ -28,7 +28,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from ...errors import L1ForgeError
 from ...ir.integer import check_quant, const_mantissa, quant_bounds, requantize
-from ...ir.model import const, consumers, reduce_axes
+from ...ir.model import attr, const, reduce_axes
 from ...ir.types import infer_fixed_point_types
 
 # Thresholds and weights travel as float32 ONNX initializers and FINN executes in float32:
@@ -241,7 +241,7 @@ def _pool(b: _Builder, model, node, acc: _Acc) -> _Acc:
     axes = reduce_axes(model, node, len(acc.shape) + 1)
     if acc.chain or len(acc.shape) != 2 or axes != [1]:
         raise _refuse(node, "is not a sum or mean of quantized [N, C] codes over the N axis")
-    if attr_keepdims(node):
+    if attr(node, "keepdims", 1):
         raise _refuse(node, "keeps the reduced axis; the finn backend pools [N, C] to [C]")
     _first_compute(b, acc)
     n, c = acc.shape
@@ -258,13 +258,6 @@ def _pool(b: _Builder, model, node, acc: _Acc) -> _Acc:
     out = b.emit("MatMul", [reshaped, wt], _int_datatype(lo, hi), [node.name])
     chain = [("divide", n.bit_length() - 1)] if node.op_type == "ReduceMean" else []
     return _Acc(out, acc.frac, lo, hi, [c], chain, [node.name])
-
-
-def attr_keepdims(node) -> bool:
-    for a in node.attribute:
-        if a.name == "keepdims":
-            return bool(a.i)
-    return True
 
 
 def _absorb(model, node, acc: _Acc) -> _Acc:

@@ -91,7 +91,7 @@ def test_compile_options_refuse_unknown_fields_and_bad_values():
         CompileOptions.from_fields(reuse=2)
     changed = CompileOptions.from_fields(CompileOptions(backend="rtl"), clock_ns=3.0)
     assert (changed.backend, changed.clock_ns, changed.reuse_factor) == ("rtl", 3.0, 1)
-    with pytest.raises(L1ForgeError, match="unknown backend 'finn'"):
-        CompileOptions(backend="finn").check()
+    with pytest.raises(L1ForgeError, match="unknown backend 'vivado'; available: hls4ml, rtl, finn"):
+        CompileOptions(backend="vivado").check()
     with pytest.raises(L1ForgeError, match="--reuse-factor must be >= 1"):
         CompileOptions(reuse_factor=0).check()
