@@ -51,7 +51,7 @@ class FinnPythonSimulator:
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         codes = quant_float_input(x, check_quant(self.model, self.quant), self.quant)
-        return codes.reshape([len(x)] + self.project.interface["input_shape"]).astype(np.float32)
+        return codes.reshape([len(x)] + self.project.interface["input_shape"]).astype(np.float64)
 
     def _execute(self, x: np.ndarray, layer_rows: int = 0) -> tuple[np.ndarray, dict]:
         with tempfile.TemporaryDirectory(prefix="l1forge-finn-exec-") as tmp:

@@ -15,6 +15,12 @@ from .lowering import lower_for_finn
 from .project import WORKER, FinnProject, finn_python, open_finn_project
 
 ESTIMATE = "estimate:finn-plus-1.6.1"
+# SetFolding stops widening a layer when its weight stream per PE passes this many bits (FINN's
+# default 36 suits weights streamed from BRAM; a trigger's few-cycle targets need whole rows).
+MAX_WEIGHT_STREAM_BITS = 1 << 16
+# Weights as constants in the layer's logic (FINN's internal_embedded), as a trigger design keeps
+# them: no weight stream, so its width does not cap PE and SIMD.
+MEM_MODE = "internal_embedded"
 
 
 class FinnBackend(Backend):
@@ -40,6 +46,7 @@ class FinnBackend(Backend):
         t = time.perf_counter()
         answer = run_worker(finn_python(), WORKER, "build", {"lowered": str(path / "lowered.onnx"), "folder": str(path), "part": options.part,
                                       "clock_ns": options.clock_ns, "target_cycles": target,
+                                      "max_weight_stream_bits": MAX_WEIGHT_STREAM_BITS, "mem_mode": MEM_MODE,
                                       "log": str(path / "finn.log")},
                             "the FINN build", options.tool_time_limit_s)
         timings["finn_build_s"] = time.perf_counter() - t

@@ -3,16 +3,16 @@ has to convert a quantizer itself.
 
 Every tensor between layers is carried as its integer codes (value * 2**frac). A MatMul with a
 constant becomes a MatMul with integer weights (annotated INTk); the chain that follows it up to
-the next Quant (bias Add, Relu, a mean's power-of-two division, the Quant with its rounding mode
-and saturation) is one monotone function of the integer accumulator, emitted as a MultiThreshold
+the next Quant (bias Add, Relu, the Quant with its rounding mode and saturation) is one monotone function of the integer accumulator, emitted as a MultiThreshold
 whose thresholds are found exactly, per channel and per output level, by bisection over the
 accumulator's whole range. FINN then fuses MatMul + MultiThreshold into one MVAU. FINN's own
 Quant -> MultiThreshold conversion places every threshold at (k + 1/2) steps with >=, which is
 rounding half up: it differs from qonnx's ROUND (half to even) at exact ties (pinned in
 tests/compiler/backends/test_finn.py), hence this lowering.
 
-Sum and mean pooling over the constituents become a Reshape and a MatMul with a constant 0/1
-matrix (FINN maps no ReduceSum). The output layer's bias is an integer Add; the host reads the
+Sum and mean pooling over the constituents become FINN's GlobalAccPool, an exact integer sum
+over the streamed set (FINN maps no ReduceSum, and its GlobalAveragePool conversion leaves a float
+Mul by 1/N behind); a mean over 2**k is the same sum codes read k fraction bits lower. The output layer's bias is an integer Add; the host reads the
 output codes and scales them by 2**-output_frac. Reshapes of the input come before the first
 layer and are done by the host (the firmware's input is the quantized input's codes in the
 shape the first layer takes).
@@ -31,11 +31,13 @@ from ...ir.integer import check_quant, const_mantissa, quant_bounds, requantize
 from ...ir.model import attr, const, reduce_axes
 from ...ir.types import infer_fixed_point_types
 
-# Thresholds and weights travel as float32 ONNX initializers and FINN executes in float32:
-# integers must stay exactly representable.
-FLOAT32_EXACT = 2 ** 24
+# The graph is written in float64 (initializers, input and output), which FINN's python execution
+# keeps: integers are exact up to 2**53. In float32 an 8-bit deep set's pooled layer (sums of 32
+# codes times 8-bit weights, up to 2**25) would already round.
+EXACT = 2 ** 53
 # The ops of the chain between an accumulator and the next Quant that the thresholds absorb.
 _CHAIN_OPS = ("Add", "Relu")
+HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
 
 @dataclass
@@ -78,14 +80,14 @@ class _Builder:
 
     def initializer(self, base: str, values: np.ndarray, datatype: str | None = None) -> str:
         name = self.name(base)
-        self.inits.append(numpy_helper.from_array(np.asarray(values, dtype=np.float32), name))
+        self.inits.append(numpy_helper.from_array(np.asarray(values, dtype=np.float64), name))
         if datatype:
             self.datatypes[name] = datatype
         return name
 
     def emit(self, op: str, inputs: list[str], datatype: str, implements: list[str], **attrs) -> str:
         out = self.name(f"{op}_out")
-        domain = "qonnx.custom_op.general" if op == "MultiThreshold" else ""
+        domain = {"MultiThreshold": "qonnx.custom_op.general", "GlobalAccPool": HW_DOMAIN}.get(op, "")
         self.nodes.append(helper.make_node(op, inputs, [out], name=self.name(op), domain=domain, **attrs))
         self.datatypes[out] = datatype
         self.layers.append({"node": self.nodes[-1].name, "op": op, "output": out, "implements": list(implements)})
@@ -103,6 +105,11 @@ class _Acc:
     shape: list[int]
     chain: list = field(default_factory=list)
     implements: list = field(default_factory=list)
+    stream: list[int] | None = None  # FINN's per-sample shape, when not finn_shape(shape)
+
+    @property
+    def finn(self) -> list[int]:
+        return self.stream or finn_shape(self.shape)
 
 
 def _chain_value(acc: _Acc, a: np.ndarray) -> tuple[np.ndarray, int]:
@@ -116,8 +123,6 @@ def _chain_value(acc: _Acc, a: np.ndarray) -> tuple[np.ndarray, int]:
             frac = common
         elif kind == "relu":
             v = np.maximum(v, 0)
-        elif kind == "divide":
-            frac += args[0]
     return v, frac
 
 
@@ -171,8 +176,8 @@ def lower_for_finn(model: ModelWrapper) -> FinnGraph:
                                 "Relu, Quant, sum and mean pooling)")
     out = _output(b, model, acc)
     graph = helper.make_graph(b.nodes, model.graph.name or "l1forge",
-                              [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, [1] + b.input_shape)],
-                              [helper.make_tensor_value_info(out.tensor, TensorProto.FLOAT, [1] + finn_shape(out.shape))],
+                              [helper.make_tensor_value_info("global_in", TensorProto.DOUBLE, [1] + b.input_shape)],
+                              [helper.make_tensor_value_info(out.tensor, TensorProto.DOUBLE, [1] + out.finn)],
                               initializer=b.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                     helper.make_opsetid("qonnx.custom_op.general", 1)])
@@ -209,7 +214,7 @@ def finn_shape(shape: list[int]) -> list[int]:
 def _first_compute(b: _Builder, acc: _Acc) -> None:
     """The firmware input is fixed when the first layer consumes it."""
     if b.input_shape is None:
-        b.input_shape = finn_shape(acc.shape)
+        b.input_shape = acc.finn
 
 
 def _matmul(b: _Builder, model, node, acc: _Acc) -> _Acc:
@@ -220,24 +225,24 @@ def _matmul(b: _Builder, model, node, acc: _Acc) -> _Acc:
         raise _refuse(node, "takes an unquantized input; FINN layers take integer codes from a Quant")
     _first_compute(b, acc)
     w_int, fw = const_mantissa(w, node, "the weights")
-    if np.abs(w_int).max(initial=0) >= FLOAT32_EXACT:
-        raise _refuse(node, "has weights needing more than 24 bits")
+    if np.abs(w_int).max(initial=0) >= EXACT:
+        raise _refuse(node, "has weights needing more than 53 bits")
     col = np.abs(w_int).sum(axis=0)
     reach = int(max(abs(acc.lo), abs(acc.hi)) * col.max(initial=0))
-    if reach >= FLOAT32_EXACT:
-        raise _refuse(node, f"accumulates up to {reach}, beyond the 2**24 FINN's float32 execution holds exactly")
+    if reach >= EXACT:
+        raise _refuse(node, f"accumulates up to {reach}, beyond the 2**53 FINN's float64 execution holds exactly")
     wt = b.initializer("weights", w_int, _int_datatype(int(w_int.min(initial=0)), int(w_int.max(initial=0))))
     pos, neg = np.clip(w_int, 0, None), np.clip(w_int, None, 0)
     lo = int((acc.lo * pos + acc.hi * neg).sum(axis=0).min())
     hi = int((acc.hi * pos + acc.lo * neg).sum(axis=0).max())
     out = b.emit("MatMul", [acc.tensor, wt], _int_datatype(lo, hi), [node.name])
-    shape = acc.shape[:-1] + [int(w.shape[-1])]
-    return _Acc(out, acc.frac + fw, lo, hi, shape, [], [node.name])
+    cols = int(w.shape[-1])
+    return _Acc(out, acc.frac + fw, lo, hi, acc.shape[:-1] + [cols], [], [node.name], acc.finn[:-1] + [cols])
 
 
 def _pool(b: _Builder, model, node, acc: _Acc) -> _Acc:
-    """Sum (or mean: the division joins the chain) over the constituents of [N, C] codes as a
-    Reshape to N*C and a MatMul with the 0/1 matrix that adds each channel's N values."""
+    """Sum (or mean over 2**k) over the constituents of [N, C] codes: FINN's GlobalAccPool on the
+    NHWC stream [N, 1, C], which adds each channel's N values exactly."""
     axes = reduce_axes(model, node, len(acc.shape) + 1)
     if acc.chain or len(acc.shape) != 2 or axes != [1]:
         raise _refuse(node, "is not a sum or mean of quantized [N, C] codes over the N axis")
@@ -248,16 +253,12 @@ def _pool(b: _Builder, model, node, acc: _Acc) -> _Acc:
     if node.op_type == "ReduceMean" and (n & (n - 1)):
         raise _refuse(node, f"averages over {n}, not a power of two (exact means over other counts are not "
                             "lowered to FINN yet)")
-    flat = b.name("flat_shape")
-    b.inits.append(numpy_helper.from_array(np.array([-1, n * c], dtype=np.int64), flat))
-    reshaped = b.emit("Reshape", [acc.tensor, flat], b.datatypes.get(acc.tensor, _int_datatype(acc.lo, acc.hi)),
-                      [node.name])
-    ones = np.tile(np.eye(c, dtype=np.float32), (n, 1))  # row i*c + j adds channel j of constituent i
-    wt = b.initializer("pool_sum", ones, "INT2")
     lo, hi = acc.lo * n, acc.hi * n
-    out = b.emit("MatMul", [reshaped, wt], _int_datatype(lo, hi), [node.name])
-    chain = [("divide", n.bit_length() - 1)] if node.op_type == "ReduceMean" else []
-    return _Acc(out, acc.frac, lo, hi, [c], chain, [node.name])
+    out = b.emit("GlobalAccPool", [acc.tensor], _int_datatype(lo, hi), [node.name], backend="fpgadataflow",
+                 NumChannels=c, PE=1, inputDataType=b.datatypes[acc.tensor], numInputVectors=[1, n, 1])
+    # a mean over 2**k is the sum read k fraction bits lower: the same codes
+    frac = acc.frac + (n.bit_length() - 1 if node.op_type == "ReduceMean" else 0)
+    return _Acc(out, frac, lo, hi, [c], [], [node.name], [1, 1, c])
 
 
 def _absorb(model, node, acc: _Acc) -> _Acc:
@@ -282,17 +283,17 @@ def _requantize(b: _Builder, model, node, acc: _Acc) -> _Acc:
         raise _refuse(node, "has per-channel scales; FINN's MultiThreshold counts levels on one grid")
     channels = acc.shape[-1]
     t, lo, hi = thresholds(acc, channels, p)
-    if np.abs(t).max(initial=0) >= FLOAT32_EXACT:
-        raise _refuse(node, "needs thresholds beyond 2**24, which FINN's float32 execution does not hold exactly")
+    if np.abs(t).max(initial=0) >= EXACT:
+        raise _refuse(node, "needs thresholds beyond 2**53, which FINN's float64 execution does not hold exactly")
     if not acc.chain and acc.frac == p["frac"] and lo <= acc.lo and acc.hi <= hi:
         return acc  # the codes already lie on this grid and range: nothing to do
     _first_compute(b, acc)
     tt = b.initializer("thresholds", t, _int_datatype(int(t.min()), int(t.max())))
-    layout = {1: "NC", 2: "NHWC"}[len(acc.shape)]
+    layout = {1: "NC", 3: "NHWC"}[len(acc.finn)]
     out = b.emit("MultiThreshold", [acc.tensor, tt], _int_datatype(lo, hi), acc.implements + [node.name],
                  out_dtype=_int_datatype(lo, hi), out_bias=float(lo), data_layout=layout)
     b.canonical[out] = (node.name, p["frac"])
-    return _Acc(out, p["frac"], lo, hi, list(acc.shape), [], [])
+    return _Acc(out, p["frac"], lo, hi, list(acc.shape), [], [], acc.stream)
 
 
 def _output(b: _Builder, model, acc: _Acc) -> _Acc:
@@ -306,8 +307,8 @@ def _output(b: _Builder, model, acc: _Acc) -> _Acc:
             raise L1ForgeError("finn backend: the output bias is finer than the output layer's accumulator grid; "
                                "quantize the output")
         bias = m << (common - fb)
-        bt = b.initializer("output_bias", bias[None, :] if len(acc.shape) == 1 else bias,
-                           _int_datatype(int(bias.min()), int(bias.max())))
+        bt = b.initializer("output_bias", bias, _int_datatype(int(bias.min()), int(bias.max())))
         lo, hi = acc.lo + int(bias.min()), acc.hi + int(bias.max())
-        acc = _Acc(b.emit("Add", [acc.tensor, bt], _int_datatype(lo, hi), acc.implements), acc.frac, lo, hi, acc.shape)
+        acc = _Acc(b.emit("Add", [acc.tensor, bt], _int_datatype(lo, hi), acc.implements), acc.frac, lo, hi, acc.shape,
+                   stream=acc.stream)
     return acc

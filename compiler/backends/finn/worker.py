@@ -26,8 +26,8 @@ class Refused(Exception):
 
 def _convert_to_hw(model):
     """FINN's own conversions to HW layers: MatMul (+ MultiThreshold) -> MVAU, standalone
-    MultiThreshold -> Thresholding, Add of a constant -> ElementwiseAdd; flattening Reshapes
-    between HW layers are dropped as FINN does between a convolution and a dense layer."""
+    MultiThreshold -> Thresholding, Add of a constant -> ElementwiseAdd (pooling arrives as
+    FINN's GlobalAccPool already)."""
     from qonnx.transformation.general import GiveUniqueNodeNames
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
@@ -37,11 +37,10 @@ def _convert_to_hw(model):
     from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
         InferQuantizedMatrixVectorActivation)
     from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
-    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
 
     model = model.transform(InferShapes())
     for transformation in (InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
-                           InferElementwiseBinaryOperation(), RemoveCNVtoFCFlatten(), GiveUniqueNodeNames()):
+                           InferElementwiseBinaryOperation(), GiveUniqueNodeNames()):
         model = model.transform(transformation)
     model = model.transform(InferDataTypes())
     unmapped = [n for n in model.graph.node if n.domain != HW_DOMAIN]
@@ -67,6 +66,7 @@ def _node_table(model, cycles: dict, resources: dict) -> list[dict]:
 
 def build(req: dict) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
 
     from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
     from finn.analysis.fpgadataflow.res_estimation import res_estimation
@@ -80,8 +80,12 @@ def build(req: dict) -> dict:
     hw.save(str(out / "hw_layers.onnx"))  # what FINN's python execution runs (before specialization)
     timings["finn_convert_s"] = time.perf_counter() - t
     t = time.perf_counter()
+    for node in hw.graph.node:  # weights as constants in logic, not streamed from memory (the trigger's way)
+        if node.op_type == "MVAU":
+            getCustomOp(node).set_nodeattr("mem_mode", req["mem_mode"])
     special = hw.transform(SpecializeLayers(req["part"]))
-    folded = special.transform(SetFolding(target_cycles_per_frame=int(req["target_cycles"]), two_pass_relaxation=True))
+    folded = special.transform(SetFolding(target_cycles_per_frame=int(req["target_cycles"]), two_pass_relaxation=True,
+                                          mvau_wwidth_max=int(req["max_weight_stream_bits"])))
     cycles = exp_cycles_per_layer(folded)
     resources = res_estimation(folded, req["part"])
     folded.save(str(out / "folded.onnx"))
