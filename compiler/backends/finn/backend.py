@@ -58,14 +58,14 @@ class FinnBackend(Backend):
         layers = answer["layers"]
         cycles = [layer["cycles"] for layer in layers]
         # a FINN layer keeps the output tensor of the lowered nodes it fuses
-        implemented = {row["output"]: row["implements"] for row in graph.layers}
+        implements = _implements(layers, graph.layers)
         counts = [part_counts(layer["resources"]) for layer in layers]
         total = {k: sum(c[k] for c in counts) for k in counts[0]}
         report = {
             "backend": "finn", "folding": {"target_cycles_per_frame": target,
                                            "layers": [{k: layer[k] for k in ("name", "op", "folding", "cycles")}
                                                       for layer in layers]},
-            "layers": [{"name": layer["name"], "class": layer["op"], "implements": implemented.get(layer["output"], []),
+            "layers": [{"name": layer["name"], "class": layer["op"], "implements": implements[layer["name"]],
                         "latency": {"cycles": layer["cycles"], "source": ESTIMATE},
                         "resources": {**c, "source": ESTIMATE}} for layer, c in zip(layers, counts)],
             "latency": {"cycles": sum(cycles), "ns": round(sum(cycles) * options.clock_ns, 3), "ii": max(cycles),
@@ -87,6 +87,18 @@ class FinnBackend(Backend):
 
     def reopen(self, folder: Path):
         return open_finn_project(Path(folder) / "finn_prj")
+
+
+def _implements(layers: list[dict], lowered: list[dict]) -> dict[str, list[str]]:
+    """The canonical nodes each FINN layer computes. A FINN layer keeps the output tensor of the
+    lowered nodes it fuses; one FINN inserts itself (the sliding window before a Pool) serves the
+    layer after it."""
+    by_output = {row["output"]: row["implements"] for row in lowered}
+    out, following = {}, []
+    for layer in reversed(layers):
+        following = by_output.get(layer["output"], following)
+        out[layer["name"]] = following
+    return out
 
 
 def part_counts(finn: dict) -> dict:

@@ -12,7 +12,8 @@ tests/compiler/backends/test_finn.py), hence this lowering.
 
 Sum and mean pooling over the constituents become FINN's GlobalAccPool, an exact integer sum
 over the streamed set (FINN maps no ReduceSum, and its GlobalAveragePool conversion leaves a float
-Mul by 1/N behind); a mean over 2**k is the same sum codes read k fraction bits lower. The output layer's bias is an integer Add; the host reads the
+Mul by 1/N behind); a mean over 2**k is the same sum codes read k fraction bits lower. Max
+pooling is an N x 1 MaxPoolNHWC, which FINN turns into its sliding-window generator and Pool. The output layer's bias is an integer Add; the host reads the
 output codes and scales them by 2**-output_frac. Reshapes of the input come before the first
 layer and are done by the host (the firmware's input is the quantized input's codes in the
 shape the first layer takes).
@@ -38,6 +39,7 @@ EXACT = 2 ** 53
 # The ops of the chain between an accumulator and the next Quant that the thresholds absorb.
 _CHAIN_OPS = ("Add", "Relu")
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
+QONNX_DOMAIN = "qonnx.custom_op.general"
 
 
 @dataclass
@@ -73,6 +75,7 @@ class _Builder:
         self.count = 0
         self.input_shape: list[int] | None = None  # fixed when the first layer consumes the input
         self.canonical: dict[str, tuple[str, int]] = {}
+        self.value_info: list = []
 
     def name(self, base: str) -> str:
         self.count += 1
@@ -85,9 +88,13 @@ class _Builder:
             self.datatypes[name] = datatype
         return name
 
-    def emit(self, op: str, inputs: list[str], datatype: str, implements: list[str], **attrs) -> str:
+    def emit(self, op: str, inputs: list[str], shape: list[int], datatype: str, implements: list[str],
+             **attrs) -> str:
+        """A node with output of per-sample `shape` (its value_info: FINN's shape inference needs
+        the input shapes of custom ops such as MaxPoolNHWC)."""
         out = self.name(f"{op}_out")
-        domain = {"MultiThreshold": "qonnx.custom_op.general", "GlobalAccPool": HW_DOMAIN}.get(op, "")
+        self.value_info.append(helper.make_tensor_value_info(out, TensorProto.DOUBLE, [1] + list(shape)))
+        domain = {"MultiThreshold": QONNX_DOMAIN, "MaxPoolNHWC": QONNX_DOMAIN, "GlobalAccPool": HW_DOMAIN}.get(op, "")
         self.nodes.append(helper.make_node(op, inputs, [out], name=self.name(op), domain=domain, **attrs))
         self.datatypes[out] = datatype
         self.layers.append({"node": self.nodes[-1].name, "op": op, "output": out, "implements": list(implements)})
@@ -169,16 +176,16 @@ def lower_for_finn(model: ModelWrapper) -> FinnGraph:
             acc = _absorb(model, node, acc)
         elif op == "MatMul":
             acc, computed = _matmul(b, model, node, acc), True
-        elif op in ("ReduceMean", "ReduceSum"):
+        elif op in ("ReduceMean", "ReduceSum", "ReduceMax"):
             acc, computed = _pool(b, model, node, acc), True
         else:
             raise _refuse(node, "has no FINN lowering yet (the finn backend maps MatMul with constants, bias, "
-                                "Relu, Quant, sum and mean pooling)")
+                                "Relu, Quant, sum, mean and max pooling)")
     out = _output(b, model, acc)
     graph = helper.make_graph(b.nodes, model.graph.name or "l1forge",
                               [helper.make_tensor_value_info("global_in", TensorProto.DOUBLE, [1] + b.input_shape)],
                               [helper.make_tensor_value_info(out.tensor, TensorProto.DOUBLE, [1] + out.finn)],
-                              initializer=b.inits)
+                              initializer=b.inits, value_info=[v for v in b.value_info if v.name != out.tensor])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                     helper.make_opsetid("qonnx.custom_op.general", 1)])
     proto.ir_version = 8  # FINN's onnx 1.21 / onnxruntime 1.25 read it
@@ -235,26 +242,32 @@ def _matmul(b: _Builder, model, node, acc: _Acc) -> _Acc:
     pos, neg = np.clip(w_int, 0, None), np.clip(w_int, None, 0)
     lo = int((acc.lo * pos + acc.hi * neg).sum(axis=0).min())
     hi = int((acc.hi * pos + acc.lo * neg).sum(axis=0).max())
-    out = b.emit("MatMul", [acc.tensor, wt], _int_datatype(lo, hi), [node.name])
+    out = b.emit("MatMul", [acc.tensor, wt], acc.finn[:-1] + [int(w.shape[-1])], _int_datatype(lo, hi), [node.name])
     cols = int(w.shape[-1])
     return _Acc(out, acc.frac + fw, lo, hi, acc.shape[:-1] + [cols], [], [node.name], acc.finn[:-1] + [cols])
 
 
 def _pool(b: _Builder, model, node, acc: _Acc) -> _Acc:
-    """Sum (or mean over 2**k) over the constituents of [N, C] codes: FINN's GlobalAccPool on the
-    NHWC stream [N, 1, C], which adds each channel's N values exactly."""
+    """Pooling over the constituents of [N, C] codes, on the NHWC stream [N, 1, C]: a sum (or a
+    mean over 2**k) as FINN's GlobalAccPool, which adds each channel's N values exactly; a max as
+    an N x 1 MaxPoolNHWC, which FINN maps to a sliding-window generator and its Pool layer (the
+    max of codes on one grid is the codes of the max)."""
     axes = reduce_axes(model, node, len(acc.shape) + 1)
     if acc.chain or len(acc.shape) != 2 or axes != [1]:
-        raise _refuse(node, "is not a sum or mean of quantized [N, C] codes over the N axis")
+        raise _refuse(node, "is not a pooling of quantized [N, C] codes over the N axis")
     if attr(node, "keepdims", 1):
         raise _refuse(node, "keeps the reduced axis; the finn backend pools [N, C] to [C]")
     _first_compute(b, acc)
     n, c = acc.shape
+    if node.op_type == "ReduceMax":
+        out = b.emit("MaxPoolNHWC", [acc.tensor], [1, 1, c], b.datatypes[acc.tensor], [node.name], kernel_shape=[n, 1],
+                     strides=[n, 1], pads=[0, 0, 0, 0])
+        return _Acc(out, acc.frac, acc.lo, acc.hi, [c], [], [node.name], [1, 1, c])
     if node.op_type == "ReduceMean" and (n & (n - 1)):
         raise _refuse(node, f"averages over {n}, not a power of two (exact means over other counts are not "
                             "lowered to FINN yet)")
     lo, hi = acc.lo * n, acc.hi * n
-    out = b.emit("GlobalAccPool", [acc.tensor], _int_datatype(lo, hi), [node.name], backend="fpgadataflow",
+    out = b.emit("GlobalAccPool", [acc.tensor], [1, 1, c], _int_datatype(lo, hi), [node.name], backend="fpgadataflow",
                  NumChannels=c, PE=1, inputDataType=b.datatypes[acc.tensor], numInputVectors=[1, n, 1])
     # a mean over 2**k is the sum read k fraction bits lower: the same codes
     frac = acc.frac + (n.bit_length() - 1 if node.op_type == "ReduceMean" else 0)
@@ -290,7 +303,7 @@ def _requantize(b: _Builder, model, node, acc: _Acc) -> _Acc:
     _first_compute(b, acc)
     tt = b.initializer("thresholds", t, _int_datatype(int(t.min()), int(t.max())))
     layout = {1: "NC", 3: "NHWC"}[len(acc.finn)]
-    out = b.emit("MultiThreshold", [acc.tensor, tt], _int_datatype(lo, hi), acc.implements + [node.name],
+    out = b.emit("MultiThreshold", [acc.tensor, tt], acc.finn, _int_datatype(lo, hi), acc.implements + [node.name],
                  out_dtype=_int_datatype(lo, hi), out_bias=float(lo), data_layout=layout)
     b.canonical[out] = (node.name, p["frac"])
     return _Acc(out, p["frac"], lo, hi, list(acc.shape), [], [], acc.stream)
@@ -309,6 +322,6 @@ def _output(b: _Builder, model, acc: _Acc) -> _Acc:
         bias = m << (common - fb)
         bt = b.initializer("output_bias", bias, _int_datatype(int(bias.min()), int(bias.max())))
         lo, hi = acc.lo + int(bias.min()), acc.hi + int(bias.max())
-        acc = _Acc(b.emit("Add", [acc.tensor, bt], _int_datatype(lo, hi), acc.implements), acc.frac, lo, hi, acc.shape,
+        acc = _Acc(b.emit("Add", [acc.tensor, bt], acc.finn, _int_datatype(lo, hi), acc.implements), acc.frac, lo, hi, acc.shape,
                    stream=acc.stream)
     return acc

@@ -26,20 +26,22 @@ class Refused(Exception):
 
 def _convert_to_hw(model):
     """FINN's own conversions to HW layers: MatMul (+ MultiThreshold) -> MVAU, standalone
-    MultiThreshold -> Thresholding, Add of a constant -> ElementwiseAdd (pooling arrives as
-    FINN's GlobalAccPool already)."""
+    MultiThreshold -> Thresholding, Add of a constant -> ElementwiseAdd, MaxPoolNHWC -> sliding
+    window generator + Pool (sum pooling arrives as FINN's GlobalAccPool already)."""
     from qonnx.transformation.general import GiveUniqueNodeNames
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
     from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
         InferElementwiseBinaryOperation)
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
     from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
         InferQuantizedMatrixVectorActivation)
     from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
 
     model = model.transform(InferShapes())
-    for transformation in (InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+    for transformation in (InferPool(), InferConvInpGen(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
                            InferElementwiseBinaryOperation(), GiveUniqueNodeNames()):
         model = model.transform(transformation)
     model = model.transform(InferDataTypes())

@@ -85,18 +85,21 @@ def test_thresholds_drop_an_identity_requant_and_count_levels(tmp_path):
             assert t.shape[1] == 2 ** 6 - 1 and np.all(np.diff(t, axis=1) >= 0)
 
 
-@pytest.mark.parametrize("case,node", [("deepset max 6 bit, 16 features", "ReduceMax"),
-                                       ("interaction network N=8", "Gather")])
-def test_unlowered_ops_refused_naming_the_node(case, node, tmp_path):
-    model = canonicalize(load_model(trained_tagger(SMALL_TAGGERS[case], tmp_path)[0]))
-    with pytest.raises(L1ForgeError, match=rf"finn backend: node \S+ \({node}\) has no FINN lowering yet"):
-        lower_for_finn(model)
-
-
-def test_channels_first_max_pool_refused_before_anything_is_written(tmp_path):
-    with pytest.raises(L1ForgeError, match="finn backend"):
-        compile_model(channels_first_pooling("GlobalMaxPool"), tmp_path / "fw", backend="finn", log=lambda m: None)
+def test_unlowered_op_refused_naming_the_node_before_anything_is_written(tmp_path):
+    path, _ = trained_tagger(SMALL_TAGGERS["interaction network N=8"], tmp_path)
+    with pytest.raises(L1ForgeError, match=r"finn backend: node Gather_0 \(Gather\) has no FINN lowering yet"):
+        compile_model(path, tmp_path / "fw", backend="finn", log=lambda m: None)
     assert not (tmp_path / "fw").exists()
+
+
+def test_max_pooling_becomes_an_n_by_1_max_pool():
+    """Its execution is FINN's (the tools tests: a deep set with max pooling, bit-exact)."""
+    model = canonicalize(channels_first_pooling("GlobalMaxPool", n=8, c=4))
+    graph = lower_for_finn(model)
+    pool = graph.model.graph.node[0]
+    assert pool.op_type == "MaxPoolNHWC" and graph.input_shape == [8, 1, 4]
+    assert {a.name: list(a.ints) for a in pool.attribute if a.name != "pads"} == {"kernel_shape": [8, 1],
+                                                                                 "strides": [8, 1]}
 
 
 def test_missing_finn_environment_is_one_line(monkeypatch, tmp_path):
@@ -108,7 +111,7 @@ def test_missing_finn_environment_is_one_line(monkeypatch, tmp_path):
 # --- with the FINN environment (finn-plus 1.6.1 in .venv-finn) ---------------------------------
 
 @pytest.mark.tools
-@pytest.mark.parametrize("case", ["mlp 6 bit", "deepset mean 4 bit"])
+@pytest.mark.parametrize("case", ["mlp 6 bit", "deepset mean 4 bit", "deepset max 6 bit, 16 features"])
 def test_finn_python_execution_bit_exact_and_gates_the_compile(case, tmp_path):
     path, x = trained_tagger(SMALL_TAGGERS[case], tmp_path)
     report = compile_model(path, tmp_path / "fw", backend="finn", data=x[:500], n_random=10_000, log=lambda m: None)
