@@ -1,6 +1,7 @@
 """The finn backend on the seed paper's own saved deep sets: what FINN maps, bit-exactness in
-FINN's execution, FINN's latency and resource estimates at two folding targets, and the 4-bit
-N=8 model through all three backends side by side (`l1forge report`).
+FINN's execution, FINN's latency and resource estimates at two folding targets; then the paper's
+4-bit N=8 and 8-bit N=32 deep sets and an 8-bit MLP (trained here briefly on generated jets)
+through all three backends side by side (`l1forge report`).
 
     .venv/bin/python benchmarks/finn_backend.py [--n-random 10000] [--out benchmarks/results/finn_backend.json]
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from paper_models_on_generated import PAPER_MODELS, anchors  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from l1forge.compiler.atomic import write_atomic  # noqa: E402
 
@@ -34,6 +38,17 @@ def row(report: dict, wall: float) -> dict:
                                                                                 "LUT": layer["resources"]["LUT"]}
                        for layer in report["layers"]] if report["backend"] == "finn" else None,
             "folding": report.get("folding", {}).get("target_cycles_per_frame")}
+
+
+def _train_mlp(tmp: Path) -> Path:
+    """An 8-bit MLP (N=8, 3 features) trained briefly on 2,000 generated jets per class."""
+    from l1forge.models.data.jets import generate_jets
+
+    generate_jets(2000, 3, tmp / "jets.h5", progress=False)
+    run = tmp / "mlp"
+    subprocess.run([sys.executable, "-m", "l1forge", "train", "--data", str(tmp / "jets.h5"), "--model", "mlp",
+                    "-N", "8", "--epochs", "5", "--out", str(run)], check=True, capture_output=True)
+    return run
 
 
 def main() -> int:
@@ -60,19 +75,26 @@ def main() -> int:
                 print(f"{key}: {lat['cycles']} cycles ({lat['ns']} ns), II {lat['ii']}, {res['LUT']:,} LUT, "
                       f"{res['DSP']} DSP, {res['BRAM']} BRAM; {report['verification']['status']} on "
                       f"{report['verification']['samples']:,}", flush=True)
-        four = root / PAPER_MODELS[(4, 8)][0] / "keras_model.h5"
-        builds = []
-        for backend, extra in (("hls4ml", {}), ("rtl", {"synth": False}), ("finn", {})):
-            out = Path(tmp) / f"paper_4bit_N8_{backend}"
-            t = time.perf_counter()
-            report = compile_model(four, out, backend=backend, n_random=args.n_random, log=lambda m: None, **extra)
-            result["side_by_side"][backend] = row(report, time.perf_counter() - t)
-            builds.append(out)
-            print(f"4-bit N=8 {backend}: {report['latency']}, {report['resources']}", flush=True)
-        comparison = args.out.parent / "finn_backend_comparison"
-        comparison.mkdir(parents=True, exist_ok=True)
-        compare_builds(builds, comparison)
-        result["comparison"] = str((comparison / "comparison.md").relative_to(REPO))
+        mlp_run = _train_mlp(Path(tmp))
+        with np.load(mlp_run / "test_inputs.npz") as f:
+            mlp_x, mlp_y = f["x"][:args.n_random], f["y"][:args.n_random]
+        side = {"paper_4bit_N8": (root / PAPER_MODELS[(4, 8)][0] / "keras_model.h5", {}),
+                "paper_8bit_N32": (root / PAPER_MODELS[(8, 32)][0] / "keras_model.h5", {}),
+                "mlp_8bit_N8": (mlp_run / "model.onnx", {"data": mlp_x, "labels": mlp_y})}
+        for name, (model, data) in side.items():
+            builds = []
+            for backend, extra in (("hls4ml", {}), ("rtl", {"synth": False}), ("finn", {})):
+                out = Path(tmp) / f"{name}_{backend}"
+                t = time.perf_counter()
+                report = compile_model(model, out, backend=backend, n_random=args.n_random, log=lambda m: None,
+                                       **extra, **data)
+                result["side_by_side"][f"{name} {backend}"] = row(report, time.perf_counter() - t)
+                builds.append(out)
+                print(f"{name} {backend}: {report['latency']}, {report['resources']}", flush=True)
+            comparison = args.out.parent / "finn_backend_comparison" / name
+            comparison.mkdir(parents=True, exist_ok=True)
+            compare_builds(builds, comparison)
+            result.setdefault("comparisons", []).append(str((comparison / "comparison.md").relative_to(REPO)))
     write_atomic(args.out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0

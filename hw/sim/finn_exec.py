@@ -57,8 +57,8 @@ class FinnPythonSimulator:
         with tempfile.TemporaryDirectory(prefix="l1forge-finn-exec-") as tmp:
             t = Path(tmp)
             np.save(t / "codes.npy", self.codes(x))
-            request = {"graph": str(self.project.hw_graph), "codes": str(t / "codes.npy"), "outputs": str(t / "out.npy"),
-                       "layer_rows": layer_rows, "layer_outputs": str(t / "layers.npz")}
+            request = {"graph": str(self.project.hw_graph), "codes": str(t / "codes.npy"),
+                       "outputs": str(t / "out.npy"), "layer_rows": layer_rows, "layer_outputs": str(t / "layers.npz")}
             answer = run_worker(self.python, self.worker, "execute", request,
                                 f"FINN python execution of {len(x)} inputs", self.time_limit_s)
             out = np.load(t / "out.npy") * 2.0 ** -self.project.interface["output_frac"]

@@ -44,12 +44,12 @@ class FinnBackend(Backend):
         log(f"FINN: {len(graph.model.graph.node)} integer nodes; converting to HW layers, folding for {target} "
             "cycles per frame ...")
         t = time.perf_counter()
-        answer = run_worker(finn_python(), WORKER, "build", {"lowered": str(path / "lowered.onnx"), "folder": str(path), "part": options.part,
-                                      "clock_ns": options.clock_ns, "target_cycles": target,
-                                      "max_weight_stream_bits": MAX_WEIGHT_STREAM_BITS, "mem_mode": MEM_MODE,
-                                      "log": str(path / "finn.log")},
-                            "the FINN build", options.tool_time_limit_s)
+        request = {"lowered": str(path / "lowered.onnx"), "folder": str(path), "part": options.part,
+                   "clock_ns": options.clock_ns, "target_cycles": target, "mem_mode": MEM_MODE,
+                   "max_weight_stream_bits": MAX_WEIGHT_STREAM_BITS, "log": str(path / "finn.log")}
+        answer = run_worker(finn_python(), WORKER, "build", request, "the FINN build", options.tool_time_limit_s)
         timings["finn_build_s"] = time.perf_counter() - t
+        timings.update(answer["timings"])  # the FINN steps inside the build
         project = FinnProject(path, {
             "input_shape": graph.input_shape, "input_frac": graph.input_frac, "output_frac": graph.output_frac,
             "canonical_tensors": graph.canonical_tensors, "target_cycles": target, "layers": answer["layers"],

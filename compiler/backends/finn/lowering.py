@@ -3,20 +3,21 @@ has to convert a quantizer itself.
 
 Every tensor between layers is carried as its integer codes (value * 2**frac). A MatMul with a
 constant becomes a MatMul with integer weights (annotated INTk); the chain that follows it up to
-the next Quant (bias Add, Relu, the Quant with its rounding mode and saturation) is one monotone function of the integer accumulator, emitted as a MultiThreshold
-whose thresholds are found exactly, per channel and per output level, by bisection over the
-accumulator's whole range. FINN then fuses MatMul + MultiThreshold into one MVAU. FINN's own
-Quant -> MultiThreshold conversion places every threshold at (k + 1/2) steps with >=, which is
-rounding half up: it differs from qonnx's ROUND (half to even) at exact ties (pinned in
+the next Quant (bias Add, Relu, the Quant with its rounding mode and saturation) is one monotone
+function of the integer accumulator, emitted as a MultiThreshold whose thresholds are found
+exactly, per channel and per output level, by bisection over the accumulator's whole range.
+FINN then fuses MatMul + MultiThreshold into one MVAU. FINN's own Quant -> MultiThreshold
+conversion places every threshold at (k + 1/2) steps with >=, which is rounding half up: it
+differs from qonnx's ROUND (half to even) at exact ties (pinned in
 tests/compiler/backends/test_finn.py), hence this lowering.
 
 Sum and mean pooling over the constituents become FINN's GlobalAccPool, an exact integer sum
 over the streamed set (FINN maps no ReduceSum, and its GlobalAveragePool conversion leaves a float
 Mul by 1/N behind); a mean over 2**k is the same sum codes read k fraction bits lower. Max
-pooling is an N x 1 MaxPoolNHWC, which FINN turns into its sliding-window generator and Pool. The output layer's bias is an integer Add; the host reads the
-output codes and scales them by 2**-output_frac. Reshapes of the input come before the first
-layer and are done by the host (the firmware's input is the quantized input's codes in the
-shape the first layer takes).
+pooling is an N x 1 MaxPoolNHWC, which FINN turns into its sliding-window generator and Pool.
+The output layer's bias is an integer Add; the host reads the output codes and scales them by
+2**-output_frac. Reshapes of the input come before the first layer and are done by the host
+(the firmware's input is the quantized input's codes in the shape the first layer takes).
 """
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ from qonnx.core.modelwrapper import ModelWrapper
 from ...errors import L1ForgeError
 from ...ir.integer import check_quant, const_mantissa, quant_bounds, requantize
 from ...ir.model import attr, const, reduce_axes
-from ...ir.types import infer_fixed_point_types
 
 # The graph is written in float64 (initializers, input and output), which FINN's python execution
 # keeps: integers are exact up to 2**53. In float32 an 8-bit deep set's pooled layer (sums of 32
@@ -60,17 +60,15 @@ def _refuse(node, why: str) -> L1ForgeError:
 
 def _int_datatype(lo: int, hi: int) -> str:
     """The narrowest FINN integer datatype holding [lo, hi]."""
+    lo, hi = int(lo), int(hi)
     if lo >= 0:
-        return f"UINT{max(1, int(hi).bit_length())}"
-    bits = max(int(lo).bit_length() + (0 if lo == -(1 << (int(-lo).bit_length() - 1)) else 1),
-               int(hi).bit_length() + 1)
-    return f"INT{max(2, bits)}"
+        return f"UINT{max(1, hi.bit_length())}"
+    return f"INT{max(2, max((-lo - 1).bit_length(), hi.bit_length()) + 1)}"
 
 
 class _Builder:
     def __init__(self, model: ModelWrapper):
         self.model = model
-        self.types = infer_fixed_point_types(model)
         self.nodes, self.inits, self.datatypes, self.layers = [], [], {}, []
         self.count = 0
         self.input_shape: list[int] | None = None  # fixed when the first layer consumes the input
@@ -322,6 +320,6 @@ def _output(b: _Builder, model, acc: _Acc) -> _Acc:
         bias = m << (common - fb)
         bt = b.initializer("output_bias", bias, _int_datatype(int(bias.min()), int(bias.max())))
         lo, hi = acc.lo + int(bias.min()), acc.hi + int(bias.max())
-        acc = _Acc(b.emit("Add", [acc.tensor, bt], acc.finn, _int_datatype(lo, hi), acc.implements), acc.frac, lo, hi, acc.shape,
-                   stream=acc.stream)
+        out = b.emit("Add", [acc.tensor, bt], acc.finn, _int_datatype(lo, hi), acc.implements)
+        acc = _Acc(out, acc.frac, lo, hi, acc.shape, stream=acc.stream)
     return acc

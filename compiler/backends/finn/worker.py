@@ -41,8 +41,8 @@ def _convert_to_hw(model):
     from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
 
     model = model.transform(InferShapes())
-    for transformation in (InferPool(), InferConvInpGen(), InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
-                           InferElementwiseBinaryOperation(), GiveUniqueNodeNames()):
+    for transformation in (InferPool(), InferConvInpGen(), InferQuantizedMatrixVectorActivation(),
+                           InferThresholdingLayer(), InferElementwiseBinaryOperation(), GiveUniqueNodeNames()):
         model = model.transform(transformation)
     model = model.transform(InferDataTypes())
     unmapped = [n for n in model.graph.node if n.domain != HW_DOMAIN]
@@ -90,20 +90,18 @@ def build(req: dict) -> dict:
                                           mvau_wwidth_max=int(req["max_weight_stream_bits"])))
     cycles = exp_cycles_per_layer(folded)
     resources = res_estimation(folded, req["part"])
-    folded.save(str(out / "folded.onnx"))
     timings["finn_fold_and_estimate_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    generated = _generate_code(folded, out, req)
+    _generate_code(folded, out, req)
     timings["finn_codegen_s"] = time.perf_counter() - t
-    return {"layers": _node_table(folded, cycles, resources), "hw_layers": [n.op_type for n in hw.graph.node],
-            "generated": generated, "timings": timings}
+    return {"layers": _node_table(folded, cycles, resources), "timings": timings}
 
 
-def _generate_code(model, out: Path, req: dict) -> list[str]:
-    """HLS C++ / Verilog of every layer, written by FINN's code generators (no vendor tool runs)."""
+def _generate_code(model, out: Path, req: dict) -> None:
+    """HLS C++ / Verilog of every layer, written by FINN's code generators (no vendor tool runs),
+    and the folded graph that names them."""
     from qonnx.custom_op.registry import getCustomOp
 
-    written = []
     code = out / "code"
     for n in model.graph.node:
         inst = getCustomOp(n)
@@ -111,9 +109,7 @@ def _generate_code(model, out: Path, req: dict) -> list[str]:
         folder.mkdir(parents=True, exist_ok=True)
         inst.set_nodeattr("code_gen_dir_ipgen", str(folder))
         inst.code_generation_ipgen(model, req["part"], req["clock_ns"])
-        written.append(n.name)
     model.save(str(out / "folded.onnx"))
-    return written
 
 
 def execute(req: dict) -> dict:
