@@ -88,6 +88,9 @@ class FinnBackend(Backend):
     def reopen(self, folder: Path):
         return open_finn_project(Path(folder) / "finn_prj")
 
+    def relocate(self, project, final_folder: Path) -> None:
+        project.relocate(Path(final_folder) / "finn_prj")
+
 
 def _implements(layers: list[dict], lowered: list[dict]) -> dict[str, list[str]]:
     """The canonical nodes each FINN layer computes. A FINN layer keeps the output tensor of the

@@ -46,6 +46,22 @@ class FinnProject:
     def write_interface(self) -> None:
         write_atomic(self.path / "project.json", json.dumps(self.interface, indent=2) + "\n")
 
+    def relocate(self, final: Path) -> None:
+        """Rewrite what names the staging folder (each layer's code_gen_dir_ipgen in folded.onnx,
+        the source folder in its synthesis script) to `final`, the folder the build ends up in."""
+        import onnx
+
+        old, new = str(self.path.resolve()), str(Path(final).resolve())
+        for script in (self.path / "code").rglob("*.tcl"):
+            script.write_text(script.read_text().replace(old, new))
+        folded = self.path / "folded.onnx"
+        model = onnx.load(str(folded))
+        for node in model.graph.node:
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.STRING and old.encode() in a.s:
+                    a.s = a.s.replace(old.encode(), new.encode())
+        onnx.save(model, str(folded))
+
 
 def open_finn_project(path: Path) -> FinnProject:
     """An existing finn_prj folder (what `l1forge cosim` reopens)."""

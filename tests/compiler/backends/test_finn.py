@@ -127,6 +127,14 @@ def test_finn_python_execution_bit_exact_and_gates_the_compile(case, tmp_path):
     prj = tmp_path / "fw" / "finn_prj"
     for layer in report["layers"]:  # FINN's generated sources: HLS C++ or Verilog with its scripts
         assert any((prj / "code" / layer["name"]).iterdir())
+    # built in a staging folder, the build names its final one (FINN's graph and the HLS scripts)
+    import onnx
+
+    final = str((tmp_path / "fw" / "finn_prj").resolve())
+    dirs = {a.s.decode() for n in onnx.load(str(prj / "folded.onnx")).graph.node for a in n.attribute
+            if a.name == "code_gen_dir_ipgen"}
+    assert dirs and all(d.startswith(final) for d in dirs)
+    assert all(final in script.read_text() for script in prj.glob("code/*/*.tcl"))
     # the build reopens: l1forge cosim re-runs FINN's execution of the saved HW graph
     outputs, summary = cosim_build(tmp_path / "fw", x[:300], log=lambda m: None)
     assert summary["bit_exact"] and summary["samples"] == 300
