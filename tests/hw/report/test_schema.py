@@ -38,7 +38,7 @@ def test_a_written_report_conforms_and_reads_back(unverified_report):
 
 @pytest.mark.parametrize("break_it,where", [
     (lambda r: r["latency"].pop("source"), "latency"),
-    (lambda r: r.update(backend="finn"), "backend"),
+    (lambda r: r.update(backend="vivado"), "backend"),
     (lambda r: r["layers"][1].pop("class"), "layers/1"),
     (lambda r: r["verification"].update(status="bit-exact"), "verification"),  # without its counts
     (lambda r: r["tensor_types"].update(x="float32"), "tensor_types/x"),
