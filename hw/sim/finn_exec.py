@@ -69,10 +69,10 @@ class FinnPythonSimulator:
         return self._execute(x)[0]
 
     def layer_outputs(self, x: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
-        """(FINN layer, op, canonical tensor, values) in graph order, for the layers whose output
-        is a canonical tensor (a fused MVAU's output is its Quant's)."""
+        """(FINN layer, op, canonical node, values) in graph order, for the layers whose output is
+        a canonical node's (a fused MVAU's output is its Quant's)."""
         _, traced = self._execute(x[:TRACE_ROWS], layer_rows=min(len(x), TRACE_ROWS))
-        tensors = self.project.interface["canonical_tensors"]  # FINN tensor -> (canonical tensor, frac)
+        tensors = self.project.interface["canonical_tensors"]  # FINN tensor -> (canonical node, frac)
         rows = []
         for name, op, tensor in traced["nodes"]:
             if tensor in tensors and name in traced["layers"]:

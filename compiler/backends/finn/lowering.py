@@ -29,6 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from ...errors import L1ForgeError
+from ...ir.fixed import FixedType
 from ...ir.integer import check_quant, const_mantissa, quant_bounds, requantize
 from ...ir.model import attr, const, reduce_axes
 
@@ -59,16 +60,13 @@ def _refuse(node, why: str) -> L1ForgeError:
 
 
 def _int_datatype(lo: int, hi: int) -> str:
-    """The narrowest FINN integer datatype holding [lo, hi]."""
-    lo, hi = int(lo), int(hi)
-    if lo >= 0:
-        return f"UINT{max(1, hi.bit_length())}"
-    return f"INT{max(2, max((-lo - 1).bit_length(), hi.bit_length()) + 1)}"
+    """The narrowest FINN integer datatype holding [lo, hi] (FINN's signed types start at INT2)."""
+    t = FixedType.covering(int(lo), int(hi), 0)
+    return f"INT{max(2, t.width)}" if t.signed else f"UINT{t.width}"
 
 
 class _Builder:
-    def __init__(self, model: ModelWrapper):
-        self.model = model
+    def __init__(self):
         self.nodes, self.inits, self.datatypes, self.layers = [], [], {}, []
         self.count = 0
         self.input_shape: list[int] | None = None  # fixed when the first layer consumes the input
@@ -131,11 +129,12 @@ def _chain_value(acc: _Acc, a: np.ndarray) -> tuple[np.ndarray, int]:
     return v, frac
 
 
-def thresholds(acc: _Acc, channels: int, p: dict) -> tuple[np.ndarray, int, int]:
+def thresholds(acc: _Acc, p: dict) -> tuple[np.ndarray, int, int]:
     """Exact MultiThreshold thresholds of chain + Quant p: T[c, k] is the smallest accumulator
     code whose output level is >= lo + k + 1 (hi + 1 past the range: never reached).
     Returns (T of shape (channels, levels - 1), lo, hi)."""
     lo, hi = quant_bounds(p)
+    channels = acc.shape[-1]
     levels = np.arange(lo + 1, hi + 1, dtype=np.int64)[None, :]
     below = np.full((channels, levels.size), acc.lo - 1, dtype=np.int64)  # f(below) < level (virtual)
     above = np.full((channels, levels.size), acc.hi + 1, dtype=np.int64)  # f(above) >= level (virtual)
@@ -151,7 +150,7 @@ def thresholds(acc: _Acc, channels: int, p: dict) -> tuple[np.ndarray, int, int]
 def lower_for_finn(model: ModelWrapper) -> FinnGraph:
     """The FINN-ready integer graph of a canonical model (one-line errors naming a node that has
     no exact lowering)."""
-    b = _Builder(model)
+    b = _Builder()
     first = model.find_consumer(model.graph.input[0].name)
     if first is None or first.op_type != "Quant":
         raise L1ForgeError("finn backend: the model input must go through a Quant first")
@@ -240,8 +239,8 @@ def _matmul(b: _Builder, model, node, acc: _Acc) -> _Acc:
     pos, neg = np.clip(w_int, 0, None), np.clip(w_int, None, 0)
     lo = int((acc.lo * pos + acc.hi * neg).sum(axis=0).min())
     hi = int((acc.hi * pos + acc.lo * neg).sum(axis=0).max())
-    out = b.emit("MatMul", [acc.tensor, wt], acc.finn[:-1] + [int(w.shape[-1])], _int_datatype(lo, hi), [node.name])
     cols = int(w.shape[-1])
+    out = b.emit("MatMul", [acc.tensor, wt], acc.finn[:-1] + [cols], _int_datatype(lo, hi), [node.name])
     return _Acc(out, acc.frac + fw, lo, hi, acc.shape[:-1] + [cols], [], [node.name], acc.finn[:-1] + [cols])
 
 
@@ -292,12 +291,12 @@ def _requantize(b: _Builder, model, node, acc: _Acc) -> _Acc:
     p = check_quant(model, node)
     if p["channel_frac"] is not None:
         raise _refuse(node, "has per-channel scales; FINN's MultiThreshold counts levels on one grid")
-    channels = acc.shape[-1]
-    t, lo, hi = thresholds(acc, channels, p)
-    if np.abs(t).max(initial=0) >= EXACT:
-        raise _refuse(node, "needs thresholds beyond 2**53, which FINN's float64 execution does not hold exactly")
+    lo, hi = quant_bounds(p)
     if not acc.chain and acc.frac == p["frac"] and lo <= acc.lo and acc.hi <= hi:
         return acc  # the codes already lie on this grid and range: nothing to do
+    t, lo, hi = thresholds(acc, p)
+    if np.abs(t).max(initial=0) >= EXACT:
+        raise _refuse(node, "needs thresholds beyond 2**53, which FINN's float64 execution does not hold exactly")
     _first_compute(b, acc)
     tt = b.initializer("thresholds", t, _int_datatype(int(t.min()), int(t.max())))
     layout = {1: "NC", 3: "NHWC"}[len(acc.finn)]
@@ -313,11 +312,10 @@ def _output(b: _Builder, model, acc: _Acc) -> _Acc:
     if any(kind == "relu" for kind, *_ in acc.chain):
         raise L1ForgeError("finn backend: the output ends in a Relu without a Quant; quantize the output")
     for kind, m, fb in acc.chain:  # only bias adds remain
-        common = max(acc.frac, fb)
-        if common > acc.frac:
+        if fb > acc.frac:
             raise L1ForgeError("finn backend: the output bias is finer than the output layer's accumulator grid; "
                                "quantize the output")
-        bias = m << (common - fb)
+        bias = m << (acc.frac - fb)
         bt = b.initializer("output_bias", bias, _int_datatype(int(bias.min()), int(bias.max())))
         lo, hi = acc.lo + int(bias.min()), acc.hi + int(bias.max())
         out = b.emit("Add", [acc.tensor, bt], acc.finn, _int_datatype(lo, hi), acc.implements)
