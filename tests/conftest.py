@@ -3,11 +3,34 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from l1forge.models.data.parallel import BLAS_THREAD_VARIABLES
 from tests.samples import PHYSICS_JETS_PER_CLASS
+
+
+def _threads_per_worker() -> int | None:
+    """Under pytest-xdist the workers already fill the cores: each gets its share of them for
+    torch and BLAS, and so do the subprocesses it starts (the environment is inherited). Two
+    workers each running a 2-thread OpenMP pool on 2 cores made small torch trainings 5x slower
+    beside another busy process, and 45x on a loaded CI host (the fixtures of the iCaloFlow tests
+    took 1,400-1,700 s instead of 30 s). A thread count the caller set is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers < 1:
+        return None
+    return max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+               // workers)
+
+
+_THREADS = _threads_per_worker()
+if _THREADS is not None:
+    for _variable in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(_variable, str(_THREADS))
+    if "torch" in sys.modules:  # imported before this file by a plugin: its pool is already sized
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")
