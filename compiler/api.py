@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from l1forge.hw.report import summary_lines  # a compile report as a few terminal lines
+from l1forge.hw.report.compare import compare_builds  # builds side by side, Pareto fronts
 
 from .backends.base import CompileOptions
 from .errors import L1ForgeError
@@ -16,5 +17,5 @@ from .passes.canonicalize import canonicalize
 from .pipeline import compile_model
 
 
-__all__ = ["CompileOptions", "L1ForgeError", "canonicalize", "compile_model", "emulate", "export_brevitas",
-           "load_model", "summary_lines", "verify"]
+__all__ = ["CompileOptions", "L1ForgeError", "canonicalize", "compare_builds", "compile_model", "emulate",
+           "export_brevitas", "load_model", "summary_lines", "verify"]

@@ -174,7 +174,7 @@ def report_command(
         return
     result = compare_builds(dirs, out)
     typer.echo(f"compared {len(dirs)} builds -> {result['files']['markdown']} (also comparison.html, pareto.png)")
-    for key, label in (("LUT", "LUT"), ("latency_ns", "latency")):
+    for key, label in (("LUT", "LUT"), ("latency_ns", "latency"), ("FF", "FF")):
         typer.echo(f"  Pareto front, accuracy vs {label}: {', '.join(result['pareto'][key]) or 'none'}")
     if result["not_plotted"]["accuracy"]:
         typer.echo(f"  not plotted (no accuracy): {', '.join(result['not_plotted']['accuracy'])}")

@@ -368,3 +368,56 @@ def _widths(text: str) -> tuple[int, ...]:
     if not w or min(w) < 1:
         raise L1ForgeError(f"layer widths must be positive, got {text!r}")
     return w
+
+
+def sweep(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Sweep spec (YAML): data, fixed settings, axes, search, "
+                                                          "objectives, resources, retries (README: Sweeps)."),
+    out: Path = typer.Option(None, "--out", help="Folder of the sweep (store, points, tables, plots); default: "
+                                                 "SPEC's name without .yaml, beside it."),
+    address: str = typer.Option(None, "--address", help="Join a running Ray cluster (HOST:PORT, as `ray start "
+                                                        "--head` prints) instead of starting a local one."),
+    workers: int = typer.Option(0, "--workers", help="Local Ray: cores to use (0: all); one point per core."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the points that failed before "
+                                                                    "(finished points are never redone)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the spec and list its points; run nothing."),
+) -> None:
+    """Design-space sweep: every point trained, compiled, proven bit-exact and measured, as Ray tasks;
+    resumable (finished points are kept in OUT/sweep.sqlite); table, Pareto plots and an HTML page."""
+    from l1forge.compiler.errors import Interrupted, L1ForgeError
+
+    from .sweep import load_spec, run_sweep, write_outputs
+    from .sweep.spec import short
+
+    if workers < 0:
+        raise L1ForgeError(f"--workers must be >= 0, got {workers}")
+    loaded = load_spec(spec)
+    out = out or spec.with_suffix("")
+    if out.resolve() == spec.resolve():
+        raise L1ForgeError(f"--out {out} is the spec file itself; give a folder")
+    points = loaded.points()
+    if dry_run:
+        console.print(f"{spec}: {len(points)} points")
+        for point in points:
+            console.print(f"  {short(point, list(loaded.axes))}", highlight=False)
+        return
+    try:
+        result = run_sweep(loaded, out, address=address, workers=workers or None, retry_failed=retry_failed,
+                           console=console)
+    except Interrupted as exc:
+        from .sweep.store import SweepStore
+
+        store = SweepStore(out / "sweep.sqlite")
+        done = sum(r["status"] == "done" for r in store.rows())
+        store.close()
+        console.print(f"[red]interrupted[/red]: {done} finished points kept in {out / 'sweep.sqlite'}; run the same "
+                      f"command again to resume")
+        raise typer.Exit(128 + exc.signum) from None
+    summary = write_outputs(loaded, result["rows"], out)
+    console.print(f"{result['done']} of {len(points)} points done, {result['failed']} failed "
+                  f"({result['ran']} run now in {result['wall_s']:.0f} s)")
+    console.print(f"front of {', '.join(f'{m} ({s})' for m, s in loaded.objectives.items())}: "
+                  f"{', '.join(summary['front']) or 'none'}", highlight=False)
+    console.print(f"wrote {out}/sweep.html, sweep.md, sweep.json, comparison/")
+    if result["failed"]:
+        raise typer.Exit(1)

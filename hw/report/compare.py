@@ -1,6 +1,6 @@
 """Compare compile folders side by side: comparison.md, comparison.html and pareto.png.
 
-The Pareto plots put accuracy against LUTs and against latency (ns); a build is Pareto-optimal when
+The Pareto plots put accuracy against LUTs, latency (ns) and FFs; a build is Pareto-optimal when
 no other build has accuracy at least as high and cost at least as low, one of the two strictly.
 Builds without an accuracy (compiled without labels) or without the cost figure are listed in the
 table but not plotted, and the outputs say so.
@@ -22,8 +22,8 @@ from .schema import SCHEMA, validate_report
 
 COLUMNS = ("build", "model", "backend", "part", "clock ns", "cycles", "ns", "II", "LUT", "FF", "DSP", "BRAM",
            "utilization (largest)", "accuracy", "verification", "verdict", "sources")
-COSTS = {"LUT": "LUT", "latency_ns": "latency (ns)"}  # Pareto cost key -> axis label
-COST_COLUMN = {"LUT": "LUT", "latency_ns": "ns"}
+COSTS = {"LUT": "LUT", "latency_ns": "latency (ns)", "FF": "FF"}  # Pareto cost key -> axis label
+COST_COLUMN = {"LUT": "LUT", "latency_ns": "ns", "FF": "FF"}
 
 
 def load_report(folder: Path) -> dict:
@@ -81,8 +81,8 @@ def _row(label: str, r: dict) -> dict:
 def _pareto_png(rows: list[dict], front: dict[str, list[str]], unplotted: dict[str, list[str]]) -> bytes:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 4.8), layout="constrained")
-    for ax, cost_key in zip(fig.subplots(1, 2), COSTS):
+    fig = Figure(figsize=(6 * len(COSTS), 4.8), layout="constrained")
+    for ax, cost_key in zip(fig.subplots(1, len(COSTS)), COSTS):
         col = COST_COLUMN[cost_key]
         pts = [(r["build"], r[col], r["accuracy"]) for r in rows if r[col] is not None and r["accuracy"] is not None]
         for best, colour, marker, size, label in ((True, "#c62828", "*", 90, "Pareto-optimal"),
@@ -152,18 +152,21 @@ def _html(rows: list[dict], front: dict, unplotted: dict, png: bytes) -> str:
             "</body></html>\n")
 
 
-def compare_builds(dirs: list[Path], out: Path) -> dict:
-    """Read every DIR/report.json, then write OUT/comparison.md, comparison.html and pareto.png.
+def compare_builds(dirs: list[Path], out: Path, labels: list[str] | None = None) -> dict:
+    """Read every DIR/report.json, then write OUT/comparison.md, comparison.html and pareto.png;
+    each build is named by its label (default: its folder's name, its path where names repeat).
 
-    Returns {"builds": table rows, "pareto": {"LUT": [...], "latency_ns": [...]}, "not_plotted":
-    {"accuracy": builds without accuracy, "LUT"/"latency_ns": builds with accuracy but without that cost},
+    Returns {"builds": table rows, "pareto": {"LUT": [...], "latency_ns": [...], "FF": [...]}, "not_plotted":
+    {"accuracy": builds without accuracy, "LUT"/"latency_ns"/"FF": builds with accuracy but without that cost},
     "files": {"markdown", "html", "png"}}. Nothing is written unless every report parses.
     """
     dirs, out = [Path(d) for d in dirs], Path(out)
     if not dirs:
         raise L1ForgeError("no compile folders to compare; give one or more DIRs that hold a report.json")
+    if labels is not None and (len(labels) != len(dirs) or len(set(labels)) != len(labels)):
+        raise L1ForgeError(f"compare_builds: give one distinct label per build ({len(dirs)} builds, labels {labels})")
     reports = [load_report(d) for d in dirs]
-    rows = [_row(label, r) for label, r in zip(_labels(dirs), reports)]
+    rows = [_row(label, r) for label, r in zip(labels or _labels(dirs), reports)]
     front = {k: pareto_front({r["build"]: (r["accuracy"], r[COST_COLUMN[k]]) for r in rows
                               if r["accuracy"] is not None and r[COST_COLUMN[k]] is not None}) for k in COSTS}
     unplotted = {"accuracy": [r["build"] for r in rows if r["accuracy"] is None],

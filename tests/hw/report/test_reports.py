@@ -173,15 +173,16 @@ def test_layer_figures_render_as_bars_and_breakdown(tmp_path):
 
 
 def test_compare_builds_pareto_fronts(tmp_path):
-    # name: (accuracy, LUT, cycles at 5 ns)
-    builds = {"a": (0.70, 10_000, 6), "b": (0.75, 50_000, 12), "c": (0.68, 20_000, 4), "d": (None, 5_000, 2),
-              "e": (0.72, 60_000, 5)}
-    dirs = [write_build(tmp_path / k, rtl_report(name=f"m_{k}", lut=lut, cycles=cyc, acc=acc))
-            for k, (acc, lut, cyc) in builds.items()]
+    # name: (accuracy, LUT, cycles at 5 ns, FF)
+    builds = {"a": (0.70, 10_000, 6, 72_231), "b": (0.75, 50_000, 12, 90_000), "c": (0.68, 20_000, 4, 30_000),
+              "d": (None, 5_000, 2, 10_000), "e": (0.72, 60_000, 5, 95_000)}
+    dirs = [write_build(tmp_path / k, rtl_report(name=f"m_{k}", lut=lut, cycles=cyc, acc=acc, ff=ff))
+            for k, (acc, lut, cyc, ff) in builds.items()]
     result = compare_builds(dirs, tmp_path / "cmp")
-    # LUT: c loses to a (0.70 > 0.68 with fewer LUT), e to b; latency: a (30 ns) loses to e (25 ns, 0.72)
-    assert result["pareto"] == {"LUT": ["a", "b"], "latency_ns": ["b", "c", "e"]}
-    assert result["not_plotted"] == {"accuracy": ["d"], "LUT": [], "latency_ns": []}
+    # LUT: c loses to a (0.70 > 0.68 with fewer LUT), e to b; latency: a (30 ns) loses to e (25 ns, 0.72);
+    # FF: e loses to b (0.75 > 0.72 with fewer FF)
+    assert result["pareto"] == {"LUT": ["a", "b"], "latency_ns": ["b", "c", "e"], "FF": ["a", "b", "c"]}
+    assert result["not_plotted"] == {"accuracy": ["d"], "LUT": [], "latency_ns": [], "FF": []}
     assert [r["LUT"] for r in result["builds"]] == [10_000, 50_000, 20_000, 5_000, 60_000]
     assert result["builds"][1]["ns"] == 60.0 and result["builds"][1]["utilization (largest)"] == "LUT 2.89%"
     md = (tmp_path / "cmp" / "comparison.md").read_text()
@@ -191,9 +192,10 @@ def test_compare_builds_pareto_fronts(tmp_path):
     html = (tmp_path / "cmp" / "comparison.html").read_text()
     text = _TextById(html).text
     assert text["pareto-LUT"] == "a, b" and text["pareto-latency_ns"] == "b, c, e" and "d" in text["not-plotted"]
+    assert text["pareto-FF"] == "a, b, c" and "- accuracy vs FF: a, b, c" in md
     assert "verilator" in text["build-a"] and YOSYS in text["build-a"] and only_local_links(html)
     png = imread(tmp_path / "cmp" / "pareto.png")
-    assert png.shape[:2] == (480, 1200) and pixels_near(png, "#c62828", 0.02) > 50  # red front markers
+    assert png.shape[:2] == (480, 1800) and pixels_near(png, "#c62828", 0.02) > 50  # red front markers
     assert not list((tmp_path / "cmp").glob(".*"))  # no temporary files left
 
 
