@@ -397,9 +397,9 @@ def sweep(
         raise L1ForgeError(f"--out {out} is the spec file itself; give a folder")
     points = loaded.points()
     if dry_run:
-        console.print(f"{spec}: {len(points)} points")
+        console.print(f"{spec}: {len(points)} points", soft_wrap=True)
         for point in points:
-            console.print(f"  {short(point, list(loaded.axes))}", highlight=False)
+            console.print(f"  {short(point, list(loaded.axes))}", highlight=False, soft_wrap=True)
         return
     try:
         result = run_sweep(loaded, out, address=address, workers=workers or None, retry_failed=retry_failed,
@@ -411,13 +411,13 @@ def sweep(
         done = sum(r["status"] == "done" for r in store.rows())
         store.close()
         console.print(f"[red]interrupted[/red]: {done} finished points kept in {out / 'sweep.sqlite'}; run the same "
-                      f"command again to resume")
+                      f"command again to resume", soft_wrap=True)
         raise typer.Exit(128 + exc.signum) from None
     summary = write_outputs(loaded, result["rows"], out)
     console.print(f"{result['done']} of {len(points)} points done, {result['failed']} failed "
-                  f"({result['ran']} run now in {result['wall_s']:.0f} s)")
+                  f"({result['ran']} run now in {result['wall_s']:.0f} s)", soft_wrap=True)
     console.print(f"front of {', '.join(f'{m} ({s})' for m, s in loaded.objectives.items())}: "
-                  f"{', '.join(summary['front']) or 'none'}", highlight=False)
-    console.print(f"wrote {out}/sweep.html, sweep.md, sweep.json, comparison/")
+                  f"{', '.join(summary['front']) or 'none'}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {out}/sweep.html, sweep.md, sweep.json, comparison/", soft_wrap=True)
     if result["failed"]:
         raise typer.Exit(1)

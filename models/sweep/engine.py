@@ -10,14 +10,16 @@ one-line error and not retried unless asked. Interrupting the driver keeps every
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import signal
 import socket
 import tempfile
 import time
 from pathlib import Path
 
-from l1forge.compiler.errors import L1ForgeError
+from l1forge.compiler.errors import Interrupted, L1ForgeError
 
 from .point import pack, run_point, unpack
 from .spec import SweepSpec, file_digest, point_key, short
@@ -78,18 +80,20 @@ def _execute(spec, out, store, todo, digest, address, workers, console) -> None:
         task = ray.remote(_point_task).options(num_cpus=spec.resources["cpus"],
                                                memory=int(spec.resources["memory_gb"] * GB),
                                                max_retries=spec.retries, retry_exceptions=False)
-        points = dict(todo)
+        labels = {key: short(point, list(spec.axes)) for key, point in todo}
         running = {task.remote(tracker, key, point, data, digest): key for key, point in todo}
-        with _Progress(console, len(todo)) as progress:
+        with _Progress(console, len(todo)) as progress, _signals_noted() as caught:
             while running:
+                if caught:  # checked here, between waits: Ray's C++ wait cannot carry an exception out
+                    raise Interrupted(caught[0])
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
                 for key, attempt, worker in ray.get(tracker.drain.remote()):
                     store.started(key, attempt, worker)
                     if attempt > 1:
-                        progress.say(f"retry {attempt - 1} of {short(points[key])} (its worker died)")
+                        progress.say(f"retry {attempt - 1} of {labels[key]} (its worker died)")
                 for ref in ready:
                     key = running.pop(ref)
-                    _record(ray, ref, key, points[key], out, store, progress)
+                    _record(ray, ref, key, labels[key], out, store, progress)
                 progress.update(running=sum(store.get(k)["status"] == "running" for k in running.values()))
     except BaseException:  # interrupted (SIGINT/SIGTERM) or a failure of the engine: keep what finished
         for ref, key in running.items():
@@ -100,23 +104,36 @@ def _execute(spec, out, store, todo, digest, address, workers, console) -> None:
         ray.shutdown()
 
 
-def _record(ray, ref, key, point, out, store, progress) -> None:
+@contextlib.contextmanager
+def _signals_noted():
+    """SIGINT and SIGTERM noted in a list instead of raised, for the loop to act on."""
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _frame: caught.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _record(ray, ref, key, label, out, store, progress) -> None:
     try:
         result = ray.get(ref)
     except ray.exceptions.RayError as exc:  # the worker died more often than `retries` allows
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         store.failed(key, error[:500])
-        progress.point(failed=True, line=f"failed {short(point)}: {error[:200]}")
+        progress.point(failed=True, line=f"failed {label}: {error[:200]}")
         return
     if result["status"] == "done":
         unpack(result["archive"], out / "points" / key)
         store.finished(key, result["metrics"], result["seconds"])
         m = result["metrics"]
-        progress.point(failed=False, line=f"done   {short(point)}: accuracy {m['accuracy']:.4f}, "
+        progress.point(failed=False, line=f"done   {label}: accuracy {m['accuracy']:.4f}, "
                                           f"{_num(m['LUT'])} LUT, {_num(m['latency_ns'])} ns [{result['seconds']:.0f} s]")
     else:
         store.failed(key, result["error"], result["seconds"])
-        progress.point(failed=True, line=f"failed {short(point)}: {result['error']}")
+        progress.point(failed=True, line=f"failed {label}: {result['error']}")
 
 
 def _num(value) -> str:
@@ -131,7 +148,7 @@ def _start_ray(ray, address, workers) -> None:
         if address:
             ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, object_store_memory=256 * 2**20, **quiet)
+            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, object_store_memory=256 * 2**20, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise L1ForgeError(f"cannot start {where}: {str(exc).strip().splitlines()[0]}") from None
@@ -221,7 +238,7 @@ class _driver_lock:
 
 def _say(console, line: str) -> None:
     if console is not None:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 class _Progress:
@@ -256,4 +273,4 @@ class _Progress:
 
     def say(self, line: str) -> None:
         if self.console is not None:
-            self.bar.console.print(line, highlight=False)
+            self.bar.console.print(line, highlight=False, soft_wrap=True)

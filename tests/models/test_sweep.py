@@ -30,7 +30,7 @@ TINY = {"model": "deepsets", "epochs": 1, "phi": [8, 8], "rho": [8], "backend": 
 def write_spec(folder: Path, data: Path, **entries) -> Path:
     spec = {"data": str(data), "fixed": dict(TINY), **entries}
     path = folder / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 
 
@@ -52,7 +52,7 @@ def test_grid_and_random_points_and_their_keys(tmp_path):
     assert len(set(keys)) == 6 and keys == [point_key(p, "digest") for p in load_spec(spec.path).points()]
     assert point_key(points[0], "other data") != keys[0]  # the data's bytes are part of the key
 
-    spec = load_spec(write_spec(tmp_path, data, search={"random": 5, "seed": 3},
+    spec = load_spec(write_spec(tmp_path, data, search={"random": 5, "seed": 3}, fixed={**TINY, "hgq": True},
                                 axes={"beta": {"low": 1e-7, "high": 1e-5, "log": True}, "n_constituents": [8, 16]}))
     drawn = spec.points()
     assert len(drawn) == 5 and all(1e-7 <= p["beta"] <= 1e-5 for p in drawn)
@@ -62,8 +62,7 @@ def test_grid_and_random_points_and_their_keys(tmp_path):
 
 @pytest.mark.parametrize("entries, message", [
     ({"axes": {"n_constituents": [8], "widht": [3]}}, "axes: unknown setting 'widht'"),
-    ({"axes": {"model": ["deepsets", "transformer"]}}, "setting 'model': expected one of deepsets, intnet, mlp, "
-                                                       "got 'transformer'"),
+    ({"axes": {"pool": ["mean", "median"]}}, "setting 'pool': expected one of mean, sum, max, got 'median'"),
     ({"axes": {"n_constituents": []}}, "axes: n_constituents is empty, so the sweep has no points"),
     ({"axes": {}}, "axes: nothing varies"),
     ({"axes": {"bits": [4, 40]}}, "w_bits must be in 2..16, got 40"),
@@ -182,7 +181,9 @@ def test_four_points_on_a_local_ray_with_two_workers(jet_sample, tmp_path, capsy
         report = json.loads((build / "report.json").read_text())  # the build reopens as any compile folder
         assert report["accuracy"]["accuracy"] == m["accuracy"] and report["resources"]["LUT"] == m["LUT"]
         assert (out / "points" / p["key"] / "train" / "model.onnx").is_file()
-    assert len({p["worker"].split(" on ")[0] for p in points}) == 2  # both workers ran points
+    assert len({p["worker"].split(" on ")[0] for p in points}) >= 2  # Ray may start a fresh process per task
+    spans = sorted((r["started"], r["finished"]) for r in _rows(out))
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))  # two points ran at once
     assert summary["front"] and set(summary["front"]) <= {p["label"] for p in points}
     assert set(summary["comparison_fronts"]) == {"LUT", "latency_ns", "FF"}
     html = (out / "sweep.html").read_text()
