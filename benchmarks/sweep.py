@@ -4,8 +4,10 @@ test jets it verifies) and measured; on a local Ray with one point per core.
 
 Writes benchmarks/results/sweep.json: the engine's overhead (the sweep's wall time against the sum
 of its points' own times divided by the workers: 1.0 would be perfect packing), every point and
-the front of accuracy (max) against LUT (min), and the sweep folder (sweep.html, comparison/).
-A rerun resumes (finished points are kept in the sweep's store); --fresh starts over.
+the front of accuracy (max) against LUT (min); beside it sweep.md (the sweep's table) and
+sweep_pareto.png (the comparison's fronts). The sweep folder itself (store, points, sweep.html)
+goes to bench_runs/sweep_paper (not committed). A rerun resumes (finished points are kept in the
+sweep's store); --fresh starts over.
 
 Usage: .venv/bin/python benchmarks/sweep.py --data JETS.h5 [--n 8 16 32] [--bits 4 6 8]
        [--epochs 20] [--synth] [--workers 2] [--fresh]
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parent.parent
 
 
 def main() -> None:
@@ -34,7 +37,7 @@ def main() -> None:
     ap.add_argument("--verify-samples", type=int, default=20000)
     ap.add_argument("--synth", action="store_true", help="yosys for the LUT/FF (else da4ml's calibrated estimate)")
     ap.add_argument("--workers", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=RESULTS / "sweep_paper")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench_runs" / "sweep_paper")
     ap.add_argument("--fresh", action="store_true")
     args = ap.parse_args()
 
@@ -72,9 +75,11 @@ def main() -> None:
                                                               "cycles", "latency_ns", "LUT", "FF", "verification",
                                                               "verified_samples", "resources_source", "train_s",
                                                               "compile_s")}} for p in summary["points"]],
-        "sweep_folder": str(args.out.relative_to(RESULTS.parent.parent)) if args.out.is_relative_to(RESULTS.parent.parent)
-        else str(args.out)}
+        "sweep_folder": str(args.out.relative_to(ROOT)) if args.out.is_relative_to(ROOT) else str(args.out)}
     (RESULTS / "sweep.json").write_text(json.dumps(record, indent=2) + "\n")
+    shutil.copyfile(args.out / "sweep.md", RESULTS / "sweep.md")
+    if (args.out / "comparison" / "pareto.png").is_file():
+        shutil.copyfile(args.out / "comparison" / "pareto.png", RESULTS / "sweep_pareto.png")
     console.print(f"wall {wall:.0f} s, points {point_s:.0f} s on {workers} workers: overhead ratio "
                   f"{record['overhead_ratio']}; front {', '.join(summary['front'])}")
 

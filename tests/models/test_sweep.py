@@ -63,6 +63,8 @@ def test_grid_and_random_points_and_their_keys(tmp_path):
 @pytest.mark.parametrize("entries, message", [
     ({"axes": {"n_constituents": [8], "widht": [3]}}, "axes: unknown setting 'widht'"),
     ({"axes": {"pool": ["mean", "median"]}}, "setting 'pool': expected one of mean, sum, max, got 'median'"),
+    ({"fixed": {k: v for k, v in TINY.items() if k != "model"}, "axes": {"model": ["deepsets", "transformer"]}},
+     "setting 'model': expected one of deepsets, intnet, mlp, got 'transformer'"),
     ({"axes": {"n_constituents": []}}, "axes: n_constituents is empty, so the sweep has no points"),
     ({"axes": {}}, "axes: nothing varies"),
     ({"axes": {"bits": [4, 40]}}, "w_bits must be in 2..16, got 40"),
