@@ -68,7 +68,8 @@ def main() -> None:
         "data": str(args.data), "workers": workers, "points": len(result["rows"]), "done": result["done"],
         "failed": result["failed"], "ran_now": result["ran"], "wall_s": round(wall, 1),
         "sum_point_s": round(point_s, 1),
-        "overhead_ratio": round(wall / (point_s / workers), 3) if result["ran"] == len(result["rows"]) and point_s else None,
+        "overhead_ratio": (round(wall / (point_s / workers), 3)
+                           if result["ran"] == len(result["rows"]) and point_s else None),
         "front_accuracy_vs_LUT": summary["front"],
         "rows": [{"label": p["label"], "status": p["status"], "seconds": p["seconds"], "error": p["error"],
                   **{k: (p["metrics"] or {}).get(k) for k in ("accuracy", "quantized_accuracy", "float_accuracy",

@@ -71,7 +71,7 @@ def _run(spec, out, store, address, workers, retry_failed, console) -> dict:
 def _execute(spec, out, store, todo, digest, address, workers, console) -> None:
     import ray
 
-    _start_ray(ray, address, workers)
+    _start_ray(ray, address, workers, data_bytes=sum(p.stat().st_size for p in spec.data))
     running: dict = {}
     try:
         _check_fits(ray, spec.resources)
@@ -87,8 +87,8 @@ def _execute(spec, out, store, todo, digest, address, workers, console) -> None:
                 if caught:  # checked here, between waits: Ray's C++ wait cannot carry an exception out
                     raise Interrupted(caught[0])
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
-                for key, attempt, worker in ray.get(tracker.drain.remote()):
-                    store.started(key, attempt, worker)
+                for key, attempt, worker, when in ray.get(tracker.drain.remote()):
+                    store.started(key, attempt, worker, when)
                     if attempt > 1:
                         progress.say(f"retry {attempt - 1} of {labels[key]} (its worker died)")
                 for ref in ready:
@@ -129,8 +129,8 @@ def _record(ray, ref, key, label, out, store, progress) -> None:
         unpack(result["archive"], out / "points" / key)
         store.finished(key, result["metrics"], result["seconds"])
         m = result["metrics"]
-        progress.point(failed=False, line=f"done   {label}: accuracy {m['accuracy']:.4f}, "
-                                          f"{_num(m['LUT'])} LUT, {_num(m['latency_ns'])} ns [{result['seconds']:.0f} s]")
+        progress.point(failed=False, line=f"done   {label}: accuracy {m['accuracy']:.4f}, {_num(m['LUT'])} LUT, "
+                                          f"{_num(m['latency_ns'])} ns [{result['seconds']:.0f} s]")
     else:
         store.failed(key, result["error"], result["seconds"])
         progress.point(failed=True, line=f"failed {label}: {result['error']}")
@@ -140,7 +140,9 @@ def _num(value) -> str:
     return "n/a" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:g}"
 
 
-def _start_ray(ray, address, workers) -> None:
+def _start_ray(ray, address, workers, data_bytes: int) -> None:
+    """Join the cluster at `address`, or start a local Ray of `workers` CPUs whose object store
+    holds the data twice over (it goes out once, with room for the points' returned archives)."""
     import logging
 
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
@@ -148,7 +150,8 @@ def _start_ray(ray, address, workers) -> None:
         if address:
             ray.init(address=address, **quiet)
         else:
-            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, object_store_memory=256 * 2**20, **quiet)
+            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
+                     object_store_memory=256 * 2**20 + 2 * data_bytes, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise L1ForgeError(f"cannot start {where}: {str(exc).strip().splitlines()[0]}") from None
@@ -170,9 +173,9 @@ class _Tracker:
     def __init__(self):
         self.attempts, self.events = {}, []
 
-    def started(self, key: str, worker: str) -> None:
+    def started(self, key: str, worker: str, when: float) -> None:
         self.attempts[key] = self.attempts.get(key, 0) + 1
-        self.events.append((key, self.attempts[key], worker))
+        self.events.append((key, self.attempts[key], worker, when))
 
     def drain(self) -> list:
         events, self.events = self.events, []
@@ -186,7 +189,8 @@ def _point_task(tracker, key: str, point: dict, data: dict, digest: str) -> dict
     import ray
 
     worker = f"pid {os.getpid()} on {socket.gethostname()} node {ray.get_runtime_context().get_node_id()[:12]}"
-    ray.get(tracker.started.remote(key, worker))
+    # not awaited: a task blocked in ray.get lends its CPU to another task (one point too many runs)
+    tracker.started.remote(key, worker, time.time())
     files = _node_copy(data, digest)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"l1forge-point-{key}-") as tmp:

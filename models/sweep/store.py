@@ -55,10 +55,14 @@ class SweepStore:
         rows = [_row(r) for r in self.db.execute("SELECT * FROM points ORDER BY rowid")]
         return rows if keys is None else [r for r in rows if r["key"] in set(keys)]
 
-    def started(self, key: str, attempts: int, worker: str) -> None:
+    def started(self, key: str, attempts: int, worker: str, when: float | None = None) -> None:
+        """An attempt began at `when` (the worker's clock). A start reported after the point's
+        result (Ray does not order the two) updates who ran it but not its status."""
         with self.db:
-            self.db.execute("UPDATE points SET status = 'running', attempts = ?, worker = ?, error = NULL, "
-                            "started = COALESCE(started, ?) WHERE key = ?", (attempts, worker, time.time(), key))
+            self.db.execute("UPDATE points SET attempts = ?, worker = ?, started = COALESCE(started, ?), "
+                            "error = CASE status WHEN 'failed' THEN error END, "
+                            "status = CASE WHEN status IN ('done', 'failed') THEN status ELSE 'running' END "
+                            "WHERE key = ?", (attempts, worker, when or time.time(), key))
 
     def finished(self, key: str, metrics: dict, seconds: float) -> None:
         with self.db:
