@@ -33,6 +33,8 @@ def run_sweep(spec: SweepSpec, out: Path, address: str | None = None, workers: i
     """Run every point of `spec` not yet done into `out` (sweep.sqlite, points/KEY/); returns
     {"keys": the spec's point keys in order, "rows": their store rows, "ran", "done", "failed", "wall_s"}."""
     out = Path(out)
+    if address:
+        _check_reachable(address)  # before anything is written: Ray itself retries an absent head for minutes
     if out.exists() and not out.is_dir():
         raise L1ForgeError(f"--out {out} is a file; give a folder for the sweep")
     out.mkdir(parents=True, exist_ok=True)
@@ -155,6 +157,18 @@ def _start_ray(ray, address, workers, data_bytes: int) -> None:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise L1ForgeError(f"cannot start {where}: {str(exc).strip().splitlines()[0]}") from None
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a HOST:PORT where nothing listens (`auto` and ray:// addresses are left to Ray)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise L1ForgeError(f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); start one "
+                           f"with `ray start --head` or leave --address out for a local Ray") from None
 
 
 def _check_fits(ray, resources: dict) -> None:

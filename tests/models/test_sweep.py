@@ -106,6 +106,17 @@ def test_dry_run_lists_the_points(tmp_path, capsys):
     assert "4 points" in out and "bits=8 pool=max" in out and not (tmp_path / "spec").exists()
 
 
+def test_an_address_where_no_cluster_answers_is_one_line_before_any_work(tmp_path, capsys):
+    data = tmp_path / "jets.h5"
+    data.write_bytes(b"jets")
+    spec = write_spec(tmp_path, data, axes={"bits": [4, 6]})
+    address = f"127.0.0.1:{_free_port()}"
+    assert cli("sweep", spec, "--out", tmp_path / "out", "--address", address) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --address {address}: no Ray cluster answers there") and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 # --- the store and the front ---
 
 def test_store_states(tmp_path):
