@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -71,7 +72,7 @@ def main() -> None:
     wall = time.perf_counter() - t0
     summary = write_outputs(spec, result["rows"], args.out)
     ran = [r for r in result["rows"] if r["status"] == "done"]
-    workers = args.workers or __import__("os").cpu_count()
+    workers = args.workers or os.cpu_count()
     seconds = [r["seconds"] for r in ran]  # in the spec's order, the order Ray was given the points
     point_s = sum(seconds)
     record = {

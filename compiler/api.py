@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from l1forge.hw.report import summary_lines  # a compile report as a few terminal lines
-from l1forge.hw.report.compare import compare_builds  # builds side by side, Pareto fronts
+from l1forge.hw.report.compare import compare_builds, pareto_front  # builds side by side, Pareto fronts
 
 from .backends.base import CompileOptions
 from .errors import L1ForgeError
@@ -18,4 +18,4 @@ from .pipeline import compile_model
 
 
 __all__ = ["CompileOptions", "L1ForgeError", "canonicalize", "compare_builds", "compile_model", "emulate",
-           "export_brevitas", "load_model", "summary_lines", "verify"]
+           "export_brevitas", "load_model", "pareto_front", "summary_lines", "verify"]

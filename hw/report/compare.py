@@ -44,11 +44,12 @@ def load_report(folder: Path) -> dict:
     return report
 
 
-def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
-    """Labels of the Pareto-optimal points among label -> (accuracy, cost): higher accuracy, lower cost."""
-    def dominated(a, b):  # b beats a
-        return b[0] >= a[0] and b[1] <= a[1] and b != a
-    return [k for k, p in points.items() if not any(dominated(p, q) for q in points.values())]
+def pareto_front(points: dict[str, tuple[float, ...]]) -> list[str]:
+    """Labels of the Pareto-optimal points among label -> figures, every figure higher-is-better
+    (negate a cost): no other point is at least as high on all and different (ties all stay)."""
+    def beats(b, a):
+        return all(x >= y for x, y in zip(b, a)) and b != a
+    return [k for k, p in points.items() if not any(beats(q, p) for q in points.values())]
 
 
 def _labels(dirs: list[Path]) -> list[str]:
@@ -167,7 +168,7 @@ def compare_builds(dirs: list[Path], out: Path, labels: list[str] | None = None)
         raise L1ForgeError(f"compare_builds: give one distinct label per build ({len(dirs)} builds, labels {labels})")
     reports = [load_report(d) for d in dirs]
     rows = [_row(label, r) for label, r in zip(labels or _labels(dirs), reports)]
-    front = {k: pareto_front({r["build"]: (r["accuracy"], r[COST_COLUMN[k]]) for r in rows
+    front = {k: pareto_front({r["build"]: (r["accuracy"], -r[COST_COLUMN[k]]) for r in rows
                               if r["accuracy"] is not None and r[COST_COLUMN[k]] is not None}) for k in COSTS}
     unplotted = {"accuracy": [r["build"] for r in rows if r["accuracy"] is None],
                  **{k: [r["build"] for r in rows if r["accuracy"] is not None and r[COST_COLUMN[k]] is None]

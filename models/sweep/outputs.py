@@ -9,7 +9,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from l1forge.compiler.api import compare_builds
+from l1forge.compiler.api import compare_builds, pareto_front
 from l1forge.compiler.atomic import write_atomic
 
 from .spec import SweepSpec, short
@@ -21,12 +21,9 @@ def objective_front(rows: list[dict], objectives: dict[str, str]) -> list[str]:
     """Keys of the finished points no other finished point dominates on the objectives (at least
     as good on all, better on one); points missing an objective's figure are left out."""
     sign = {"max": 1.0, "min": -1.0}
-    scored = {r["key"]: tuple(sign[s] * r["metrics"][m] for m, s in objectives.items())
-              for r in rows if r["status"] == "done" and all(r["metrics"].get(m) is not None for m in objectives)}
-
-    def beats(b, a):
-        return all(x >= y for x, y in zip(b, a)) and b != a
-    return [k for k, a in scored.items() if not any(beats(b, a) for b in scored.values())]
+    return pareto_front({r["key"]: tuple(sign[s] * r["metrics"][m] for m, s in objectives.items())
+                         for r in rows
+                         if r["status"] == "done" and all(r["metrics"].get(m) is not None for m in objectives)})
 
 
 def write_outputs(spec: SweepSpec, rows: list[dict], out: Path) -> dict:
@@ -46,9 +43,9 @@ def write_outputs(spec: SweepSpec, rows: list[dict], out: Path) -> dict:
                            "attempts": r["attempts"], "worker": r["worker"], "seconds": r["seconds"],
                            "settings": r["settings"], "metrics": r["metrics"], "error": r["error"]} for r in rows]}
     write_atomic(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
-    write_atomic(out / "sweep.md", _markdown(summary, axes))
+    write_atomic(out / "sweep.md", _markdown(summary))
     png = (out / "comparison" / "pareto.png").read_bytes() if comparison else None
-    write_atomic(out / "sweep.html", _html(summary, axes, png))
+    write_atomic(out / "sweep.html", _html(summary, png))
     return summary
 
 
@@ -70,7 +67,7 @@ def _sources(point: dict) -> str:
                      if m.get(k))
 
 
-def _markdown(summary: dict, axes: list[str]) -> str:
+def _markdown(summary: dict) -> str:
     head = ["point", "status", *COLUMNS, "sources / error"]
     lines = [f"# l1forge sweep: {summary['spec']}", "", f"data: {', '.join(summary['data'])}", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -85,7 +82,7 @@ def _markdown(summary: dict, axes: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _html(summary: dict, axes: list[str], png: bytes | None) -> str:
+def _html(summary: dict, png: bytes | None) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in ("point", "status", *COLUMNS, "sources / error"))
     body = []
     for p in summary["points"]:

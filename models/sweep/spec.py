@@ -309,7 +309,7 @@ def _check_axis(path: Path, name: str, values, search: dict) -> None:
                                f"(or use search: {{random: COUNT}})")
         if set(values) - {"low", "high", "log"} or not {"low", "high"} <= set(values):
             raise L1ForgeError(f"{path}: axes: {name}: a range is {{low, high, log}}, got {values!r}")
-        if SETTINGS[name].parse not in (_number,):
+        if SETTINGS[name].parse is not _number:
             raise L1ForgeError(f"{path}: axes: {name} takes values from a list, not a range")
         low, high = _parsed(name, values["low"], str(path)), _parsed(name, values["high"], str(path))
         if not low < high or (values.get("log") and low <= 0):

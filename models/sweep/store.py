@@ -53,7 +53,10 @@ class SweepStore:
 
     def rows(self, keys=None) -> list[dict]:
         rows = [_row(r) for r in self.db.execute("SELECT * FROM points ORDER BY rowid")]
-        return rows if keys is None else [r for r in rows if r["key"] in set(keys)]
+        if keys is None:
+            return rows
+        wanted = set(keys)
+        return [r for r in rows if r["key"] in wanted]
 
     def started(self, key: str, attempts: int, worker: str, when: float | None = None) -> None:
         """An attempt began at `when` (the worker's clock). A start reported after the point's
