@@ -13,22 +13,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..errors import DataError, open_hdf5
+
 N_LAYERS = 30
-
-
-class DataError(ValueError):
-    """A shower file this package cannot use (the message names the file and the problem)."""
 
 
 def read_showers(path: str | Path, limit: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
     """(incident energies (N,) GeV, per shower a (k, 4) float32 array of points x, y, z, e)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such shower file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise DataError(f"{path}: not an HDF5 file") from None
+    f = open_hdf5(path, "shower")
     with f:
         if "events" not in f or "energy" not in f:
             raise DataError(f"{path}: expected the CaloClouds layout ('events' (N, 4, points), 'energy' (N, 1))")

@@ -24,6 +24,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..errors import DataError, open_hdf5
+
 N_LAYERS, N_ALPHA, N_RADIAL = 45, 16, 9
 VOXELS_PER_LAYER = N_ALPHA * N_RADIAL
 R_EDGES_MM = np.arange(N_RADIAL + 1) * 4.65
@@ -35,19 +37,10 @@ LOG_ENERGY_SHIFT = 4.5
 FLOW3_CONTEXT = 3 + VOXELS_PER_LAYER + (N_LAYERS - 1)  # 191
 
 
-class DataError(ValueError):
-    """A shower file this package cannot use (the message names the file and the problem)."""
-
-
 def read_showers(path: str | Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(incident energies (N,) MeV, showers (N, 45, 144) MeV) of a dataset-2 file."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such shower file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise DataError(f"{path}: not an HDF5 file") from None
+    f = open_hdf5(path, "shower")
     with f:
         if "incident_energies" not in f or "showers" not in f:
             raise DataError(f"{path}: expected the CaloChallenge layout ('incident_energies' (N, 1), 'showers' (N, voxels))")
