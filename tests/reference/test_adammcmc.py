@@ -66,6 +66,7 @@ def test_uncertainty_metrics_on_known_ensembles():
     assert split["expected_entropy"] == pytest.approx(0.0, abs=1e-9) and "accuracy" not in split
 
 
+@pytest.mark.tools  # the jets come from Pythia
 def test_small_experiment_learns_and_prolate_accepts_at_small_sigma(jets_10k, tmp_path):
     config = SMALL.__class__(**{**SMALL.__dict__, "sigmas": (0.03, 1.0), "adam_epochs": 6, "burn_in": 60,
                                 "n_samples": 4, "thinning": 15})
