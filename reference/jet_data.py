@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, open_hdf5
+from .files import DataError, open_hdf5
 
 CLASSES = ("g", "q", "w", "z", "t")
 CONSTITUENT_FEATURES = ("j1_ptrel", "j1_etarel", "j1_phirel")
@@ -50,16 +50,20 @@ def read_jets(path: str | Path, n_constituents: int, limit: int | None = None) -
         missing += [f"j_{c}" for c in CLASSES if f"j_{c}" not in jet_names]
         if missing:
             raise DataError(f"{path}: no column {', '.join(missing)} in the jet file")
-        total = len(f["jets"])
+        store, table = f["jetConstituentList"], f["jets"]
+        if getattr(store, "ndim", 0) != 3 or getattr(table, "ndim", 0) != 2 or len(store) != len(table):
+            raise DataError(f"{path}: expected 'jetConstituentList' (N, particles, features) and 'jets' (N, features)")
+        if limit is not None and limit < 1:
+            raise DataError(f"{path}: the jet limit must be at least 1, got {limit}")
+        total = len(table)
         n = total if limit is None else min(limit, total)
         if n == 0:
             raise DataError(f"{path}: the file holds no jets")
-        store = f["jetConstituentList"]
         if n_constituents < 1 or n_constituents > store.shape[1]:
             raise DataError(f"{path}: holds {store.shape[1]} constituents per jet, asked for {n_constituents}")
         columns = [particle_names.index(c) for c in CONSTITUENT_FEATURES]
         constituents = np.asarray(store[:n, :n_constituents, :], dtype=np.float32)[:, :, columns]
-        onehot = np.asarray(f["jets"][:n], dtype=np.float32)[:, [jet_names.index(f"j_{c}") for c in CLASSES]]
+        onehot = np.asarray(table[:n], dtype=np.float32)[:, [jet_names.index(f"j_{c}") for c in CLASSES]]
     if not np.allclose(onehot.sum(1), 1.0):
         raise DataError(f"{path}: the class columns j_g..j_t are not one-hot")
     mask = constituents[:, :, 0] > 0

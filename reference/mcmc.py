@@ -1,7 +1,8 @@
 """Pieces shared by the gradient-based Metropolis-Hastings samplers of the references (AdamMCMC,
 corrected stochastic MALA): a network's parameters as one flat vector, the log-density of a
 Gaussian proposal whose covariance is sigma^2 I plus an optional rank-one "prolate" part
-sigma_dir^2 u u^T along a direction u, a draw from it, and the Metropolis-Hastings test."""
+sigma_dir^2 u u^T along a direction u, a draw from it, the Metropolis-Hastings test and which
+steps of a chain are kept."""
 from __future__ import annotations
 
 import math
@@ -64,4 +65,27 @@ def metropolis_accepts(log_ratio: float, generator: torch.Generator) -> bool:
     """Accept with probability min(1, exp(log_ratio)); a NaN ratio rejects."""
     if math.isnan(log_ratio):
         return False
-    return log_ratio >= 0.0 or math.log(float(torch.rand((), generator=generator, dtype=torch.float64))) < log_ratio
+    return log_ratio >= 0.0 or float(torch.rand((), generator=generator, dtype=torch.float64)) < math.exp(log_ratio)
+
+
+class AcceptanceCount:
+    """A sampler's share of accepted proposals since the last reset."""
+
+    steps = 0
+    accepted = 0
+
+    def record(self, accepted: bool) -> None:
+        self.steps += 1
+        self.accepted += accepted
+
+    @property
+    def acceptance(self) -> float:
+        return self.accepted / self.steps if self.steps else float("nan")
+
+    def reset_acceptance(self) -> None:
+        self.steps = self.accepted = 0
+
+
+def is_kept(step: int, burn_in: int, thinning: int) -> bool:
+    """Whether chain step `step` (0-based) is a kept sample: every `thinning`-th after `burn_in`."""
+    return step >= burn_in and (step - burn_in + 1) % thinning == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import DataError
+from ..files import check_output, entry_point, non_negative, positive
 from .run import CONFIGS, run_experiment
 
 
@@ -17,19 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--data", required=True, help="a jet file (l1forge data jets)")
     r.add_argument("--out", required=True, help="folder for results.json and adammcmc.png")
     r.add_argument("--config", choices=sorted(CONFIGS), default="small")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--limit", type=int, default=None, help="use the first LIMIT jets")
+    r.add_argument("--seed", type=non_negative, default=0)
+    r.add_argument("--limit", type=positive, default=None, help="use the first LIMIT jets")
     args = parser.parse_args(argv)
-    try:
-        results = run_experiment(args.data, args.out, CONFIGS[args.config], args.seed, args.limit)
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    best = max(results["chains"], key=lambda c: c["test"]["accuracy"])
-    print(f"wrote {args.out}/results.json: Adam accuracy {results['adam']['test']['accuracy']:.3f}; "
-          f"best chain sigma {best['sigma']:g} ({'prolate' if best['prolate'] else 'isotropic'}) "
-          f"accuracy {best['test']['accuracy']:.3f}, acceptance {best['acceptance']:.2f}")
-    return 0
+
+    def body():
+        results = run_experiment(args.data, check_output(args.out), CONFIGS[args.config], args.seed, args.limit)
+        best = max(results["chains"], key=lambda c: c["test"]["accuracy"])
+        print(f"wrote {args.out}/results.json: Adam accuracy {results['adam']['test']['accuracy']:.3f}; "
+              f"best chain sigma {best['sigma']:g} ({'prolate' if best['prolate'] else 'isotropic'}) "
+              f"accuracy {best['test']['accuracy']:.3f}, acceptance {best['acceptance']:.2f}")
+
+    return entry_point(body)
 
 
 if __name__ == "__main__":

@@ -6,21 +6,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _mlp(widths, n_in: int) -> tuple[nn.Sequential, int]:
-    layers = []
-    for w in widths:
-        layers += [nn.Linear(n_in, w), nn.ReLU()]
-        n_in = w
-    return nn.Sequential(*layers), n_in
+from ..ultrafast_jet_classification.models import mlp
 
 
 class ParticleFlowTagger(nn.Module):
     def __init__(self, phi=(100, 100, 128), head=(100, 100, 100), n_features: int = 3):
         super().__init__()
-        self.phi, width = _mlp(phi, n_features)
-        self.head, width = _mlp(head, width)
-        self.out = nn.Linear(width, 1)
+        self.phi = mlp(list(phi), n_features)
+        self.head = mlp(list(head), phi[-1])
+        self.out = nn.Linear(head[-1], 1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits (N,) of top for constituents x (N, n, 3) and their mask (N, n)."""

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
-from ..jet_data import read_jets
+from ..files import DataError, output_folder
+from ..jet_data import CLASSES, read_jets
 from .metrics import ensemble_metrics
 from .model import ParticleFlowTagger
+from ..mcmc import is_kept
 from .sampler import AdamMCMC
 
 IN_DISTRIBUTION = ("g", "q", "t")  # top (1) against QCD quark and gluon jets (0)
@@ -73,7 +74,7 @@ def run_experiment(data: str | Path, out: str | Path, config: AdamMCMCConfig = S
     """Train, sample, evaluate; write OUT/results.json (and OUT/adammcmc.png) and return the results."""
     jets = read_jets(data, config.n_constituents, limit)
     known, ood = jets.of_classes(IN_DISTRIBUTION), jets.of_classes(OUT_OF_DISTRIBUTION)
-    labels = (known.label == 4).astype(np.float32)
+    labels = (known.label == CLASSES.index("t")).astype(np.float32)
     if labels.sum() < 10 or (1 - labels).sum() < 10 or len(ood) < 10:
         raise DataError(f"{data}: needs top, QCD (g, q) and W/Z jets, at least 10 of each "
                         f"(found {int(labels.sum())}, {int((1 - labels).sum())}, {len(ood)})")
@@ -136,7 +137,9 @@ def run_experiment(data: str | Path, out: str | Path, config: AdamMCMCConfig = S
             kept_test, kept_ood, acceptance = [], [], []
             for step in range(config.burn_in + config.n_samples * config.thinning):
                 sampler.step(closure_for(model, next(stream)))
-                if step >= config.burn_in and (step - config.burn_in + 1) % config.thinning == 0:
+                if step == config.burn_in - 1:
+                    sampler.reset_acceptance()  # the acceptance reported is the kept part's
+                if is_kept(step, config.burn_in, config.thinning):
                     kept_test.append(_probabilities(model, x[test], mask[test]))
                     kept_ood.append(_probabilities(model, x_ood, mask_ood))
                     acceptance.append(sampler.acceptance)
@@ -150,10 +153,9 @@ def run_experiment(data: str | Path, out: str | Path, config: AdamMCMCConfig = S
             progress(f"sigma {sigma:g} {'prolate' if prolate else 'isotropic'}: acceptance {chain['acceptance']:.2f}, "
                      f"accuracy {chain['test']['accuracy']:.3f}, mutual information test "
                      f"{chain['test']['mutual_information']:.4f} / W,Z {chain['out_of_distribution']['mutual_information']:.4f}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    plot(results, out / "adammcmc.png")
+    with output_folder(out) as folder:
+        plot(results, folder / "adammcmc.png")
+        (folder / "results.json").write_text(json.dumps(results, indent=1))
     return results
 
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..mcmc import assign, flat, gaussian_draw, gaussian_log_density, loss_and_gradient, metropolis_accepts
+from ..mcmc import (AcceptanceCount, assign, flat, gaussian_draw, gaussian_log_density, loss_and_gradient,
+                    metropolis_accepts)
 
 
 @dataclass
@@ -37,7 +38,7 @@ class StepResult:
     accepted: bool
 
 
-class AdamMCMC:
+class AdamMCMC(AcceptanceCount):
     """An optimizer-like sampler: `step(closure)` evaluates the closure (the loss on this step's
     batch, at the current parameters) twice and leaves the parameters at the chain's next state."""
 
@@ -56,8 +57,6 @@ class AdamMCMC:
         self.m = torch.zeros(self.n_params, dtype=self.params[0].dtype)
         self.v = torch.zeros_like(self.m)
         self.t = 0
-        self.steps = 0
-        self.accepted = 0
         self.generator = torch.Generator().manual_seed(seed)
 
     def adam_step(self, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -77,21 +76,17 @@ class AdamMCMC:
         assign(self.params, tau)
         proposal_loss, proposal_grad = loss_and_gradient(self.params, closure)
         _, _, u_back = self.adam_step(proposal_grad)
-        log_ratio = (self.temperature * (loss - proposal_loss)
-                     + gaussian_log_density(theta, tau - u_back, self.noise, u_back, self.sigma_dir)
-                     - gaussian_log_density(tau, theta - u, self.noise, u, self.sigma_dir))
+        log_ratio = self.temperature * (loss - proposal_loss) + self.proposal_log_ratio(theta, tau, u, u_back)
         accepted = math.isfinite(proposal_loss) and metropolis_accepts(log_ratio, self.generator)
         if not accepted:
             assign(self.params, theta)
         self.m, self.v, self.t = m, v, self.t + 1
-        self.steps += 1
-        self.accepted += accepted
+        self.record(accepted)
         return StepResult(loss, proposal_loss, log_ratio, accepted)
 
-    @property
-    def acceptance(self) -> float:
-        """The share of accepted proposals so far."""
-        return self.accepted / self.steps if self.steps else float("nan")
+    def proposal_log_ratio(self, theta: torch.Tensor, tau: torch.Tensor, u: torch.Tensor,
+                           u_back: torch.Tensor) -> float:
+        """log q(theta | tau) - log q(tau | theta): the Hastings correction of the drifted proposal."""
+        return (gaussian_log_density(theta, tau - u_back, self.noise, u_back, self.sigma_dir)
+                - gaussian_log_density(tau, theta - u, self.noise, u, self.sigma_dir))
 
-    def reset_acceptance(self) -> None:
-        self.steps = self.accepted = 0

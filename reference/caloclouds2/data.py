@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import DataError, open_hdf5
+from ..files import DataError, open_hdf5
 
 N_LAYERS = 30
 

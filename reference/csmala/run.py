@@ -1,5 +1,6 @@
 """The paper's comparison on its toy regression: for each sample size n, full MALA, naive stochastic
-MALA and corrected stochastic MALA sample networks (each chain started from the same Adam fit);
+MALA and corrected stochastic MALA (zeta = 1 and centred) sample networks (each chain started from
+the same Adam fit);
 per method and n, over repetitions with fresh data: the credible ball's coverage of the true
 function and its diameter, the risk of the posterior mean, the acceptance and the time."""
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..files import output_folder
+from ..mcmc import is_kept
 from .credible import credible_ball
 from .sampler import METHODS, StochasticMALA
 from .toy import evaluation_points, regression_net, toy_data, true_function
@@ -61,7 +64,9 @@ def run_chain(config: CsMALAConfig, n: int, method: str, seed: int, net_state: d
     functions = []
     for step in range(config.burn_in + config.n_samples * config.thinning):
         sampler.step()
-        if step >= config.burn_in and (step - config.burn_in + 1) % config.thinning == 0:
+        if step == config.burn_in - 1:
+            sampler.reset_acceptance()  # the acceptance reported is the kept part's
+        if is_kept(step, config.burn_in, config.thinning):
             with torch.no_grad():
                 functions.append(net(grid).squeeze(-1).numpy())
     return {"functions": np.array(functions), "acceptance": sampler.acceptance,
@@ -88,7 +93,7 @@ def run_experiment(out: str | Path, config: CsMALAConfig = SMALL, seed: int = 0,
     runs, example = [], None
     for n in config.sizes:
         for rep in range(config.repetitions):
-            x, y = toy_data(n, config.noise, seed + 1000 * rep + n)
+            x, y = toy_data(n, config.noise, (seed, n, rep))
             data = (torch.from_numpy(x).unsqueeze(-1), torch.from_numpy(y))
             state = fit(config, data, seed + rep)
             for method in config.methods:
@@ -112,10 +117,9 @@ def run_experiment(out: str | Path, config: CsMALAConfig = SMALL, seed: int = 0,
                             "acceptance": float(np.mean([r["acceptance"] for r in rows])),
                             "seconds": float(np.mean([r["seconds"] for r in rows]))})
     results = {"config": asdict(config), "seed": seed, "summary": summary, "runs": runs, "example": example}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    plot(results, out / "csmala.png")
+    with output_folder(out) as folder:
+        plot(results, folder / "csmala.png")
+        (folder / "results.json").write_text(json.dumps(results, indent=1))
     return results
 
 
@@ -144,7 +148,8 @@ def plot(results: dict, path: Path) -> None:
     example = results["example"]
     grid = evaluation_points()[::50]
     axes[3].scatter(example["x"], example["y"], s=3, color="grey")
-    for method, color in zip(methods, ("C0", "C1", "C2")):
+    for k_method, method in enumerate(methods):
+        color = f"C{k_method}"
         for k, f in enumerate(example["functions"][method]):
             axes[3].plot(grid[grid < 0], np.array(f)[grid < 0], color=color, lw=0.5, alpha=0.4,
                          label=method if k == 0 else None)

@@ -36,19 +36,19 @@ from dataclasses import dataclass
 
 import torch
 
-from ..mcmc import assign, flat, gaussian_draw, gaussian_log_density, loss_and_gradient, metropolis_accepts
+from ..mcmc import (AcceptanceCount, assign, flat, gaussian_draw, gaussian_log_density, loss_and_gradient,
+                    metropolis_accepts)
 
 METHODS = ("full", "naive", "corrected", "centred")
 
 
 @dataclass
 class _State:
-    rows: torch.Tensor  # the batch (indices)
     energy: float
     grad: torch.Tensor  # of lambda R_B at the state's parameters
 
 
-class StochasticMALA:
+class StochasticMALA(AcceptanceCount):
     """`losses(rows)` returns the per-point losses l_i (a tensor) of the data rows `rows` at the
     current parameters; `step()` moves the parameters to the chain's next state."""
 
@@ -68,7 +68,6 @@ class StochasticMALA:
                 mean_loss = float(losses(torch.arange(n)).mean())
             self.zeta = -self.lam * (2 - rho) * mean_loss / (n * math.log(rho))
         self.generator = torch.Generator().manual_seed(seed)
-        self.steps = self.accepted = 0
         self._state = self._evaluate(self._draw_rows())
 
     def _draw_rows(self) -> torch.Tensor:
@@ -82,12 +81,12 @@ class StochasticMALA:
         theta = flat(self.params)
         prior = 0.5 * self.prior_precision * float(theta @ theta)
         if len(rows) == 0:
-            return _State(rows, prior, self.prior_precision * theta)
+            return _State(prior, self.prior_precision * theta)
         batch_risk, grad = loss_and_gradient(self.params, lambda: self.losses(rows).sum() / per_point)
         energy = self.lam * batch_risk
         if self.method in ("corrected", "centred"):
             energy = self.lam * (2 - self.rho) * batch_risk * self.rho + self.zeta * math.log(self.rho) * len(rows)
-        return _State(rows, energy + prior, self.lam * grad + self.prior_precision * theta)
+        return _State(energy + prior, self.lam * grad + self.prior_precision * theta)
 
     def step(self) -> bool:
         theta = flat(self.params)
@@ -104,10 +103,5 @@ class StochasticMALA:
             self._state = new
         else:
             assign(self.params, theta)
-        self.steps += 1
-        self.accepted += accepted
+        self.record(accepted)
         return accepted
-
-    @property
-    def acceptance(self) -> float:
-        return self.accepted / self.steps if self.steps else float("nan")

@@ -6,13 +6,15 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
+from ..ultrafast_jet_classification.models import mlp
+
 
 def true_function(x: np.ndarray) -> np.ndarray:
     return np.where(x < 0, 1.5 * (x + 0.5) ** 2, 0.3 * np.sin(10 * x - 2) + 0.5)
 
 
-def toy_data(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) float32 arrays of n points (half on each interval)."""
+def toy_data(n: int, noise: float, seed) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) float32 arrays of n points (half on each interval); `seed`: an int or a tuple of ints."""
     rng = np.random.default_rng(seed)
     left = rng.uniform(-0.8, -0.2, n // 2)
     right = rng.uniform(0.2, 0.8, n - n // 2)
@@ -28,8 +30,4 @@ def evaluation_points(count: int = 10_000) -> np.ndarray:
 
 
 def regression_net(widths=(100, 100)) -> nn.Sequential:
-    layers, n_in = [], 1
-    for w in widths:
-        layers += [nn.Linear(n_in, w), nn.ReLU()]
-        n_in = w
-    return nn.Sequential(*layers, nn.Linear(n_in, 1))
+    return nn.Sequential(*mlp(list(widths), 1), nn.Linear(widths[-1], 1))

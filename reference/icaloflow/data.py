@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import DataError, open_hdf5
+from ..files import DataError, open_hdf5
 
 N_LAYERS, N_ALPHA, N_RADIAL = 45, 16, 9
 VOXELS_PER_LAYER = N_ALPHA * N_RADIAL

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import DataError
+from ..files import check_output, entry_point, non_negative
 from .run import CONFIGS, evaluate, train
 
 
@@ -16,25 +16,23 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("train", help="train the flow on fresh simulations; writes RUN/flow.pt and RUN/run.json")
     t.add_argument("--out", required=True)
     t.add_argument("--config", choices=sorted(CONFIGS), default="small")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=non_negative, default=0)
     e = sub.add_parser("evaluate", help="flow against exact-likelihood MCMC at the config's test points")
     e.add_argument("--run", required=True)
     e.add_argument("--out", required=True)
-    e.add_argument("--seed", type=int, default=1)
+    e.add_argument("--seed", type=non_negative, default=1)
     args = parser.parse_args(argv)
-    try:
+    def body():
         if args.command == "train":
-            summary = train(args.out, CONFIGS[args.config], args.seed)
+            summary = train(check_output(args.out), CONFIGS[args.config], args.seed)
             print(f"wrote {args.out}: best validation loss {summary['best_validation']:.3f} after "
                   f"{summary['simulations']} simulations in {summary['train_seconds']:.0f} s")
         else:
-            results = evaluate(args.run, args.out, args.seed)
+            results = evaluate(args.run, check_output(args.out), args.seed)
             print(f"wrote {args.out}/results.json: Hellinger flow-MCMC "
                   + ", ".join(f"{p['hellinger_flow_mcmc']:.3f}" for p in results["points"]))
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    return entry_point(body)
 
 
 if __name__ == "__main__":

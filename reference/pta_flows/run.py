@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..files import DataError, output_folder
 from .array import PAPER_TOAS, build_array
 from .flow import PosteriorFlow
 from .model import Likelihood, draw_prior, prior_bounds, simulate
@@ -115,12 +115,13 @@ def train(out: str | Path, config: PTAConfig = SMALL, seed: int = 0, progress=pr
         if val < best:
             best, best_state = val, {k: v.clone() for k, v in flow.state_dict().items()}
         progress(f"epoch {epoch + 1}/{config.epochs}: train {curve[-1]['train']:.3f}, validation {val:.3f}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(best_state, out / "flow.pt")
+    if best_state is None:
+        raise DataError(f"{out}: training diverged (every validation loss is NaN); nothing written")
     summary = {"config": asdict(config), "seed": seed, "curve": curve, "best_validation": best,
                "train_seconds": time.perf_counter() - start, "simulations": config.simulations * config.epochs}
-    (out / "run.json").write_text(json.dumps(summary, indent=1))
+    with output_folder(out) as folder:
+        torch.save(best_state, folder / "flow.pt")
+        (folder / "run.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
@@ -129,11 +130,14 @@ def load_run(path: str | Path) -> tuple[PTAConfig, PosteriorFlow]:
     if not (path / "run.json").is_file() or not (path / "flow.pt").is_file():
         raise DataError(f"{path}: not a trained run (needs run.json and flow.pt; `python -m "
                         "l1forge.reference.pta_flows train` writes them)")
-    stored = json.loads((path / "run.json").read_text())["config"]
-    stored["test_points"] = tuple(tuple(p) for p in stored["test_points"])
-    config = PTAConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
-    flow = _flow(config, _array(config))
-    flow.load_state_dict(torch.load(path / "flow.pt", weights_only=True))
+    try:
+        stored = json.loads((path / "run.json").read_text())["config"]
+        stored["test_points"] = tuple(tuple(p) for p in stored["test_points"])
+        config = PTAConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+        flow = _flow(config, _array(config))
+        flow.load_state_dict(torch.load(path / "flow.pt", weights_only=True))
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:  # JSON, missing or stale settings, weights
+        raise DataError(f"{path}: not a run this version can load ({type(err).__name__}: {str(err)[:120]})") from None
     flow.eval()
     return config, flow
 
@@ -183,12 +187,11 @@ def evaluate(run: str | Path, out: str | Path, seed: int = 1, progress=print) ->
         progress(f"log10 A {log10_a:g}, gamma {gamma:.2f}: Hellinger flow-MCMC {point['hellinger_flow_mcmc']:.3f} "
                  f"(MCMC-MCMC {point['hellinger_mcmc_mcmc']:.3f}); MCMC {point['mcmc_seconds']:.1f} s, "
                  f"flow {flow_seconds:.2f} s")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     results = {"run": str(run), "seed": seed, "points": [{k: v for k, v in p.items() if not k.startswith("_")}
                                                          for p in points]}
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    plot(points, bounds[:2], out / "posteriors.png")
+    with output_folder(out) as folder:
+        plot(points, bounds[:2], folder / "posteriors.png")
+        (folder / "results.json").write_text(json.dumps(results, indent=1))
     return results
 
 

@@ -5,6 +5,7 @@ prolate proposal keeps accepting at small sigma), and the entry point's errors."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -36,23 +37,40 @@ def test_proposal_draw_has_that_covariance():
     assert np.abs(cov - expected).max() < 0.05 * np.abs(expected).max()
 
 
-@pytest.mark.parametrize("sigma_dir", [0.0, 2.0])
-def test_chain_samples_its_target_when_the_kernel_is_markov(sigma_dir):
-    """With betas 0 the Adam step depends on the current point only, the Metropolis-Hastings test
-    is exact, and the chain's moments are the target's: N(0, diag(1, 1/4)) for the loss
-    theta^T A theta / 2. A wrong reverse density (e.g. dropping the Adam drift) biases them."""
+class WithoutHastings(AdamMCMC):
+    """The negative control: the Metropolis test without the proposal densities."""
+
+    def proposal_log_ratio(self, theta, tau, u, u_back) -> float:
+        return 0.0
+
+
+def _gaussian_chain(sampler_class, sigma_dir: float) -> tuple[np.ndarray, float]:
     a = torch.tensor([1.0, 4.0])
     theta = torch.nn.Parameter(torch.tensor([0.5, -0.3]))
-    sampler = AdamMCMC([theta], lr=0.1, betas=(0.0, 0.0), sigma=0.5 * np.sqrt(2), sigma_dir=sigma_dir, seed=3)
+    sampler = sampler_class([theta], lr=0.1, betas=(0.0, 0.0), sigma=0.5 * np.sqrt(2), sigma_dir=sigma_dir, seed=3)
     kept = []
     for step in range(24000):
         sampler.step(lambda: 0.5 * (a * theta ** 2).sum())
         if step >= 2000:
             kept.append(theta.detach().numpy().copy())
-    kept = np.array(kept)
-    assert 0.5 < sampler.acceptance < 0.95
+    return np.array(kept), sampler.acceptance
+
+
+@pytest.mark.parametrize("sigma_dir", [0.0, 2.0])
+def test_chain_samples_its_target_when_the_kernel_is_markov(sigma_dir):
+    """With betas 0 the Adam step depends on the current point only, the Metropolis-Hastings test
+    is exact, and the chain's moments are the target's: N(0, diag(1, 1/4)) for the loss
+    theta^T A theta / 2."""
+    kept, acceptance = _gaussian_chain(AdamMCMC, sigma_dir)
+    assert 0.5 < acceptance < 0.95
     assert np.abs(kept.mean(0)).max() < 0.08
     np.testing.assert_allclose(kept.var(0), [1.0, 0.25], rtol=0.1)
+
+
+def test_without_the_proposal_densities_the_chain_is_biased():
+    """So the test above can fail: the Adam drift unbalanced pulls the chain in (variance ~0.6)."""
+    kept, _ = _gaussian_chain(WithoutHastings, 0.0)
+    assert kept.var(0)[0] < 0.75
 
 
 def test_uncertainty_metrics_on_known_ensembles():
@@ -68,8 +86,7 @@ def test_uncertainty_metrics_on_known_ensembles():
 
 @pytest.mark.tools  # the jets come from Pythia
 def test_small_experiment_learns_and_prolate_accepts_at_small_sigma(jets_10k, tmp_path):
-    config = SMALL.__class__(**{**SMALL.__dict__, "sigmas": (0.03, 1.0), "adam_epochs": 6, "burn_in": 60,
-                                "n_samples": 4, "thinning": 15})
+    config = replace(SMALL, sigmas=(0.03, 1.0), adam_epochs=6, burn_in=60, n_samples=4, thinning=15)
     results = run_experiment(jets_10k, tmp_path / "run", config, seed=0, progress=lambda _: None)
     stored = json.loads((tmp_path / "run" / "results.json").read_text())
     assert stored["chains"] == json.loads(json.dumps(results["chains"]))

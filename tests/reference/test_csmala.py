@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -64,14 +65,15 @@ def test_chain_samples_the_marginal_its_energy_implies(method, step_size):
 
 def test_the_four_marginals_differ_beyond_the_tolerance():
     """So the test above (4 standard errors under 40 % of the variance) tells the energies apart:
-    each variance differs from the others by more than a factor 1.5 (centred: its zeta at the
+    each variance differs from the others by more than a factor 1.7 (what 4 errors
+    under 40 % need, whichever way the estimate errs) (centred: its zeta at the
     chains' start 0.5)."""
     theta = torch.nn.Parameter(torch.tensor([0.5]))
     zeta = StochasticMALA([theta], lambda rows: (Y[rows] - theta) ** 2, len(Y), "centred", RHO,
                           inverse_temperature=LAM).zeta
     variances = sorted([_exact_moments("full", 1.0)[1], _exact_moments("naive", 1.0)[1],
                         _exact_moments("corrected", 1.0)[1], _exact_moments("centred", zeta)[1]])
-    assert all(b > 1.5 * a for a, b in zip(variances, variances[1:]))
+    assert all(b > 1.7 * a for a, b in zip(variances, variances[1:]))
 
 
 def test_credible_ball_on_known_ensembles():
@@ -95,18 +97,18 @@ def test_toy_data_is_the_papers_two_intervals():
 
 
 def test_small_experiment_pipeline(tmp_path):
-    config = SMALL.__class__(**{**SMALL.__dict__, "sizes": (60, 600), "repetitions": 1,
-                                "burn_in": 400, "n_samples": 10, "thinning": 20})
+    config = replace(SMALL, sizes=(60, 600), repetitions=1, burn_in=400, n_samples=10, thinning=20)
     results = run_experiment(tmp_path, config, progress=lambda _: None)
     stored = json.loads((tmp_path / "results.json").read_text())
     assert stored["summary"] == results["summary"] and len(results["runs"]) == 2 * len(METHODS)
     assert (tmp_path / "csmala.png").stat().st_size > 10_000
     rows = {(r["n"], r["method"]): r for r in results["summary"]}
-    # learning signal: full MALA's posterior mean is far closer to the truth than a constant is
-    # (the variance of f over the evaluation points); the stochastic chains may wander (the naive
-    # surrogate is nearly flat far out: the paper's point)
+    # learning signal: at n = 600 full MALA's posterior mean is far closer to the truth than a
+    # constant is (the variance of f over the evaluation points; at n = 60 a 16-16 net fits one
+    # data set or another far less well); the stochastic chains may wander (the naive surrogate is
+    # nearly flat far out: the paper's point)
     variance = true_function(evaluation_points()).var()
-    assert all(rows[(n, "full")]["risk"] < 0.25 * variance for n in (60, 600))
+    assert rows[(600, "full")]["risk"] < 0.25 * variance
     # the full chain's ball shrinks with n
     assert rows[(600, "full")]["diameter"] < rows[(60, "full")]["diameter"]
     assert all(0.0 < r["acceptance"] <= 1.0 for r in results["summary"] if r["method"] == "full")
@@ -114,7 +116,11 @@ def test_small_experiment_pipeline(tmp_path):
 
 def test_entry_point_errors_are_one_line(tmp_path, capsys):
     assert main(["run", "--out", str(tmp_path / "r"), "--sizes", "1"]) == 2
-    assert main(["run", "--out", str(tmp_path / "r"), "--repetitions", "0"]) == 2
+    (tmp_path / "file").write_text("")
+    assert main(["run", "--out", str(tmp_path / "file"), "--sizes", "20", "--repetitions", "1"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["error: --sizes must be at least 2 points, got 1", "error: --repetitions must be at least 1, got 0"]
-    assert not (tmp_path / "r").exists()
+    assert lines == ["error: --sizes must be at least 2 points, got 1", f"error: {tmp_path / 'file'}: exists and is not a folder"]
+    assert not (tmp_path / "r").exists() and (tmp_path / "file").read_text() == ""
+    with pytest.raises(SystemExit):  # argparse's own refusal (usage and the reason, exit 2)
+        main(["run", "--out", str(tmp_path / "r"), "--repetitions", "0"])
+    assert "must be >= 1, got 0" in capsys.readouterr().err and not (tmp_path / "r").exists()

@@ -116,6 +116,15 @@ def test_small_flow_learns_and_the_evaluation_runs(tmp_path):
 
 def test_entry_point_errors_are_one_line(tmp_path, capsys):
     assert main(["evaluate", "--run", str(tmp_path / "none"), "--out", str(tmp_path / "e")]) == 2
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "run.json").write_text('{"config": {"n_freq": 3}}')  # stale or foreign settings
+    (broken / "flow.pt").write_bytes(b"")
+    assert main(["evaluate", "--run", str(broken), "--out", str(tmp_path / "e")]) == 2
+    (tmp_path / "file").write_text("")
+    assert main(["train", "--out", str(tmp_path / "file")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not a trained run" in err[0]
-    assert not (tmp_path / "e").exists()
+    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+    assert "not a trained run" in err[0] and "not a run this version can load" in err[1]
+    assert "exists and is not a folder" in err[2]
+    assert not (tmp_path / "e").exists() and (tmp_path / "file").read_text() == ""
