@@ -64,7 +64,9 @@ def test_woodbury_likelihood_equals_the_dense_gaussian():
     rng = np.random.default_rng(5)
     data = [d[0] for d in simulate(array, draw_prior(3, 1, rng), rng)]
     likelihood = Likelihood(array, data)
-    for theta in draw_prior(3, 4, rng):
+    bounds = prior_bounds(3)
+    corners = np.where(rng.random((8, len(bounds))) < 0.5, bounds[:, 0], bounds[:, 1])  # loud and silent, steep and flat
+    for theta in np.concatenate([draw_prior(3, 4, rng), corners]):
         assert likelihood(theta) == pytest.approx(likelihood.dense(theta), rel=1e-9)
 
 
