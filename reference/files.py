@@ -1,5 +1,6 @@
 """What the references share about files: the one error they raise for input they cannot use, the
-HDF5 opening, the output folder a run writes all at once, and the entry points' error handling."""
+HDF5 opening, the output folder a run writes all at once, JSON without non-finite numbers, and the
+entry points' error handling."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,24 @@ def output_folder(out: str | Path):
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def json_text(results) -> str:
+    """Results as JSON, with the non-finite floats JSON has no word for (a rejection where no
+    background passed) written as null."""
+    import json
+    import math
+
+    def finite(item):
+        if isinstance(item, dict):
+            return {k: finite(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [finite(v) for v in item]
+        if isinstance(item, float) and not math.isfinite(item):
+            return None
+        return item
+
+    return json.dumps(finite(results), indent=1, allow_nan=False)
+
+
 def non_negative(text: str) -> int:
     """argparse type: an integer >= 0 (seeds)."""
     try:
@@ -71,6 +90,19 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def run_parser(prog: str, description: str, configs, data_help: str, out_help: str, run_help: str):
+    """The parser of a reference's `run` command and the `run` subparser, with what every one has:
+    --data, --out, --config (small by default), --seed, --limit."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    run = parser.add_subparsers(dest="command", required=True).add_parser("run", help=run_help)
+    run.add_argument("--data", required=True, help=data_help)
+    run.add_argument("--out", required=True, help=out_help)
+    run.add_argument("--config", choices=sorted(configs), default="small")
+    run.add_argument("--seed", type=non_negative, default=0)
+    run.add_argument("--limit", type=positive, default=None, help="use the first LIMIT jets")
+    return parser, run
 
 
 def entry_point(body) -> int:

@@ -23,12 +23,14 @@ class Jets:
     constituents: np.ndarray  # (N, n, 3) float32: pT_rel, eta_rel, phi_rel; zero rows past the last particle
     mask: np.ndarray          # (N, n) bool: a real particle
     label: np.ndarray         # (N,) int: the index in CLASSES
+    jet: np.ndarray | None = None  # (N, k) float64: the jet-level columns asked for, in that order
 
     def __len__(self) -> int:
         return len(self.label)
 
     def select(self, rows) -> "Jets":
-        return Jets(self.constituents[rows], self.mask[rows], self.label[rows])
+        return Jets(self.constituents[rows], self.mask[rows], self.label[rows],
+                    None if self.jet is None else self.jet[rows])
 
     def of_classes(self, names) -> "Jets":
         return self.select(np.isin(self.label, [CLASSES.index(c) for c in names]))
@@ -38,8 +40,10 @@ def _names(f, key: str) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else str(x) for x in f[key][:]]
 
 
-def read_jets(path: str | Path, n_constituents: int, limit: int | None = None) -> Jets:
-    """The first `limit` jets (all by default) of a jet file, with their leading `n_constituents`."""
+def read_jets(path: str | Path, n_constituents: int, limit: int | None = None,
+              jet_columns: tuple[str, ...] = ()) -> Jets:
+    """The first `limit` jets (all by default) of a jet file, with their leading `n_constituents`
+    and the jet-level `jet_columns` (names of 'jetFeatureNames', e.g. 'j_mass', 'j_pt')."""
     path = Path(path)
     with open_hdf5(path, "jet") as f:
         keys = ("jetConstituentList", "particleFeatureNames", "jets", "jetFeatureNames")
@@ -48,6 +52,7 @@ def read_jets(path: str | Path, n_constituents: int, limit: int | None = None) -
         particle_names, jet_names = _names(f, "particleFeatureNames"), _names(f, "jetFeatureNames")
         missing = [c for c in CONSTITUENT_FEATURES if c not in particle_names]
         missing += [f"j_{c}" for c in CLASSES if f"j_{c}" not in jet_names]
+        missing += [c for c in jet_columns if c not in jet_names]
         if missing:
             raise DataError(f"{path}: no column {', '.join(missing)} in the jet file")
         store, table = f["jetConstituentList"], f["jets"]
@@ -63,8 +68,10 @@ def read_jets(path: str | Path, n_constituents: int, limit: int | None = None) -
             raise DataError(f"{path}: holds {store.shape[1]} constituents per jet, asked for {n_constituents}")
         columns = [particle_names.index(c) for c in CONSTITUENT_FEATURES]
         constituents = np.asarray(store[:n, :n_constituents, :], dtype=np.float32)[:, :, columns]
-        onehot = np.asarray(table[:n], dtype=np.float32)[:, [jet_names.index(f"j_{c}") for c in CLASSES]]
+        rows = np.asarray(table[:n])
+        onehot = rows[:, [jet_names.index(f"j_{c}") for c in CLASSES]].astype(np.float32)
+        jet = rows[:, [jet_names.index(c) for c in jet_columns]].astype(np.float64) if jet_columns else None
     if not np.allclose(onehot.sum(1), 1.0):
         raise DataError(f"{path}: the class columns j_g..j_t are not one-hot")
     mask = constituents[:, :, 0] > 0
-    return Jets(constituents * mask[:, :, None], mask, onehot.argmax(1))
+    return Jets(constituents * mask[:, :, None], mask, onehot.argmax(1), jet)

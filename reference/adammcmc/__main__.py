@@ -3,22 +3,15 @@
 results.json and adammcmc.png (acceptance, accuracy, uncertainty in and out of distribution)."""
 from __future__ import annotations
 
-import argparse
 import sys
 
-from ..files import check_output, entry_point, non_negative, positive
+from ..files import check_output, entry_point, run_parser
 from .run import CONFIGS, run_experiment
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m l1forge.reference.adammcmc", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="train with Adam, sample with AdamMCMC, evaluate")
-    r.add_argument("--data", required=True, help="a jet file (l1forge data jets)")
-    r.add_argument("--out", required=True, help="folder for results.json and adammcmc.png")
-    r.add_argument("--config", choices=sorted(CONFIGS), default="small")
-    r.add_argument("--seed", type=non_negative, default=0)
-    r.add_argument("--limit", type=positive, default=None, help="use the first LIMIT jets")
+    parser, r = run_parser("python -m l1forge.reference.adammcmc", __doc__, CONFIGS, "a jet file (l1forge data jets)",
+                           "folder for results.json and adammcmc.png", "train with Adam, sample with AdamMCMC, evaluate")
     args = parser.parse_args(argv)
 
     def body():
