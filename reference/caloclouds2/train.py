@@ -65,7 +65,8 @@ def build_denoiser(config: CaloClouds2Config, scaler: PointScaler, consistency: 
     return Denoiser(PointWiseNet(4, 2, config.hidden, config.time_dim, config.fourier_std), edm, consistency)
 
 
-def _bar(description: str, total: int, quiet: bool) -> Progress:
+def progress_bar(description: str, total: int, quiet: bool) -> Progress:
+    """A rich progress bar with a status field (hidden when quiet)."""
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("{task.fields[status]}"), TimeRemainingColumn(), disable=quiet)
     progress.add_task(description, total=total, status="")
@@ -95,7 +96,7 @@ def train_flow(config: CaloClouds2Config, energy: np.ndarray, showers: list[np.n
     x, e = torch.as_tensor(feats, dtype=torch.float32), torch.as_tensor(energy, dtype=torch.float32)
     opt = torch.optim.Adam(flow.parameters(), lr=config.flow_lr)
     losses = []
-    with _bar("ShowerFlow", config.flow_epochs, quiet) as bar:
+    with progress_bar("ShowerFlow", config.flow_epochs, quiet) as bar:
         for _ in range(config.flow_epochs):
             order, total = torch.randperm(len(x)), 0.0
             for lo in range(0, len(x), config.flow_batch):
@@ -147,7 +148,7 @@ def _loop(description: str, iterations: int, quiet: bool, opt, params, loss_fn, 
     params = list(params)
     curve, window = [], []
     every = max(1, iterations // 100)
-    with _bar(description, iterations, quiet) as bar:
+    with progress_bar(description, iterations, quiet) as bar:
         for step in range(iterations):
             loss = loss_fn()
             opt.zero_grad()
