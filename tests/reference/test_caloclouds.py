@@ -84,6 +84,7 @@ def test_losses_ignore_padding():
     np.testing.assert_allclose(values[0], values[1], rtol=1e-6)
 
 
+@pytest.mark.slow  # trains flows / networks for about a minute
 def test_short_training_learns(ild_showers, tmp_path):
     config = replace(SMALL, hidden=(32, 32), encoder_hidden=16, encoder_global=16, latent=8, iterations=400,
                      batch_showers=8, lr_decay=(200, 400), flow_epochs=30, flow_batch=64)
@@ -106,9 +107,9 @@ def test_short_training_learns(ild_showers, tmp_path):
     assert trained["hit_energy"] < 0.7 * untrained["hit_energy"]
 
 
-def test_entry_point_errors_are_one_line(tmp_path, capsys, jet_sample):
+def test_entry_point_errors_are_one_line(tmp_path, capsys, ds2_showers):
     assert main(["sample", "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "x.h5")]) == 2
-    assert main(["train", "--data", str(jet_sample), "--out", str(tmp_path / "run")]) == 2
+    assert main(["train", "--data", str(ds2_showers), "--out", str(tmp_path / "run")]) == 2
     assert main(["train", "--data", str(tmp_path / "none.h5"), "--out", str(tmp_path / "run")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)

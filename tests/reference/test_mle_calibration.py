@@ -54,6 +54,7 @@ def _toy(prior: str, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return energy, _toy_features(energy, rng)
 
 
+@pytest.mark.slow  # trains flows / networks for about a minute
 def test_likelihood_is_prior_independent_where_regression_is_not():
     rng = np.random.default_rng(0)
     config = replace(SMALL, flow_epochs=40, regression_epochs=30, flow_transforms=3)
@@ -85,6 +86,7 @@ def _showers(tmp_path, name: str, n: int, seed: int, **options) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # trains flows / networks for about a minute
 def test_experiment_on_generated_showers(tmp_path):
     flat = _showers(tmp_path, "flat", 2000, 0, energy="10,90", spectrum="flat")
     log_uniform = _showers(tmp_path, "log", 2000, 1, energy="10,90", spectrum="log-uniform")
