@@ -105,7 +105,8 @@ def caloclouds(n_train: int, n_test: int, config: str) -> None:
                "differences": ("l1forge's parametric ILD-like photon showers (10-90 GeV) instead of Geant4; 2,000 "
                                "training showers instead of ~525k; the small config (64-64-64 PointWiseNet, a 32-wide "
                                "2-layer EPiC encoder, latent 16, 3,000 iterations of 16 showers) instead of the "
-                               "paper's (128-256-512-256-128, 256-dim latent, 837k iterations); points normalised as "
+                               "paper's (128-256-512-256-128, 256-dim latent, the authors' checkpoint after 837k of 2M "
+                               "iterations); points normalised as "
                                "CaloClouds II's; CaloClouds II's ShowerFlow and placement")}
     (RESULTS / "caloclouds_reference.json").write_text(json_text(results))
     print(f"CaloClouds: {seconds * 1e3:.0f} ms per shower; classifier AUC {auc['CaloClouds']:.3f}")

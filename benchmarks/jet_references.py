@@ -79,7 +79,8 @@ def epic(jets_per_class: int, config: str) -> None:
         "machine": _machine(),
         "differences": (f"{jets_per_class} l1forge jets per class (Pythia 8 + a CMS-like detector, R = 0.8, "
                         "pT 0.8-1.6 TeV) instead of JetNet (170k jets per class, generator level); the small "
-                        "config's network (hidden 64, 3 layers) and 60 epochs instead of 128 x 6 and thousands; "
+                        f"config's network (hidden {EPIC_CONFIGS[config].hidden}, {EPIC_CONFIGS[config].layers} layers) "
+                        f"and {EPIC_CONFIGS[config].epochs} epochs instead of 128 x 6 and thousands; "
                         "50 / 100 sampling steps instead of 100 / 200; W1 batches of the test size instead of "
                         "50,000")})
     (RESULTS / "epic_jedi_fm_reference.json").write_text(json_text(results))

@@ -92,8 +92,11 @@ def efp_values(constituents: np.ndarray, mask: np.ndarray, graphs: list[Graph], 
                beta: float = 1.0, chunk: int = 256) -> np.ndarray:
     """EFP_G for every jet and graph: (jets, graphs) float64. `constituents` (jets, particles, 3)
     holds (pT, eta, phi) (any pT scale: the fractions are taken here); `mask` marks real particles.
-    kappa = 0 counts particles (z = 1 for each)."""
+    kappa = 0 counts particles (z = 1 for each). Whatever the padding holds is ignored."""
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta:g}")
     pt = np.where(mask, constituents[..., 0], 0.0).astype(np.float64)
+    angles = np.where(mask[..., None], constituents[..., 1:3], 0.0).astype(np.float64)
     if np.any(pt < 0):
         raise ValueError("constituent pT must be >= 0")
     total = pt.sum(1, keepdims=True)
@@ -105,8 +108,8 @@ def efp_values(constituents: np.ndarray, mask: np.ndarray, graphs: list[Graph], 
     out = np.empty((len(pt), len(graphs)))
     for start in range(0, len(pt), chunk):
         rows = slice(start, start + chunk)
-        eta = torch.from_numpy(constituents[rows, :, 1].astype(np.float64))
-        phi = torch.from_numpy(constituents[rows, :, 2].astype(np.float64))
+        eta = torch.from_numpy(angles[rows, :, 0])
+        phi = torch.from_numpy(angles[rows, :, 1])
         d_phi = torch.remainder(phi[:, :, None] - phi[:, None, :] + np.pi, 2 * np.pi) - np.pi
         squared = (eta[:, :, None] - eta[:, None, :]) ** 2 + d_phi ** 2
         powers = {m: squared ** (beta * m / 2) for m in range(1, max_multiplicity + 1)}

@@ -2,7 +2,8 @@
 
 - an EPiC encoder maps a whole shower (its points and the conditions: incident energy, number of
   points) to the mean and log-variance of a latent z (a VAE; KL weight 1e-3 on max(KL, 1));
-- a DDPM over single points: 100 steps, beta from 1e-4 to 0.02 on a quadratic schedule, the noise
+- a DDPM over single points: 100 steps, beta from 1e-4 to 0.02 on a quadratic schedule (it ends at
+  alpha_bar = 0.49, not at noise, yet sampling starts from N(0, 1), as the authors'), the noise
   predicted by a PointWiseNet of ConcatSquash layers whose context is (beta, sin beta, cos beta),
   z and the conditions, with a residual output (x + net), trained with the squared error;
 - a latent flow p(z | conditions) (rational-quadratic spline couplings) trained alongside on the

@@ -52,6 +52,8 @@ class CaloCloudsConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
+RUN_KIND = "CaloClouds"  # run.json's "model": what load_run accepts
+
 # The authors' configs.py: PointWiseNet 128-256-512-256-128, EPiC encoder (128 wide, global 256,
 # 3 layers), latent 256, 10 spline couplings of 128-128 for the latent flow, 100 DDPM steps, Adam
 # at 2e-3 falling linearly to 1e-4 between iterations 300k and 2M, gradient clip 10, KL weight 1e-3,
@@ -150,7 +152,7 @@ def train_run(data: str | Path, out: str | Path, config: CaloCloudsConfig = SMAL
     start = time.perf_counter()
     model, curves = train_model(config, _ShowerBatches(scaler, energy, showers, rng), seed, quiet)
     times["caloclouds_s"] = time.perf_counter() - start
-    summary = {"data": str(data), "showers": len(showers), "seed": seed, "config": asdict(config),
+    summary = {"model": RUN_KIND, "data": str(data), "showers": len(showers), "seed": seed, "config": asdict(config),
                "scaler": scaler.to_dict(), "seconds": times, "curves": {"showerflow_nll": flow_curve, **curves}}
     with output_folder(out) as folder:
         torch.save(flow.state_dict(), folder / "showerflow.pt")
@@ -163,13 +165,20 @@ def load_run(run: str | Path) -> tuple[CaloCloudsConfig, PointScaler, ShowerFlow
     run = Path(run)
     if not (run / "run.json").is_file():
         raise DataError(f"{run}: not a CaloClouds run (no run.json; train one first)")
-    summary = json.loads((run / "run.json").read_text())
-    config, scaler = CaloCloudsConfig.from_dict(summary["config"]), PointScaler.from_dict(summary["scaler"])
-    flow_state = torch.load(run / "showerflow.pt", weights_only=True)
-    flow = ShowerFlow(len(flow_state["mean"]), config.flow_transforms, config.flow_hidden, scaler.energy_range)
-    flow.load_state_dict(flow_state)
-    model = build_model(config)
-    model.load_state_dict(torch.load(run / "caloclouds.pt", weights_only=True))
+    try:
+        summary = json.loads((run / "run.json").read_text())
+        if summary.get("model") != RUN_KIND:
+            raise DataError(f"{run}: not a CaloClouds run (its run.json is of {summary.get('model', 'another model')!r})")
+        config, scaler = CaloCloudsConfig.from_dict(summary["config"]), PointScaler.from_dict(summary["scaler"])
+        flow_state = torch.load(run / "showerflow.pt", weights_only=True)
+        flow = ShowerFlow(len(flow_state["mean"]), config.flow_transforms, config.flow_hidden, scaler.energy_range)
+        flow.load_state_dict(flow_state)
+        model = build_model(config)
+        model.load_state_dict(torch.load(run / "caloclouds.pt", weights_only=True))
+    except (ValueError, TypeError, KeyError, RuntimeError, AttributeError) as err:  # json's errors are ValueErrors
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{run}: a damaged CaloClouds run ({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
     return config, scaler, flow.eval(), model.eval()
 
 

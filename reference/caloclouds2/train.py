@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..files import DataError
 from .data import PointScaler, read_showers, shower_features
 from .edm import Denoiser, EDMSettings, consistency_distillation_loss, edm_loss
 from .networks import PointWiseNet
@@ -185,7 +186,8 @@ def train_run(data: str | Path, out: str | Path, config: CaloClouds2Config, seed
     times["student_s"] = time.perf_counter() - start
     for name, module in (("showerflow", flow), ("teacher", teacher), ("student", student)):
         torch.save(module.state_dict(), out / f"{name}.pt")
-    summary = {"data": str(data), "showers": len(showers), "points": int(len(batches.points)), "seed": seed,
+    summary = {"model": "CaloClouds II", "data": str(data), "showers": len(showers), "points": int(len(batches.points)),
+               "seed": seed,
                "config": config.to_dict(), "scaler": scaler.to_dict(), "seconds": times,
                "curves": {"showerflow_nll": flow_curve, "teacher_loss": teacher_curve, "student_loss": student_curve}}
     (out / "run.json").write_text(json.dumps(summary, indent=1))
@@ -198,6 +200,8 @@ def load_run(run: str | Path) -> tuple[CaloClouds2Config, PointScaler, ShowerFlo
     if not (run / "run.json").is_file():
         raise FileNotFoundError(f"{run}: not a CaloClouds II run (no run.json; train one first)")
     summary = json.loads((run / "run.json").read_text())
+    if summary.get("model", "CaloClouds II") != "CaloClouds II":  # runs before the tag carry none
+        raise DataError(f"{run}: not a CaloClouds II run (its run.json is of {summary['model']!r})")
     config, scaler = CaloClouds2Config.from_dict(summary["config"]), PointScaler.from_dict(summary["scaler"])
     flow_state = torch.load(run / "showerflow.pt", weights_only=True)
     flow = ShowerFlow(len(flow_state["mean"]), config.flow_transforms, config.flow_hidden, scaler.energy_range)

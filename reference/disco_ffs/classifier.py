@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve
+from scipy.stats import rankdata
 
 
 @dataclass
@@ -66,13 +66,31 @@ def train_classifier(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.nd
     return TrainedClassifier(network, centre, scale, best[1], best[0])
 
 
+def roc(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(eps_B, eps_S) of every threshold, from (0, 0) up to (1, 1); tied scores form one point."""
+    order = np.argsort(-score, kind="stable")
+    y, score = np.asarray(y)[order] > 0.5, np.asarray(score)[order]
+    last = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]  # the last index of each distinct score
+    signal, background = np.cumsum(y)[last], np.cumsum(~y)[last]
+    return np.r_[0.0, background / max(background[-1], 1)], np.r_[0.0, signal / max(signal[-1], 1)]
+
+
+def auc(y: np.ndarray, score: np.ndarray) -> float:
+    """The ROC AUC by ranks (Mann-Whitney; ties count half)."""
+    positive = np.asarray(y) > 0.5
+    n_pos, n_neg = positive.sum(), (~positive).sum()
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def rejection(y: np.ndarray, score: np.ndarray, signal_efficiency: float) -> float:
-    """1 / eps_B at the given eps_S (interpolated on the ROC curve); inf when no background passes."""
-    background, signal, _ = roc_curve(y, score)
+    """1 / eps_B at the given eps_S, linearly interpolated on the ROC curve (at a vertical step of
+    the curve the largest eps_B there is taken); inf when no background passes."""
+    background, signal = roc(y, score)
     eps_b = float(np.interp(signal_efficiency, signal, background))
     return float("inf") if eps_b <= 0 else 1.0 / eps_b
 
 
 def metrics(y: np.ndarray, score: np.ndarray, signal_efficiency: float) -> dict:
-    return {"auc": float(roc_auc_score(y, score)), "rejection": rejection(y, score, signal_efficiency),
+    return {"auc": auc(y, score), "rejection": rejection(y, score, signal_efficiency),
             "accuracy": float(((score > 0.5) == (y > 0.5)).mean())}

@@ -89,7 +89,8 @@ class CandidateScorer:
 
     def scores(self, candidates: np.ndarray) -> np.ndarray:
         """dCor((S, c), y) for each column c of `candidates` (n, m). The n x n work runs in float32
-        in place, the sums in float64."""
+        in place (the row sums per class too, by BLAS), the totals in float64: agreement with the
+        float64 definition to about 1e-7 (tests)."""
         out = np.zeros(candidates.shape[1])
         if self.basis is None or self.label_variance <= 0:
             return out

@@ -49,7 +49,7 @@ def select_features(values: np.ndarray, names: list[str], n_initial: int, y: np.
                                  settings.batch_size, settings.lr, seed)
         test = metrics(y[split["test"]], model.predict(values[split["test"], :][:, chosen]), settings.signal_efficiency)
         record = {"features": [names[k] for k in chosen], "columns": list(chosen), "test": test,
-                  "best_epoch": model.best_epoch}
+                  "best_epoch": model.best_epoch, "val_loss": model.val_loss}
         records.append(record)
         progress(f"{len(chosen)} features: test AUC {test['auc']:.4f}, R{settings.signal_efficiency * 100:.0f} "
                  f"{test['rejection']:.1f}")

@@ -65,7 +65,3 @@ class Scaler:
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k).tolist() for k in ("mean", "std", "jet_mean", "jet_std")}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Scaler":
-        return cls(*(np.asarray(d[k]) for k in ("mean", "std", "jet_mean", "jet_std")))

@@ -52,13 +52,14 @@ def maximum_likelihood(flow, x: np.ndarray, energy_range: tuple[float, float], c
                        fine: int = 100) -> dict:
     """E_hat per shower by a log-spaced grid over the range, then a finer grid spanning the coarse
     points within the -2 delta log L <= 1 interval and one step beyond on each side; the interval
-    (its half-widths left and right of E_hat) is read on the fine grid."""
+    (its half-widths left and right of E_hat) is read on the fine grid. `at_range_edge` marks the
+    showers whose maximum or interval reaches an end of the range."""
     grid = np.geomspace(*energy_range, coarse)
     coarse_ll = log_likelihood(flow, x, grid)
     best = coarse_ll.argmax(1)
     inside = -2 * (coarse_ll - coarse_ll.max(1, keepdims=True)) <= 1.0
-    first, last = inside.argmax(1), coarse - 1 - inside[:, ::-1].argmax(1)
-    lo, hi = grid[np.maximum(first - 1, 0)], grid[np.minimum(last + 1, coarse - 1)]
+    coarse_first, coarse_last = inside.argmax(1), coarse - 1 - inside[:, ::-1].argmax(1)
+    lo, hi = grid[np.maximum(coarse_first - 1, 0)], grid[np.minimum(coarse_last + 1, coarse - 1)]
     fine_grid = np.geomspace(lo, hi, fine, axis=1)  # (showers, fine)
     ll = log_likelihood(flow, x, fine_grid)
     k = ll.argmax(1)
@@ -67,8 +68,9 @@ def maximum_likelihood(flow, x: np.ndarray, energy_range: tuple[float, float], c
     inside = -2 * (ll - ll[rows, k][:, None]) <= 1.0
     first, last = inside.argmax(1), fine - 1 - inside[:, ::-1].argmax(1)
     left, right = estimate - fine_grid[rows, first], fine_grid[rows, last] - estimate
+    # at the scan's ends the maximum or the interval is cut off (the half-widths there are too small)
     return {"estimate": estimate, "sigma_left": left, "sigma_right": right,
-            "at_range_edge": (best == 0) | (best == coarse - 1)}
+            "at_range_edge": (best == 0) | (best == coarse - 1) | (coarse_first == 0) | (coarse_last == coarse - 1)}
 
 
 def mode(values: np.ndarray, bins: int = 50) -> float:

@@ -116,3 +116,12 @@ def test_entry_point_errors_are_one_line(tmp_path, capsys, ds2_showers):
     assert "not a CaloClouds run" in lines[0] and "expected the CaloClouds layout" in lines[1]
     assert "no such shower file" in lines[2]
     assert not (tmp_path / "x.h5").exists() and not (tmp_path / "run").exists()
+    other = tmp_path / "cc2"  # a CaloClouds II run folder has run.json and showerflow.pt too
+    other.mkdir()
+    (other / "run.json").write_text('{"model": "CaloClouds II", "config": {"teacher_iterations": 1}}')
+    assert main(["sample", "--run", str(other), "--out", str(tmp_path / "x.h5")]) == 2
+    (other / "run.json").write_text('{"model": "CaloClouds", "config": {"teacher_iterations": 1}}')
+    assert main(["sample", "--run", str(other), "--out", str(tmp_path / "x.h5")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and "its run.json is of 'CaloClouds II'" in lines[0]
+    assert "a damaged CaloClouds run (TypeError" in lines[1]

@@ -13,6 +13,7 @@ import pytest
 from l1forge.reference.disco_ffs import (CandidateScorer, SelectionSettings, distance_correlation, metrics,
                                          rejection, run_experiment, select_features, window_blocks)
 from l1forge.reference.disco_ffs.__main__ import main
+from l1forge.reference.disco_ffs.classifier import auc, roc
 from l1forge.reference.disco_ffs.run import SMALL
 from l1forge.reference.disco_ffs.features import feature_table
 from l1forge.reference.efp import efp_values
@@ -66,6 +67,20 @@ def test_window_blocks():
     assert [b.tolist() for b in window_blocks(output, (0.3, 0.7), 2)] == [[1, 2], [4, 5]]  # 8 left over
     assert [b.tolist() for b in window_blocks(output, (0.3, 0.7), 10)] == [[1, 2, 4, 5, 8]]
     assert window_blocks(np.array([0.1, 0.9]), (0.3, 0.7), 2) == []
+
+
+def test_roc_and_auc_against_counting():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    score = np.round(rng.normal(size=300) + y, 1)  # ties on purpose
+    pairs = score[y == 1][:, None] - score[y == 0][None, :]
+    assert auc(y, score) == pytest.approx(((pairs > 0).sum() + 0.5 * (pairs == 0).sum()) / pairs.size, rel=1e-12)
+    background, signal = roc(y, score)
+    for cut in (-0.5, 0.3, 1.2):  # every distinct threshold is a point: the fractions passing score >= cut
+        k = np.flatnonzero(np.isclose(signal, (score[y == 1] >= cut).mean())
+                           & np.isclose(background, (score[y == 0] >= cut).mean()))
+        assert len(k) == 1
+    assert (background[0], signal[0], background[-1], signal[-1]) == (0.0, 0.0, 1.0, 1.0)
 
 
 def test_metrics_on_known_scores():

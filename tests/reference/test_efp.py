@@ -74,6 +74,18 @@ def test_values_equal_the_defining_sum(kappa, beta):
         np.testing.assert_allclose(values[jet], expected, rtol=1e-12, atol=0)
 
 
+def test_padding_is_ignored_and_beta_checked():
+    rng = np.random.default_rng(2)
+    constituents = np.c_[rng.uniform(1, 9, (4, 1)), rng.normal(0, 0.3, (4, 2))][None]
+    mask = np.ones((1, 4), bool)
+    padded = np.concatenate([constituents, np.full((1, 3, 3), np.nan)], 1)
+    graphs = prime_efps(3)
+    np.testing.assert_allclose(efp_values(padded, np.c_[mask, np.zeros((1, 3), bool)], graphs),
+                               efp_values(constituents, mask, graphs), rtol=1e-12)
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        efp_values(constituents, mask, graphs, beta=0.0)
+
+
 def test_known_values():
     """A jet of two particles: z = (3/4, 1/4), theta = 0.5 (across the phi wrap)."""
     constituents = np.array([[[3.0, 0.1, np.pi - 0.2], [1.0, 0.1, -np.pi + 0.3]]])

@@ -47,5 +47,8 @@ def test_metrics_of_a_sample_against_itself_and_a_shifted_one():
     assert kl_far["eta_rel"] > 10 * kl_near["eta_rel"] and quantiled_kl(np.arange(100.0), np.arange(100.0)) == 0.0
     a, b = efps_to_degree_4(real, real_mask), efps_to_degree_4(same, same_mask)
     c = efps_to_degree_4(*_clouds(1500, 4, shift=0.0)) * 1.2  # every EFP 20 % larger
-    assert abs(fpd(a, b, 300, 1500)["value"]) < 0.2 * fpd(a, c, 300, 1500)["value"]
+    near_fpd = fpd(a, b, 300, 1500)
+    assert 0 <= near_fpd["value"] < 0.2 * fpd(a, c, 300, 1500)["value"] and len(near_fpd["sizes"]) == 10
+    single = fpd(a, b, 200, 200)  # one batch size: no extrapolation, the mean
+    assert single["sizes"] == [200] and np.isnan(single["error"]) and single["value"] > 0
     assert abs(kpd(a, b, 1000)["median"]) < 0.2 * kpd(a, c, 1000)["median"]
