@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
+from ..ultrafast_jet_classification.models import mlp
+
 
 @dataclass
 class TrainedClassifier:
@@ -39,11 +41,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.nd
     z = torch.from_numpy(((x - centre) / scale).astype(np.float32))
     target = torch.from_numpy(y.astype(np.float32))
     torch.manual_seed(seed)
-    layers, width = [], x.shape[1]
-    for h in hidden:
-        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
-        width = h
-    network = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+    network = torch.nn.Sequential(*mlp(list(hidden), x.shape[1]), torch.nn.Linear(hidden[-1] if hidden else x.shape[1], 1))
     opt = torch.optim.Adam(network.parameters(), lr=lr)
     loss_of = torch.nn.functional.binary_cross_entropy_with_logits
     generator = np.random.default_rng(seed)

@@ -79,6 +79,7 @@ class CandidateScorer:
         if self.basis is not None:
             self.squared = torch.cdist(self.basis, self.basis) ** 2
         self.onehot = torch.as_tensor(np.stack([label == 0, label == 1], 1).astype(np.float32))
+        self.onehot_t = self.onehot.to(torch.float64).T
         y = torch.as_tensor(label.astype(np.float64).reshape(-1, 1))
         b = torch.cdist(y, y)
         self.label_variance = float(_variance(b))
@@ -106,7 +107,7 @@ class CandidateScorer:
             r = standardised[column]
             distance = (r[:, None] - r[None, :]).square_().add_(squared).sqrt_()
             by_class = (distance @ self.onehot).to(torch.float64)  # (n, 2): row sums over each class
-            blocks = self.onehot.to(torch.float64).T @ by_class      # (2, 2): sums of D over class pairs
+            blocks = self.onehot_t @ by_class                       # (2, 2): sums of D over class pairs
             covariance = float((blocks * self.block_value).sum()) / self.n ** 2
             rows = by_class.sum(1) / self.n
             variance_x = mean_square - 2 * float((rows ** 2).mean()) + float(rows.mean()) ** 2

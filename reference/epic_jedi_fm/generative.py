@@ -31,6 +31,18 @@ def _noise_like(x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator 
     return torch.randn(x.shape, generator=generator, dtype=x.dtype) * mask[..., None]
 
 
+def _start(mask: torch.Tensor, jet: torch.Tensor, n_steps: int, features: int, generator: torch.Generator | None):
+    """What a sampler begins with: the mask as numbers, masked noise at t = 1, and the times 1 -> 0."""
+    mask = mask.to(jet.dtype)
+    y = _noise_like(torch.empty(*mask.shape, features, dtype=jet.dtype), mask, generator)
+    return mask, y, torch.linspace(1.0, 0.0, n_steps + 1, dtype=jet.dtype)
+
+
+def _midpoint_step(drift, y: torch.Tensor, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """One midpoint-rule step of dy/dt = drift(y, t) from t to t + h."""
+    return y + h * drift(y + 0.5 * h * drift(y, t), t + 0.5 * h)
+
+
 class FlowMatching:
     name = "EPiC-FM"
 
@@ -49,13 +61,13 @@ class FlowMatching:
     @torch.no_grad()
     def sample(self, mask: torch.Tensor, jet: torch.Tensor, n_steps: int, features: int = 3,
                generator: torch.Generator | None = None) -> torch.Tensor:
-        mask = mask.to(jet.dtype)
-        y = _noise_like(torch.empty(*mask.shape, features, dtype=jet.dtype), mask, generator)
-        times = torch.linspace(1.0, 0.0, n_steps + 1, dtype=jet.dtype)
+        mask, y, times = _start(mask, jet, n_steps, features, generator)
+
+        def velocity(x, t):
+            return self.network(x, mask, t.expand(len(x)), jet)
+
         for t, t_next in zip(times[:-1], times[1:]):
-            h = t_next - t  # negative
-            half = y + 0.5 * h * self.network(y, mask, t.expand(len(y)), jet)
-            y = y + h * self.network(half, mask, (t + 0.5 * h).expand(len(y)), jet)
+            y = _midpoint_step(velocity, y, t, t_next - t)
         return y * mask[..., None]
 
 
@@ -92,9 +104,7 @@ class Diffusion:
         """Euler-Maruyama on the reverse SDE dx = [-beta x / 2 - beta score] dt + sqrt(beta) dW
         (solver 'em'), or the midpoint rule on the probability-flow ODE dx/dt = -beta (x + score) / 2
         ('midpoint'); from t = 1 to 0, no noise on the last step."""
-        mask = mask.to(jet.dtype)
-        y = _noise_like(torch.empty(*mask.shape, features, dtype=jet.dtype), mask, generator)
-        times = torch.linspace(1.0, 0.0, n_steps + 1, dtype=jet.dtype)
+        mask, y, times = _start(mask, jet, n_steps, features, generator)
 
         def drift(x, t):  # dx/dt of the probability-flow ODE
             return -0.5 * _beta(t) * (x - self._score_term(x, mask, t, jet))
@@ -102,7 +112,7 @@ class Diffusion:
         for k, (t, t_next) in enumerate(zip(times[:-1], times[1:])):
             h = t_next - t  # negative
             if solver == "midpoint":
-                y = y + h * drift(y + 0.5 * h * drift(y, t), t + 0.5 * h)
+                y = _midpoint_step(drift, y, t, h)
             elif solver == "em":
                 beta = _beta(t)
                 y = y - h * (0.5 * beta * y - beta * self._score_term(y, mask, t, jet))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import zuko
 
+from ..ultrafast_jet_classification.models import mlp
 from .features import energy_condition
 
 
@@ -26,11 +27,7 @@ def build_flow(features: int, transforms: int = 6, hidden: tuple[int, ...] = (64
 
 
 def build_regression(features: int, hidden: tuple[int, ...] = (256, 256, 256)) -> torch.nn.Module:
-    layers, width = [], features
-    for h in hidden:
-        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
-        width = h
-    return torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+    return torch.nn.Sequential(*mlp(list(hidden), features), torch.nn.Linear(hidden[-1] if hidden else features, 1))
 
 
 @torch.no_grad()
