@@ -92,6 +92,46 @@ def showers_command(
     print_summary(out, plot)
 
 
+@data_app.command("dijets")
+def dijets_command(
+    out: Path = typer.Option(..., "--out", help="HDF5 file to write (one data set per kind of event)."),
+    n_background: int = typer.Option(10000, "--n-background", help="QCD dijet events passing the trigger."),
+    n_signal: int = typer.Option(1000, "--n-signal", help="W' -> X Y -> (qq)(qq) events passing the trigger."),
+    n_sr_background: int = typer.Option(0, "--n-sr-background",
+                                        help="Extra QCD events in the signal region (an idealised anomaly "
+                                             "detector's background sample)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; same arguments give the same bytes."),
+    workers: int = typer.Option(0, "--workers", help="Processes (0: all cores)."),
+    w_prime_mass: float = typer.Option(3500.0, "--w-prime-mass", help="W' mass in GeV (R&D set: 3500)."),
+    x_mass: float = typer.Option(500.0, "--x-mass", help="X mass in GeV (R&D set: 500)."),
+    y_mass: float = typer.Option(100.0, "--y-mass", help="Y mass in GeV (R&D set: 100)."),
+    detector: str = typer.Option("cms", "--detector", help="cms: the jet data's parametric CMS-like detector; "
+                                                           "none: generator particles."),
+    mpi: bool = typer.Option(True, "--mpi/--no-mpi", help="Pythia's multiple interactions (underlying event)."),
+) -> None:
+    """Generate LHC-Olympics-like dijet events (QCD and a W' -> X Y signal) with Pythia 8 + FastJet."""
+    from .data.dijets import DIJET_FEATURES, KINDS, SIGNAL_REGION, DijetSettings, generate_dijets
+
+    settings = DijetSettings(w_prime_mass=w_prime_mass, x_mass=x_mass, y_mass=y_mass, detector=detector, mpi=mpi)
+    counts = {"background": n_background, "signal": n_signal, "sr_background": n_sr_background}
+    stats = generate_dijets(counts, seed, out, workers=workers or None, settings=settings)
+    origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
+    console.print(f"wrote {out} ({origin})")
+    import h5py
+    import numpy as np
+
+    table = Table(title=f"{out}: medians (TeV for masses); j1 is the lighter jet")
+    for col in ("kind", "events", f"in SR {SIGNAL_REGION[0]:g}-{SIGNAL_REGION[1]:g} TeV", *DIJET_FEATURES[:5]):
+        table.add_column(col, justify="right")
+    with h5py.File(out, "r") as f:
+        for kind in KINDS:
+            rows = f[kind][:]
+            if len(rows):
+                in_sr = np.mean((rows[:, 0] >= SIGNAL_REGION[0]) & (rows[:, 0] <= SIGNAL_REGION[1]))
+                table.add_row(kind, str(len(rows)), f"{in_sr:.1%}", *(f"{v:.3f}" for v in np.median(rows[:, :5], axis=0)))
+    console.print(table)
+
+
 @data_app.command("summary")
 def summary_command(
     file: Path = typer.Argument(..., help="Jet file or shower file (generated or public)."),

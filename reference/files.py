@@ -92,7 +92,8 @@ def positive(text: str) -> int:
     return value
 
 
-def run_parser(prog: str, description: str, configs, data_help: str, out_help: str, run_help: str):
+def run_parser(prog: str, description: str, configs, data_help: str, out_help: str, run_help: str,
+               limit_help: str = "use the first LIMIT jets"):
     """The parser of a reference's `run` command and the `run` subparser, with what every one has:
     --data, --out, --config (small by default), --seed, --limit."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
@@ -101,7 +102,7 @@ def run_parser(prog: str, description: str, configs, data_help: str, out_help: s
     run.add_argument("--out", required=True, help=out_help)
     run.add_argument("--config", choices=sorted(configs), default="small")
     run.add_argument("--seed", type=non_negative, default=0)
-    run.add_argument("--limit", type=positive, default=None, help="use the first LIMIT jets")
+    run.add_argument("--limit", type=positive, default=None, help=limit_help)
     return parser, run
 
 

@@ -364,10 +364,11 @@ def _as_awkward(cons: np.ndarray, ak):
     return ak.zip({k: ak.Array([r[k] for r in rows]) for k in ("px", "py", "pz", "E")})
 
 
-def _exclusive_kt_axes(cons, ak, fastjet) -> list[np.ndarray]:
-    cluster = fastjet.ClusterSequence(_as_awkward(cons, ak), fastjet.JetDefinition(fastjet.kt_algorithm, R0))
+def _exclusive_kt_axes(cons, ak, fastjet, radius: float = R0, counts: tuple[int, ...] = (1, 2, 3)) -> list[np.ndarray]:
+    """For each N of counts, the N exclusive-kT subjets of each padded constituent list: (n, N, 4)."""
+    cluster = fastjet.ClusterSequence(_as_awkward(cons, ak), fastjet.JetDefinition(fastjet.kt_algorithm, radius))
     axes = []
-    for n in (1, 2, 3):
+    for n in counts:
         with _no_exclusive_warning():
             sub = cluster.exclusive_jets(n_jets=n)
         axes.append(np.stack([ak.to_numpy(sub[f]) for f in ("px", "py", "pz", "E")], axis=-1))
