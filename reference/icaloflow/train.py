@@ -79,7 +79,7 @@ def _bar(description: str, total: int, quiet: bool) -> Progress:
     return progress
 
 
-def _fit(description: str, module: torch.nn.Module, spec: NetSpec, loss_fn, n_train: int, quiet: bool,
+def fit_steps(description: str, module: torch.nn.Module, spec: NetSpec, loss_fn, n_train: int, quiet: bool,
          seed: int) -> list[float]:
     """Adam with the paper's one-cycle schedule over spec.steps batches; the loss curve (~100 points)."""
     opt = torch.optim.Adam(module.parameters(), lr=spec.max_lr / 10)
@@ -107,7 +107,7 @@ def train_teacher(flow: int, spec: NetSpec, x: torch.Tensor, c: torch.Tensor, se
     """Maximum likelihood; returns (teacher, curve of the mean negative log-likelihood)."""
     torch.manual_seed(seed)
     teacher = build_flow_teacher(flow, spec)
-    curve = _fit(f"Flow-{flow} teacher (MAF)", teacher, spec, lambda i: -teacher(c[i]).log_prob(x[i]).mean(),
+    curve = fit_steps(f"Flow-{flow} teacher (MAF)", teacher, spec, lambda i: -teacher(c[i]).log_prob(x[i]).mean(),
                  len(x), quiet, seed)
     return teacher.eval(), curve
 
@@ -118,7 +118,7 @@ def distill_student(flow: int, spec: NetSpec, teacher, x: torch.Tensor, c: torch
     torch.manual_seed(seed)
     teacher.requires_grad_(False)
     student = build_student(flow, spec)
-    curve = _fit(f"Flow-{flow} student (IAF)", student, spec,
+    curve = fit_steps(f"Flow-{flow} student (IAF)", student, spec,
                  lambda i: distillation_loss(student, teacher, x[i], c[i], beta)[0], len(x), quiet, seed)
     return student.eval(), curve
 
