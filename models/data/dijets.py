@@ -73,7 +73,8 @@ class DijetSettings:
             raise L1ForgeError(f"the signal needs 0 < m_Y and m_X + m_Y < m_W', got m_X = {self.x_mass:g}, "
                                f"m_Y = {self.y_mass:g}, m_W' = {self.w_prime_mass:g} GeV")
         if not 0 < self.pt_hat_min <= self.trigger_pt:
-            raise L1ForgeError(f"--pt-hat-min must be in (0, trigger pT = {self.trigger_pt:g}], got {self.pt_hat_min:g}")
+            raise L1ForgeError(f"the QCD pTHat cut must be in (0, trigger pT = {self.trigger_pt:g}] GeV, got "
+                               f"{self.pt_hat_min:g}")
         if self.detector not in DETECTORS:
             raise L1ForgeError(f"--detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
 

@@ -84,6 +84,8 @@ def _train(x_train, y_train, x_val, y_val, config: ClassifierConfig, seed: int):
             waited += 1
             if waited >= config.patience:
                 break
+    if best_state is None:
+        raise DataError("the CWoLa classifier's validation loss was never finite")
     model.load_state_dict(best_state)
     return model, mean, scale
 

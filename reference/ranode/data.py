@@ -142,11 +142,13 @@ def injection_for_significance(events: dict[str, Events], pool: Events, signific
     return max(n, 1)
 
 
-def make_experiment(events: dict[str, Events], pool: Events, test_signal: Events, n_inject: int) -> tuple[Experiment, Preprocessing]:
-    """The data of one injection (the sideband fit of the preprocessing included)."""
+def make_experiment(events: dict[str, Events], pool: Events, test_signal: Events, n_inject: int,
+                    prep: Preprocessing | None = None) -> tuple[Experiment, Preprocessing]:
+    """The data of one injection, in the coordinates of `prep` (default: fitted on its sidebands;
+    a background flow fitted on another injection's sidebands must be scored in that one's)."""
     data = Events.join(events["background"], pool.select(slice(0, n_inject)))
     sr = data.in_signal_region()
-    prep = Preprocessing(data.x[~sr])
+    prep = prep or Preprocessing(data.x[~sr])
     extra = events["sr_background"]
     half = len(extra) // 2
     keep = lambda e: e.select(prep.inside(e.x))  # noqa: E731
@@ -156,4 +158,7 @@ def make_experiment(events: dict[str, Events], pool: Events, test_signal: Events
                             iad_background=keep(extra.select(slice(0, half))),
                             test=keep(Events.join(extra.select(slice(half, None)), test_sig)),
                             injected=n_inject, signal_in_sr=int(region.truth.sum()))
+    if experiment.signal_in_sr == 0:
+        raise DataError(f"none of the {n_inject} injected signal events lies in the signal region within the "
+                        "sidebands' feature range; inject more (a larger S/sqrt(B)) or use more signal events")
     return experiment, prep

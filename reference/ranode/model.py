@@ -66,8 +66,12 @@ def fit(module: torch.nn.Module, loss_of, n_train: int, n_val: int, *, epochs: i
     """Minimise loss_of(rows, train=True) over shuffled batches of training rows; after each epoch
     score loss_of(all val rows, train=False) and keep the `keep` best epochs' weights."""
     torch.manual_seed(seed)
-    make = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
-    opt = make(module.parameters(), lr=lr)
+    if optimizer == "adamw":  # weight decay on the networks only: it would pull a learned w towards 1/2
+        decayed = [p for n, p in module.named_parameters() if n != "theta"]
+        rest = [p for n, p in module.named_parameters() if n == "theta"]
+        opt = torch.optim.AdamW([{"params": decayed}, {"params": rest, "weight_decay": 0.0}], lr=lr)
+    else:
+        opt = torch.optim.Adam(module.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     best: list[tuple[float, int, dict]] = []
     train_curve, val_curve = [], []

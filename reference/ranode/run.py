@@ -61,24 +61,29 @@ SMALL = replace(PAPER, significances=(0.5, 1.0, 2.0, 4.0), background_epochs=100
 CONFIGS = {"paper": PAPER, "small": SMALL}
 
 
-def sic_curve(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(TPR, FPR, SIC) over all thresholds, from the highest score down (ties broken by order)."""
+def sic_curve(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(TPR, FPR, SIC, background events passing) at every distinct threshold, from the highest
+    score down (tied scores pass together)."""
     order = np.argsort(-scores, kind="stable")
-    t = truth[order].astype(bool)
+    ranked, t = scores[order], truth[order].astype(bool)
     tp, fp = np.cumsum(t), np.cumsum(~t)
     if tp[-1] == 0 or fp[-1] == 0:
         raise DataError("the test set needs both signal and background events")
+    last_of_tie = np.r_[ranked[1:] != ranked[:-1], True]
+    tp, fp = tp[last_of_tie], fp[last_of_tie]
     tpr, fpr = tp / tp[-1], fp / fp[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         sic = np.where(fpr > 0, tpr / np.sqrt(fpr), 0.0)
-    return tpr, fpr, sic
+    return tpr, fpr, sic, fp
 
 
 def max_sic(scores: np.ndarray, truth: np.ndarray) -> float:
     """The largest SIC where at least MIN_TEST_BACKGROUND test background events pass."""
-    _, fpr, sic = sic_curve(scores, truth)
-    n_background = int((truth == 0).sum())
-    allowed = fpr * n_background >= MIN_TEST_BACKGROUND
+    _, _, sic, passing = sic_curve(scores, truth)
+    allowed = passing >= MIN_TEST_BACKGROUND
+    if not allowed.any():
+        raise DataError(f"the test set holds {passing[-1]} background events; the maximum SIC needs at least "
+                        f"{MIN_TEST_BACKGROUND}")
     return float(sic[allowed].max())
 
 
@@ -164,6 +169,7 @@ def run_injection(experiment: Experiment, prep: Preprocessing, background, confi
     log_bg_sr_joint = log_bg_sr + mass.log_prob(sr_ux[:, 0])
     log_bg_test_joint = log_bg_test + mass.log_prob(test_ux[:, 0])
     out = {"injected": experiment.injected, "signal_in_sr": experiment.signal_in_sr,
+           "test": {"signal": int(test.truth.sum()), "background": int((test.truth == 0).sum())},
            "background_in_sr": len(sr) - experiment.signal_in_sr, "true_w": experiment.true_w,
            "s_over_sqrt_b": experiment.significance, "max_sic": {}, "seconds": {}, "learned_w": []}
     for name, w in (("R-ANODE (fixed w)", experiment.true_w), ("R-ANODE (learned w)", None)):
@@ -204,9 +210,11 @@ def run_experiment(data: str | Path, out: str | Path, config: RanodeConfig = SMA
     injections = [injection_for_significance(events, pool, s) for s in config.significances]
     started = time.perf_counter()
     results = {"config": asdict(config), "data": str(data), "seed": seed, "injections": []}
-    background = None
+    background, shared_prep = None, None
     for index, n_inject in enumerate(sorted(injections, reverse=True)):
-        experiment, prep = make_experiment(events, pool, test_signal, n_inject)
+        experiment, prep = make_experiment(events, pool, test_signal, n_inject, shared_prep)
+        if not config.background_per_injection:
+            shared_prep = prep  # the shared background flow's coordinates
         log(f"{n_inject} signal events injected: S/sqrt(B) = {experiment.significance:.2f} in the signal region "
             f"({experiment.signal_in_sr} signal, {len(experiment.signal_region) - experiment.signal_in_sr} background)")
         if background is None or config.background_per_injection:
@@ -222,7 +230,6 @@ def run_experiment(data: str | Path, out: str | Path, config: RanodeConfig = SMA
                 results["supervised"] = _supervised(events, pool, prep, experiment, config, seed, log)
         results["injections"].append(run_injection(experiment, prep, background, config, seed, log))
     results["injections"].sort(key=lambda r: r["injected"])
-    results["test"] = {"signal": int(experiment.test.truth.sum()), "background": int((experiment.test.truth == 0).sum())}
     results["seconds"] = time.perf_counter() - started
     with output_folder(out) as folder:
         (folder / "results.json").write_text(json_text(results))

@@ -65,15 +65,14 @@ def conditions(energy: np.ndarray, layer_mev: np.ndarray, coarse_mev: np.ndarray
     layer_index = np.repeat(np.arange(COARSE_LAYERS), N_RADIAL * COARSE_ALPHA)
     radial_index = np.tile(np.repeat(np.arange(N_RADIAL), COARSE_ALPHA), COARSE_LAYERS)
     layers = logit(np.clip(layer_mev / LAYER_SCALE_MEV, 0.0, 1.0)).reshape(n, COARSE_LAYERS, FINE_LAYERS)
-    out = np.concatenate([
-        np.broadcast_to(energy_condition(energy)[:, None, None], (n, N_COARSE, 1)),
-        layers[:, layer_index],
-        coarse_features(coarse_mev)[..., None],
-        coarse_features(neighbours(coarse_mev)),
-        np.broadcast_to(np.eye(N_RADIAL)[radial_index], (n, N_COARSE, N_RADIAL)),
-        np.broadcast_to(np.eye(COARSE_LAYERS)[layer_index], (n, N_COARSE, COARSE_LAYERS)),
-    ], axis=-1)
-    return out.astype(np.float32)
+    out = np.empty((n, N_COARSE, N_CONDITIONS), dtype=np.float32)  # filled in place: (70k, 648, 31) is 5.6 GB
+    out[..., 0] = energy_condition(energy)[:, None]
+    out[..., 1:6] = layers[:, layer_index]
+    out[..., 6] = coarse_features(coarse_mev)
+    out[..., 7:13] = coarse_features(neighbours(coarse_mev))
+    out[..., 13:22] = np.eye(N_RADIAL, dtype=np.float32)[radial_index]
+    out[..., 22:31] = np.eye(COARSE_LAYERS, dtype=np.float32)[layer_index]
+    return out
 
 
 def fine_fractions(groups: np.ndarray) -> np.ndarray:

@@ -5,7 +5,8 @@ high-level classifier AUC (reference/icaloflow/evaluate.py):
 - "SuperCalo on true coarse": the test showers' own coarse voxels upsampled;
 - "uniform upsampling": each coarse energy spread evenly over its 10 fine voxels (the floor a
   super-resolution must beat);
-- "full chain": Flow-1 -> Flow-2 -> SuperCalo at the test energies;
+- "full chain": Flow-1 -> Flow-2 -> SuperCalo at the test energies (Flow-2's coarse voxels rescaled
+  per coarse layer to Flow-1's energies: ours);
 and the variation of the fine showers drawn from one coarse shower: for a few test showers, many
 upsamplings, the spread of fine observables among them against their spread over the test set.
 """
@@ -133,6 +134,11 @@ def full_chain(flows: dict, energy: np.ndarray, seed: int) -> tuple[np.ndarray, 
     coarse = coarse_from_flow2(flows["flow2"](c2).sample().numpy().astype(np.float64))
     rng = np.random.default_rng(seed)
     coarse = coarse + rng.uniform(0.0, NOISE_MEV, coarse.shape)  # the authors' noise before upsampling
+    # Ours: each coarse layer rescaled to Flow-1's energy for it, so that the upsampler's layer
+    # conditions and its coarse voxels agree as they did in training.
+    per_layer = coarse.reshape(len(energy), COARSE_LAYERS, -1)
+    target = coarse_layer_energies(layer_mev)[..., None]
+    coarse = (per_layer * target / np.maximum(per_layer.sum(-1, keepdims=True), 1e-30)).reshape(len(energy), N_COARSE)
     showers = Upsampler(flows["upsampler"])(energy, layer_mev, coarse, seed)
     return layer_mev, coarse, showers
 

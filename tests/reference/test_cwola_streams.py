@@ -42,6 +42,16 @@ def test_patch_frame_centres_and_keeps_proper_motions():
                                         proper_motion_vector(np.array([150.0]), np.array([40.0]), np.array([3.0]),
                                                              np.array([-4.0])))
     np.testing.assert_allclose([phi[0], lam[0], mu_phi[0], mu_lam[0]], [0, 0, 3.0, -4.0], atol=1e-9)
+    # A patch at (0, 0) is the ICRS frame itself: components come through unchanged, away from the centre too.
+    phi, lam, mu_phi, mu_lam = to_frame(patch_rotation(0.0, 0.0), unit(np.array([10.0]), np.array([20.0])),
+                                        proper_motion_vector(np.array([10.0]), np.array([20.0]), np.array([3.0]),
+                                                             np.array([-4.0])))
+    np.testing.assert_allclose([phi[0], lam[0], mu_phi[0], mu_lam[0]], [10, 20, 3.0, -4.0], atol=1e-9)
+    # A patch at (180, 0): longitudes shift by 180 degrees, proper motions keep their signs.
+    phi, lam, mu_phi, mu_lam = to_frame(patch_rotation(180.0, 0.0), unit(np.array([170.0]), np.array([-5.0])),
+                                        proper_motion_vector(np.array([170.0]), np.array([-5.0]), np.array([1.5]),
+                                                             np.array([2.5])))
+    np.testing.assert_allclose([phi[0], lam[0], mu_phi[0], mu_lam[0]], [-10, -5, 1.5, 2.5], atol=1e-9)
     # Away from the centre the total proper motion is kept.
     rng = np.random.default_rng(1)
     ra, dec = rng.uniform(140, 160, 20), rng.uniform(30, 50, 20)

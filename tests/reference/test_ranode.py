@@ -48,10 +48,17 @@ def write_toy(path, n_background=20000, n_signal=2000, n_sr=4000, seed=0):
 def test_sic_on_known_scores():
     truth = np.r_[np.ones(10), np.zeros(1000)]
     perfect = np.r_[np.full(10, 2.0), np.linspace(0, 1, 1000)]
-    tpr, fpr, sic = sic_curve(perfect, truth)
-    assert tpr[9] == 1 and fpr[9] == 0
-    # With every signal event first, SIC = 1 / sqrt(FPR), largest at the fewest background events allowed.
+    tpr, fpr, sic, passing = sic_curve(perfect, truth)
+    assert tpr[0] == 1 and fpr[0] == 0 and passing[0] == 0  # the tied signal scores pass together
+    # With every signal event first, SIC = 1 / sqrt(FPR), largest at the fewest background events allowed
+    # (counted as integers: 25 of 97 is allowed although 25 / 97 * 97 < 25 in floating point).
     assert max_sic(perfect, truth) == pytest.approx(1 / np.sqrt(MIN_TEST_BACKGROUND / 1000))
+    few = np.r_[np.ones(10), np.zeros(97)]
+    assert max_sic(np.r_[np.full(10, 2.0), np.linspace(0, 1, 97)], few) == pytest.approx(np.sqrt(97 / 25))
+    # One score for all: one threshold, everything passes, SIC 1.
+    assert max_sic(np.zeros(107), few) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="needs at least 25"):
+        max_sic(np.r_[np.ones(10), np.zeros(20)], np.r_[np.ones(10), np.zeros(20)])
     # Scores that ignore the label: SIC = sqrt(eff) <= 1 on average.
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 2, 20000)
@@ -124,7 +131,7 @@ def test_experiment_on_a_toy_file(tmp_path):
     assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "sic.png").exists()
     strong = results["injections"][-1]
     assert strong["s_over_sqrt_b"] == pytest.approx(4.0, rel=0.15)
-    ceiling = 1 / np.sqrt(MIN_TEST_BACKGROUND / results["test"]["background"])  # every signal event above 25 background
+    ceiling = 1 / np.sqrt(MIN_TEST_BACKGROUND / strong["test"]["background"])  # every signal event above 25 background
     assert results["supervised"] > 0.9 * ceiling  # the toy's signal is easy to tell apart with labels
     for name in ("R-ANODE (fixed w)", "R-ANODE (learned w)", "ANODE", "IAD"):
         assert strong["max_sic"][name][0] > 3, name  # well above the ~1 of a blind cut

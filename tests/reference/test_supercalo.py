@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from l1forge.reference.icaloflow.data import THRESHOLD_MEV
+from l1forge.reference.icaloflow.data import THRESHOLD_MEV, read_showers
 from l1forge.reference.icaloflow.flows import build_teacher
 from l1forge.reference.icaloflow.train import NetSpec
 from l1forge.reference.supercalo.__main__ import main
 from l1forge.reference.supercalo.coarse import (N_CONDITIONS, assemble, coarsen, conditions, fine_fractions,
                                                 fine_groups, neighbours)
-from l1forge.reference.supercalo.run import SMALL, Upsampler, run_experiment, uniform_upsampling
+from l1forge.reference.supercalo.run import SMALL, Upsampler, run_experiment, uniform_upsampling, variation
 
 
 def test_coarse_voxels_group_five_layers_and_two_angles():
@@ -79,6 +79,10 @@ def test_brief_training_on_generated_showers(ds2_showers, tmp_path):
     assert table["SuperCalo on true coarse"]["e_ratio"] < 1e-3
     for key, value in results["variation"].items():
         assert 0 < value < 2, key
+    # A deterministic upsampling gives the same fine shower every time: no variation at all.
+    energy, showers = read_showers(ds2_showers, 20)
+    still = variation(lambda e, layer, coarse, seed: uniform_upsampling(coarse), energy, showers, 3, 4, 0)
+    assert all(v == 0 for v in still.values())
     assert results["seconds_per_shower"]["upsampling"] > 0
     for name, loss in results["final_loss"].items():
         assert np.isfinite(loss), name
