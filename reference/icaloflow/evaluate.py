@@ -31,6 +31,7 @@ class DatasetObservables:
     width: np.ndarray  # (N, 45, 2) mm
     hits: np.ndarray  # (N,)
     voxel_mev: np.ndarray  # energies of all voxels above threshold
+    voxel_shower: np.ndarray  # the shower (row) each of them belongs to
 
     @property
     def n_showers(self) -> int:
@@ -52,8 +53,13 @@ class DatasetObservables:
                                self.centre.reshape(self.n_showers, -1), self.width.reshape(self.n_showers, -1)], 1)
 
     def subset(self, index: np.ndarray) -> "DatasetObservables":
+        """The showers of `index` (distinct rows), their voxels included."""
+        index = np.asarray(index)
+        new_row = np.full(self.n_showers, -1)
+        new_row[index] = np.arange(len(index))
+        keep = new_row[self.voxel_shower] >= 0
         return DatasetObservables(self.energy[index], self.layer_mev[index], self.centre[index], self.width[index],
-                                  self.hits[index], self.voxel_mev)
+                                  self.hits[index], self.voxel_mev[keep], new_row[self.voxel_shower[keep]])
 
 
 def observables(energy: np.ndarray, showers: np.ndarray) -> DatasetObservables:
@@ -63,8 +69,9 @@ def observables(energy: np.ndarray, showers: np.ndarray) -> DatasetObservables:
     centre = np.stack([(showers * VOXEL_X).sum(2), (showers * VOXEL_Y).sum(2)], -1) / safe
     second = np.stack([(showers * VOXEL_X**2).sum(2), (showers * VOXEL_Y**2).sum(2)], -1) / safe
     width = np.sqrt(np.clip(second - centre**2, 0.0, None))
-    return DatasetObservables(np.asarray(energy, dtype=np.float64), layer, centre, width, (showers > 0).sum((1, 2)),
-                              showers[showers > 0])
+    hit = showers > 0
+    return DatasetObservables(np.asarray(energy, dtype=np.float64), layer, centre, width, hit.sum((1, 2)),
+                              showers[hit], np.nonzero(hit)[0])
 
 
 def distances(ref: DatasetObservables, gen: DatasetObservables) -> dict:

@@ -13,7 +13,7 @@ from l1forge.reference.icaloflow.__main__ import main
 from l1forge.reference.icaloflow.data import (LAYER_SCALE_MEV, THRESHOLD_MEV, Prepared, layer_energies_from_features,
                                               layer_energy_features, read_showers, voxel_features, voxels_from_features,
                                               write_showers)
-from l1forge.reference.icaloflow.evaluate import compare, observables
+from l1forge.reference.icaloflow.evaluate import compare, distances, observables
 from l1forge.reference.icaloflow.flows import MADE, AffineIAF, build_teacher, distillation_loss, teacher_to_noise
 from l1forge.reference.icaloflow.generate import generate_showers, student_sampler, teacher_sampler
 from l1forge.reference.icaloflow.train import SMALL, NetSpec, Run, train_run
@@ -158,3 +158,15 @@ def test_entry_point_errors_are_one_line(tmp_path, capsys, ds2_showers):
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
     assert "no such shower file" in err[0] and "not an iCaloFlow run" in err[1] and "(N, 6480)" in err[2]
     assert not (tmp_path / "r").exists() and not (tmp_path / "s.h5").exists()
+
+
+def test_subset_keeps_only_its_own_voxels():
+    """Regression: subsets used to carry every shower's voxels, so the reference-halves floor of
+    the voxel-energy W1 was 0 by construction."""
+    rng = np.random.default_rng(0)
+    showers = rng.exponential(1.0, (8, 45, 144)) * (rng.uniform(size=(8, 45, 144)) > 0.8)
+    obs = observables(np.full(8, 1e4), showers)
+    first, second = obs.subset(np.arange(4)), obs.subset(np.arange(4, 8))
+    np.testing.assert_array_equal(np.sort(first.voxel_mev), np.sort(showers[:4][showers[:4] > 0]))
+    assert len(first.voxel_mev) + len(second.voxel_mev) == len(obs.voxel_mev)
+    assert distances(first, second)["log_voxel_mev"] > 0
