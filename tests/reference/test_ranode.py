@@ -98,6 +98,7 @@ def test_injection_hits_the_asked_significance(tmp_path):
         injection_for_significance(events, pool, 1e4)
 
 
+@pytest.mark.slow  # ~30 s of flow training
 def test_mixture_with_an_exact_background_learns_w_and_finds_the_signal():
     """Background density known exactly (standard normal in u and x), signal a narrow blob: the
     learned w moves from its start (< 1 %) towards the truth (5 %) and the signal density ranks
@@ -123,6 +124,7 @@ def test_mixture_with_an_exact_background_learns_w_and_finds_the_signal():
     assert float(fixed.w) == pytest.approx(0.02) and not any(p is fixed.theta for p in fixed.parameters())
 
 
+@pytest.mark.slow  # ~40 s: two injections, every method
 def test_experiment_on_a_toy_file(tmp_path):
     data = write_toy(tmp_path / "toy.h5")
     config = replace(SMALL, significances=(1.0, 4.0), background_epochs=8, signal_epochs=15, keep_epochs=3,
