@@ -70,7 +70,8 @@ def test_upsampling_keeps_every_coarse_energy():
 @pytest.mark.slow  # about 1.5 min: MAF sampling of 648 voxels per shower is 10 passes of each block
 def test_brief_training_on_generated_showers(ds2_showers, tmp_path):
     config = replace(SMALL, flow1=NetSpec(2, 32, 1, 200, 3e-3, 200), flow2=NetSpec(1, 64, 1, 150, 1e-3, 100),
-                     upsampler=NetSpec(2, 32, 1, 200, 3e-3, 4096), variation_showers=3, variation_draws=8)
+                     upsampler=NetSpec(2, 32, 1, 200, 3e-3, 4096), train_fraction=0.7, variation_showers=3,
+                     variation_draws=8)
     results = run_experiment(ds2_showers, tmp_path / "out", config, seed=0, limit=180, quiet=True)
     assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "observables.png").exists()
     table = results["comparison"]
