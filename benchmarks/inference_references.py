@@ -122,9 +122,9 @@ def ranode(n_background: int) -> None:
                                    "TeV) through l1forge's parametric CMS-like detector instead of 1M Pythia + Delphes "
                                    "events; W' -> X Y made with Pythia's W' decaying to H0 (500 GeV) and H+ (100 GeV); "
                                    "the injections chosen by S/sqrt(B) (4 values from 0.5 to 4) since the signal "
-                                   "region holds ~8x fewer background events; one split instead of 20 x 10 data "
-                                   "sets; shorter fits, a 4-transform background MAF fitted once; the signal-region "
-                                   "mass density from the data, not from truth background"})
+                                   "region holds ~14x fewer background events; one split instead of 20 x 10 data "
+                                   "sets; 100 instead of 200 background epochs, the background MAF fitted once; the "
+                                   "signal-region mass density from the data, not from truth background"})
     (RESULTS / "ranode_reference.json").write_text(json.dumps(results, indent=1))
 
 
