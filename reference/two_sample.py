@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def classifier_auc(a: np.ndarray, b: np.ndarray, seed: int = 0, epochs: int = 200) -> float:
-    """The two-sample AUC of feature rows `a` (label 0) against `b` (label 1)."""
+def classifier_auc(a: np.ndarray, b: np.ndarray, seed: int = 0, epochs: int = 200, standardize: bool = True) -> float:
+    """The two-sample AUC of feature rows `a` (label 0) against `b` (label 1); each feature is
+    standardised on the training fold unless `standardize` is False (sparse features, such as
+    calorimeter voxels, where a rarely hit one would be blown up)."""
     import torch
     from scipy.stats import rankdata
 
@@ -18,7 +20,7 @@ def classifier_auc(a: np.ndarray, b: np.ndarray, seed: int = 0, epochs: int = 20
     aucs = []
     for k in (0, 1):
         train, test = fold != k, fold == k
-        mean, std = x[train].mean(0), x[train].std(0) + 1e-6
+        mean, std = (x[train].mean(0), x[train].std(0) + 1e-6) if standardize else (0.0, 1.0)
         xt, xv = torch.from_numpy((x[train] - mean) / std), torch.from_numpy((x[test] - mean) / std)
         torch.manual_seed(seed + k)
         net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),

@@ -92,3 +92,13 @@ def ds2_showers(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ds2") / "ds2.h5"
     generate_showers(300, 0, path, shower_settings("ds2"), workers=1)
     return path
+
+
+@pytest.fixture(scope="session")
+def ds3_showers(tmp_path_factory) -> Path:
+    """240 CaloChallenge dataset-3-like showers, generated once per session."""
+    from l1forge.models.data.showers import generate_showers, shower_settings
+
+    path = tmp_path_factory.mktemp("ds3") / "ds3.h5"
+    generate_showers(240, 0, path, shower_settings("ds3"), workers=1)
+    return path

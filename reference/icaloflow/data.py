@@ -3,7 +3,8 @@
 Reads the CaloChallenge layout (`l1forge data showers --geometry ds2` writes it; the challenge's
 public files use it): `incident_energies` (N, 1) and `showers` (N, 6480) in MeV, voxel index
 layer * 144 + alpha * 9 + r (45 layers, 16 angular x 9 radial bins of 4.65 mm). This package
-reads the file itself (h5py): the references depend on nothing of l1forge.
+reads the file itself (h5py): the references depend on nothing of l1forge. `VoxelGrid` describes
+the layout (DS2; DS3, the 50 x 18 bins of 2.325 mm that ConvL2LFlows reads).
 
 The preprocessing is the paper's (its public code, data.py): energies get uniform noise in
 [0, NOISE_MEV) before anything else; layer energies are divided by LAYER_SCALE_MEV and
@@ -19,6 +20,7 @@ Generated energies below THRESHOLD_MEV (the challenge's 0.5 keV readout cut / 0.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -26,9 +28,39 @@ import numpy as np
 
 from ..files import DataError, open_hdf5
 
-N_LAYERS, N_ALPHA, N_RADIAL = 45, 16, 9
-VOXELS_PER_LAYER = N_ALPHA * N_RADIAL
-R_EDGES_MM = np.arange(N_RADIAL + 1) * 4.65
+
+@dataclass(frozen=True)
+class VoxelGrid:
+    """A CaloChallenge voxel layout: 45 layers of n_alpha x n_radial voxels, index
+    layer * (n_alpha n_radial) + alpha * n_radial + r; `geometry` is `l1forge data showers`' name."""
+    name: str
+    geometry: str
+    n_alpha: int
+    n_radial: int
+    r_bin_mm: float
+    n_layers: int = 45
+
+    @property
+    def voxels_per_layer(self) -> int:
+        return self.n_alpha * self.n_radial
+
+    @property
+    def r_edges_mm(self) -> np.ndarray:
+        return np.arange(self.n_radial + 1) * self.r_bin_mm
+
+    def voxel_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """x and y (mm) of the voxel centres of one layer, in voxel-index order."""
+        r_mid = (self.r_edges_mm[1:] + self.r_edges_mm[:-1]) / 2
+        angle = (np.arange(self.n_alpha) + 0.5) * 2 * np.pi / self.n_alpha
+        return ((np.cos(angle)[:, None] * r_mid[None, :]).reshape(-1),
+                (np.sin(angle)[:, None] * r_mid[None, :]).reshape(-1))
+
+
+DS2 = VoxelGrid("dataset 2", "ds2", 16, 9, 4.65)
+DS3 = VoxelGrid("dataset 3", "ds3", 50, 18, 2.325)
+N_LAYERS, N_ALPHA, N_RADIAL = DS2.n_layers, DS2.n_alpha, DS2.n_radial
+VOXELS_PER_LAYER = DS2.voxels_per_layer
+R_EDGES_MM = DS2.r_edges_mm
 NOISE_MEV = 5e-3
 LAYER_SCALE_MEV = 1e5
 ALPHA = 1e-6
@@ -37,8 +69,8 @@ LOG_ENERGY_SHIFT = 4.5
 FLOW3_CONTEXT = 3 + VOXELS_PER_LAYER + (N_LAYERS - 1)  # 191
 
 
-def read_showers(path: str | Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(incident energies (N,) MeV, showers (N, 45, 144) MeV) of a dataset-2 file."""
+def read_showers(path: str | Path, limit: int | None = None, grid: VoxelGrid = DS2) -> tuple[np.ndarray, np.ndarray]:
+    """(incident energies (N,) MeV, showers (N, 45, voxels per layer) MeV) of a file of `grid`'s layout."""
     path = Path(path)
     f = open_hdf5(path, "shower")
     with f:
@@ -47,16 +79,16 @@ def read_showers(path: str | Path, limit: int | None = None) -> tuple[np.ndarray
         n = len(f["incident_energies"]) if limit is None else min(limit, len(f["incident_energies"]))
         energy = np.asarray(f["incident_energies"][:n], dtype=np.float64).reshape(-1)
         showers = np.asarray(f["showers"][:n], dtype=np.float64)
-    if showers.ndim != 2 or showers.shape[1] != N_LAYERS * VOXELS_PER_LAYER:
-        raise DataError(f"{path}: 'showers' has shape {showers.shape}, expected (N, {N_LAYERS * VOXELS_PER_LAYER}) "
-                        "(CaloChallenge dataset 2; `l1forge data showers --geometry ds2`)")
+    if showers.ndim != 2 or showers.shape[1] != grid.n_layers * grid.voxels_per_layer:
+        raise DataError(f"{path}: 'showers' has shape {showers.shape}, expected (N, {grid.n_layers * grid.voxels_per_layer}) "
+                        f"(CaloChallenge {grid.name}; `l1forge data showers --geometry {grid.geometry}`)")
     if not len(energy):
         raise DataError(f"{path}: the file holds no showers")
-    return energy, showers.reshape(n, N_LAYERS, VOXELS_PER_LAYER)
+    return energy, showers.reshape(n, grid.n_layers, grid.voxels_per_layer)
 
 
 def write_showers(path: str | Path, energy: np.ndarray, showers: np.ndarray) -> None:
-    """Write showers (N, 45, 144) MeV in the same layout, atomically."""
+    """Write showers (N, 45, voxels per layer) MeV in the CaloChallenge layout, atomically."""
     tmp = Path(path).with_name(Path(path).name + ".tmp")
     with h5py.File(tmp, "w") as f:
         f.create_dataset("incident_energies", data=np.asarray(energy, dtype=np.float32).reshape(-1, 1))

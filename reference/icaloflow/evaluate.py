@@ -13,12 +13,8 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from ..two_sample import classifier_auc
-from .data import N_ALPHA, N_LAYERS, R_EDGES_MM
+from .data import DS2, N_LAYERS, VoxelGrid
 
-_R_MID = (R_EDGES_MM[1:] + R_EDGES_MM[:-1]) / 2
-_ANGLE = (np.arange(N_ALPHA) + 0.5) * 2 * np.pi / N_ALPHA
-VOXEL_X = (np.cos(_ANGLE)[:, None] * _R_MID[None, :]).reshape(-1)  # (144,) mm, voxel index alpha * 9 + r
-VOXEL_Y = (np.sin(_ANGLE)[:, None] * _R_MID[None, :]).reshape(-1)
 SCALARS = {"e_ratio": "E_dep / E_inc", "hits": "voxels above threshold", "depth": "energy-weighted layer",
            "width_x_l20": "width x, layer 20 [mm]", "centre_x_l20": "centre x, layer 20 [mm]"}
 
@@ -62,12 +58,13 @@ class DatasetObservables:
                                   self.hits[index], self.voxel_mev[keep], new_row[self.voxel_shower[keep]])
 
 
-def observables(energy: np.ndarray, showers: np.ndarray) -> DatasetObservables:
-    """Observables of showers (N, 45, 144) MeV with incident energies (N,) MeV."""
+def observables(energy: np.ndarray, showers: np.ndarray, grid: VoxelGrid = DS2) -> DatasetObservables:
+    """Observables of showers (N, 45, voxels per layer) MeV of `grid` with incident energies (N,) MeV."""
+    voxel_x, voxel_y = grid.voxel_xy()
     layer = showers.sum(2)
     safe = np.maximum(layer, 1e-12)[..., None]
-    centre = np.stack([(showers * VOXEL_X).sum(2), (showers * VOXEL_Y).sum(2)], -1) / safe
-    second = np.stack([(showers * VOXEL_X**2).sum(2), (showers * VOXEL_Y**2).sum(2)], -1) / safe
+    centre = np.stack([showers @ voxel_x, showers @ voxel_y], -1) / safe
+    second = np.stack([showers @ voxel_x**2, showers @ voxel_y**2], -1) / safe
     width = np.sqrt(np.clip(second - centre**2, 0.0, None))
     hit = showers > 0
     return DatasetObservables(np.asarray(energy, dtype=np.float64), layer, centre, width, hit.sum((1, 2)),
