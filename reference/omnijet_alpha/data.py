@@ -36,7 +36,7 @@ class TokenJets:
 
 
 def read_token_jets(path: str | Path, n: int, limit: int | None = None) -> TokenJets:
-    """Top and QCD jets of a jet file (the first `limit` jets of the file, those classes only)."""
+    """Top and QCD jets of a jet file (among its first `limit` jets), as many of each."""
     jets = read_jets(path, n, limit, jet_columns=("j_pt",)).of_classes(TOP + QCD)
     if not len(jets):
         raise DataError(f"{path}: no top or QCD (quark, gluon) jets in the file")
@@ -44,6 +44,10 @@ def read_token_jets(path: str | Path, n: int, limit: int | None = None) -> Token
     if is_top.all() or not is_top.any():
         raise DataError(f"{path}: OmniJet-alpha needs both top and QCD jets; the file has only "
                         f"{'top' if is_top.all() else 'QCD'} jets")
+    # Balanced classes, as the paper's: as many QCD jets (quark and gluon, in file order) as top jets.
+    n_each = min(is_top.sum(), (~is_top).sum())
+    keep = np.sort(np.concatenate([np.nonzero(is_top)[0][:n_each], np.nonzero(~is_top)[0][:n_each]]))
+    jets, is_top = jets.select(keep), is_top[keep]
     pt = jets.constituents[..., 0] * jets.jet[:, :1].astype(np.float32)
     x = np.stack([np.log(np.maximum(pt, 1e-6)) - LOG_PT_SHIFT, ANGLE_SCALE * jets.constituents[..., 1],
                   ANGLE_SCALE * jets.constituents[..., 2]], -1) * jets.mask[..., None]

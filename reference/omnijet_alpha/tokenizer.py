@@ -79,28 +79,29 @@ class VectorQuantizer(nn.Module):
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Latents of real constituents (P, d) -> (quantized with a straight-through gradient,
         tokens, VQ loss)."""
-        if self.training and not self.initialised:
-            with torch.no_grad():
-                self.codebook.copy_((kmeans(z.detach(), len(self.codebook)) - self.shift) / torch.exp(self.log_scale))
-                self.initialised.fill_(True)
+        if self.training:
+            self._maintain(z.detach())
         tokens = self.nearest(z.detach())
         q = self.codes()[tokens]
         loss = F.mse_loss(q, z.detach()) + self.beta * F.mse_loss(z, q.detach())
         if self.training:
-            self._replace_dead(z.detach(), tokens)
+            self.used[tokens] = True
+            self.steps += 1
         return z + (q - z).detach(), tokens, loss
 
     @torch.no_grad()
-    def _replace_dead(self, z: torch.Tensor, tokens: torch.Tensor) -> None:
-        self.used[tokens] = True
-        self.steps += 1
-        if int(self.steps) % self.replace_every:
-            return
-        dead = torch.nonzero(~self.used).reshape(-1)
-        if len(dead):
-            fresh = z[torch.randint(0, len(z), (len(dead),))]
-            self.codebook[dead] = (fresh - self.shift) / torch.exp(self.log_scale)
-        self.used.zero_()
+    def _maintain(self, z: torch.Tensor) -> None:
+        """Before the codebook enters this step's graph: k-means on the first batch; every
+        `replace_every` steps, codes unused since the last replacement move onto random latents."""
+        if not self.initialised:
+            self.codebook.copy_((kmeans(z, len(self.codebook)) - self.shift) / torch.exp(self.log_scale))
+            self.initialised.fill_(True)
+        elif int(self.steps) % self.replace_every == 0:
+            dead = torch.nonzero(~self.used).reshape(-1)
+            if len(dead):
+                fresh = z[torch.randint(0, len(z), (len(dead),))]
+                self.codebook[dead] = (fresh - self.shift) / torch.exp(self.log_scale)
+            self.used.zero_()
 
 
 class Tokenizer(nn.Module):
