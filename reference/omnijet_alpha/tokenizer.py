@@ -96,7 +96,7 @@ class VectorQuantizer(nn.Module):
         if not self.initialised:
             self.codebook.copy_((kmeans(z, len(self.codebook)) - self.shift) / torch.exp(self.log_scale))
             self.initialised.fill_(True)
-        elif int(self.steps) % self.replace_every == 0:
+        elif int(self.steps) > 0 and int(self.steps) % self.replace_every == 0:
             dead = torch.nonzero(~self.used).reshape(-1)
             if len(dead):
                 fresh = z[torch.randint(0, len(z), (len(dead),))]
