@@ -140,14 +140,14 @@ def test_jet_features_and_observables(jets_10k):
 def test_brief_run_learns(jets_10k, tmp_path):
     config = replace(SMALL, constituents=24, tokenizer=TokenizerSpec(32, 1, 2, 4, 64, 150, 2e-3, 64),
                      backbone=BackboneSpec(32, 1, 2, 150, 2e-3, 32),
-                     tagger=TaggerSpec("class_attention", 40, 1e-3, 32, (200, 800)), generated_jets=100)
+                     tagger=TaggerSpec("class_attention", 40, 1e-3, 32, (200, 600)), generated_jets=100)
     results = run_experiment(jets_10k, tmp_path / "out", config, seed=0, limit=2500, quiet=True)
     assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "omnijet.png").exists()
     tok, bb = results["tokenizer"], results["backbone"]
     assert tok["loss_last"] < 0.5 * tok["loss_first"] and 0 < tok["codes_used"] <= 64
     assert bb["test_loss"] < bb["uniform_loss"] - 0.5  # the backbone predicts better than chance
     for mode, acc in results["transfer"].items():
-        assert set(acc) == {"200", "800"} and all(0 <= a <= 1 for a in acc.values()), mode
+        assert set(acc) == {"200", "600"} and all(0 <= a <= 1 for a in acc.values()), mode
     assert all(np.isfinite(v) for v in results["generation"]["kl_vs_tokenized_test"].values())
 
 
