@@ -167,9 +167,9 @@ def convl2lflows(n_showers: int, config: str) -> None:
     results = _voxel_reference(
         "convl2lflows", "ds3", n_showers, 7, run_convl2lflows, CONVL2L_CONFIGS[config], CONVL2L_PAPER,
         f"{n_showers:,} l1forge parametric dataset-3-like electron showers (80 % for training) instead of 100k "
-        "Geant4 ones (90 %); the small config's layer flows (2 blocks, an 8-channel U-Net with one downsampling, 2 "
-        "previous layers, 100 steps of 128 per layer) instead of the paper's (8 blocks, 32 channels, two "
-        "downsamplings, 5 previous layers, ~70,000 steps of 1,024 per layer); an energy flow of 4 blocks and 1,500 "
+        "Geant4 ones (90 %); the small config's layer flows (2 blocks, an 8-channel U-Net with one downsampling, the 5 "
+        "previous layers, 150 steps of 128 per layer) instead of the paper's (8 blocks, 32 channels, two "
+        "downsamplings, ~70,000 steps of 1,024 per layer); an energy flow of 4 blocks and 1,500 "
         "steps instead of 6 blocks and ~176,000")
     table = results["comparison"]
     print("ConvL2LFlows: " + "; ".join(f"{k}: low-level AUC {v['low_level_auc']:.3f}, high-level {v['high_level_auc']:.3f}"

@@ -18,12 +18,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..icaloflow.data import DS3, THRESHOLD_MEV as ICALOFLOW_THRESHOLD_MEV, layer_energy_features
+from ..icaloflow.data import DS3, layer_energy_features
 
 GRID = DS3
 N_LAYERS, N_RADIAL, N_ALPHA = GRID.n_layers, GRID.n_radial, GRID.n_alpha
 THRESHOLD_MEV = 1.515e-2  # the challenge's readout cut (the paper's 1.515e-5 GeV)
-assert abs(THRESHOLD_MEV - ICALOFLOW_THRESHOLD_MEV) < 1e-3
 NOISE_MEV = 1e-3  # the paper's uniform noise, mean 5e-7 GeV
 EXTRA_NOISE_LOG10, EXTRA_NOISE_DEX = -3.0, 0.2  # the paper's log-normal noise in empty voxels, 1e-6 GeV
 MAX_FLOOR_MEV = 1e-3

@@ -59,10 +59,11 @@ def evaluate(energy: np.ndarray, showers: np.ndarray, generated: dict[str, tuple
     table = compare(ref, gen, seed)
     half = len(energy) // 2
     a, b = slice(0, half), slice(half, 2 * half)
+    ref_low = low_level(energy, showers)
     rows = {"reference halves": (ref.subset(np.arange(half)), ref.subset(np.arange(half, 2 * half)),
-                                 low_level(energy[a], showers[a]), low_level(energy[b], showers[b]))}
+                                 ref_low[a], ref_low[b])}
     for name, (e, s) in generated.items():
-        rows[name] = (ref, gen[name], low_level(energy, showers), low_level(e, s))
+        rows[name] = (ref, gen[name], ref_low, low_level(e, s))
     for name, (r, g, r_low, g_low) in rows.items():
         table[name]["high_level_auc"] = table[name].pop("classifier_auc")
         table[name].update(separation_powers(r, g))
