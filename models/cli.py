@@ -132,6 +132,38 @@ def dijets_command(
     console.print(table)
 
 
+@data_app.command("jetclass")
+def jetclass_command(
+    out: Path = typer.Option(..., "--out", help="HDF5 file to write ('particles' (n, 128, 16), 'jets' (n, 7))."),
+    n_per_class: int = typer.Option(1000, "--n-per-class", help="Jets of each class."),
+    classes: str = typer.Option("all", "--classes", help="Comma-separated classes to make (QCD, Hbb, ...; all: "
+                                                        "every one)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; same arguments give the same bytes."),
+    workers: int = typer.Option(0, "--workers", help="Processes (0: all cores)."),
+    pt_hat: str = typer.Option("450,1100", "--pt-hat", help="Pythia pTHat window LOW,HIGH in GeV."),
+    jet_pt: str = typer.Option("500,1000", "--jet-pt", help="Accepted jet pT window LOW,HIGH in GeV (JetClass')."),
+    mpi: bool = typer.Option(True, "--mpi/--no-mpi", help="Pythia's multiple interactions (underlying event)."),
+) -> None:
+    """Generate JetClass-like jets (QCD, H -> bb/cc/gg, t -> bqq, W/Z -> qq) with particle identity,
+    charge and track impact parameters, with Pythia 8 + FastJet."""
+    from .data.jetclass import CLASSES, JetClassSettings, generate_jetclass, summarize_jetclass
+    from .data.jets import _window
+
+    settings = JetClassSettings(pt_hat=_window(pt_hat, "--pt-hat"), jet_pt=_window(jet_pt, "--jet-pt"), mpi=mpi)
+    chosen = CLASSES if classes == "all" else tuple(c.strip() for c in classes.split(",") if c.strip())
+    stats = generate_jetclass(n_per_class, seed, out, chosen, workers=workers or None, settings=settings)
+    origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
+    console.print(f"wrote {out} ({origin})")
+    table = Table(title=f"{out}: per class (displaced: tracks with |d0| / sigma > 3)")
+    columns = ("jets", "mean_particles", "median_mass", "median_pt", "charged_share", "displaced_share",
+               "leptons_per_jet")
+    for col in ("class", *columns):
+        table.add_column(col.replace("_", " "), justify="right")
+    for cls, row in summarize_jetclass(out).items():
+        table.add_row(cls, *(f"{row[c]:.3g}" for c in columns))
+    console.print(table)
+
+
 @data_app.command("summary")
 def summary_command(
     file: Path = typer.Argument(..., help="Jet file or shower file (generated or public)."),

@@ -102,3 +102,16 @@ def ds3_showers(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ds3") / "ds3.h5"
     generate_showers(240, 0, path, shower_settings("ds3"), workers=1)
     return path
+
+
+@pytest.fixture(scope="session")
+def jetclass_sample(session_cache, tmp_path_factory) -> Path:
+    """60 JetClass-like jets of each of the 7 classes, generated once per session."""
+    from l1forge.models.data.jetclass import generate_jetclass
+
+    path = tmp_path_factory.mktemp("jetclass") / "jetclass.h5"
+    with pytest.MonkeyPatch.context() as env, open(session_cache / "jetclass.lock", "w") as lock:
+        env.setenv("L1FORGE_CACHE", str(session_cache))
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        generate_jetclass(60, seed=5, out=path, progress=False)
+    return path

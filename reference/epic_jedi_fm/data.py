@@ -17,9 +17,9 @@ JET_CONDITIONS = ("j_pt", "j_mass")
 
 @dataclass
 class Clouds:
-    particles: np.ndarray   # (jets, n, 3) float32: eta_rel, phi_rel, pT_rel; zero past the last particle
+    particles: np.ndarray   # (jets, n, features) float32: eta_rel, phi_rel, pT_rel(, ...); zero past the last particle
     mask: np.ndarray        # (jets, n) bool
-    jet: np.ndarray         # (jets, 2) float64: jet pT, jet mass [GeV]
+    jet: np.ndarray         # (jets, conditions) float64: here jet pT and mass [GeV]
 
     def __len__(self) -> int:
         return len(self.mask)
@@ -44,11 +44,13 @@ class Scaler:
     std: np.ndarray
     jet_mean: np.ndarray
     jet_std: np.ndarray
+    clip_pt_rel: bool = True  # False where the third feature is not pT_rel itself (e.g. its logarithm)
 
     @classmethod
-    def fit(cls, clouds: Clouds) -> "Scaler":
+    def fit(cls, clouds: Clouds, clip_pt_rel: bool = True) -> "Scaler":
         real = clouds.particles[clouds.mask].astype(np.float64)
-        return cls(real.mean(0), np.maximum(real.std(0), 1e-9), clouds.jet.mean(0), np.maximum(clouds.jet.std(0), 1e-9))
+        return cls(real.mean(0), np.maximum(real.std(0), 1e-9), clouds.jet.mean(0), np.maximum(clouds.jet.std(0), 1e-9),
+                   clip_pt_rel)
 
     def particles(self, clouds: Clouds) -> np.ndarray:
         return ((clouds.particles - self.mean) / self.std * SCALED_STD * clouds.mask[..., None]).astype(np.float32)
@@ -57,11 +59,13 @@ class Scaler:
         return ((jet - self.jet_mean) / self.jet_std * SCALED_STD).astype(np.float32)
 
     def unscale(self, scaled: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Back to (eta_rel, phi_rel, pT_rel); pT_rel clipped at 0 (a generated particle cannot have
+        """Back to (eta_rel, phi_rel, pT_rel, ...); pT_rel clipped at 0 (a generated particle cannot have
         negative pT); padding stays zero."""
         x = scaled / SCALED_STD * self.std + self.mean
-        x[..., 2] = np.maximum(x[..., 2], 0.0)
+        if self.clip_pt_rel:
+            x[..., 2] = np.maximum(x[..., 2], 0.0)
         return (x * mask[..., None]).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k).tolist() for k in ("mean", "std", "jet_mean", "jet_std")}
+        return {**{k: getattr(self, k).tolist() for k in ("mean", "std", "jet_mean", "jet_std")},
+                "clip_pt_rel": self.clip_pt_rel}

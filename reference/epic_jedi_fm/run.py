@@ -65,7 +65,8 @@ def train_model(kind: str, clouds: Clouds, scaler: Scaler, config: EPiCConfig, s
                 progress=lambda _: None) -> tuple[object, list[float], float]:
     """Train one model; returns it (with the EMA weights), the loss per epoch and the seconds."""
     torch.manual_seed(seed)
-    network = EPiCNetwork(hidden=config.hidden, latent=config.latent, layers=config.layers)
+    network = EPiCNetwork(features=clouds.particles.shape[-1], hidden=config.hidden, latent=config.latent,
+                          layers=config.layers, jet_conditions=clouds.jet.shape[-1])
     average = copy.deepcopy(network)
     model = MODELS[kind](network)
     x = torch.from_numpy(scaler.particles(clouds))
@@ -111,7 +112,7 @@ def generate(model, kind: str, mask: np.ndarray, jet: np.ndarray, scaler: Scaler
         m = torch.from_numpy(mask[k:k + chunk])
         j = torch.from_numpy(scaler.jet(jet[k:k + chunk]))
         steps = config.fm_steps if kind == "fm" else config.jedi_steps
-        out.append(model.sample(m, j, steps, generator=generator).numpy())
+        out.append(model.sample(m, j, steps, features=len(scaler.mean), generator=generator).numpy())
     seconds = (time.perf_counter() - start) / len(mask)
     return scaler.unscale(np.concatenate(out), mask), seconds
 

@@ -71,8 +71,8 @@ PAPER = OmniJetConfig(128, TokenizerSpec(128, 4, 8, 4, 8192, 585_000, 1e-3, 512)
                       TaggerSpec("class_attention", 20_000, 1e-4, 512, (100, 1_000, 10_000, 100_000, 1_000_000)),
                       10_000)
 SMALL = replace(PAPER, constituents=48, tokenizer=TokenizerSpec(64, 2, 4, 4, 512, 1500, 1e-3, 128),
-                backbone=BackboneSpec(64, 2, 4, 1500, 1e-3, 64),
-                tagger=TaggerSpec("class_attention", 300, 3e-4, 64, (200, 1_000, 5_000)), generated_jets=2000)
+                backbone=BackboneSpec(64, 2, 4, 3000, 1e-3, 64),
+                tagger=TaggerSpec("class_attention", 300, 3e-4, 64, (100, 1_000, 10_000)), generated_jets=2000)
 CONFIGS = {"paper": PAPER, "small": SMALL}
 
 
