@@ -139,7 +139,7 @@ def beyond_kinematics(jets_per_class: int, config: str) -> None:
         generate_jetclass(jets_per_class, seed=13, out=jets, progress=False)
         results = run_beyond_kinematics(jets, Path(tmp) / "run", BK_CONFIGS[config], seed=0, progress=lambda _: None)
         shutil.copy(Path(tmp) / "run" / "beyond_kinematics.png", RESULTS / "beyond_kinematics_reference.png")
-    c = BK_CONFIGS[config]
+    c = BK_CONFIGS[config].flow
     results.update({
         "paper_claims": BEYOND_KINEMATICS_CLAIMS, "jets_per_class": jets_per_class, "machine": _machine(),
         "differences": (f"{jets_per_class} l1forge JetClass-like jets per class of 7 (QCD, H -> bb, cc, gg, t -> bqq, "

@@ -35,10 +35,11 @@ import numpy as np
 
 from l1forge.compiler.atomic import atomic_path
 from l1forge.compiler.errors import L1ForgeError
+from l1forge.reference.substructure import exclusive_kt_axes
 
 from .detector import DETECTORS
 from .jet_features import invariant_mass, kinematics, n_subjettiness, pad_constituents
-from .jets import _common_lines, _exclusive_kt_axes, _final_state, _flat, _new_pythia, _seed_lines, chunk_seed
+from .jets import _common_lines, _final_state, _flat, _new_pythia, _seed_lines, chunk_seed
 from .parallel import from_cache, iter_chunks
 
 DIJETS_VERSION = "1"  # bump when the physics or the layout changes: it invalidates caches
@@ -125,9 +126,9 @@ def _leading_pairs(batch, settings: DijetSettings, rng: np.random.Generator, fas
             yield jets[lead[0]], jets[lead[1]], cons[0], cons[1], mhat[ev]
 
 
-def _tau21(constituents: list[np.ndarray], ak, fastjet) -> np.ndarray:
+def _tau21(constituents: list[np.ndarray]) -> np.ndarray:
     cons = pad_constituents(constituents)
-    tau1, tau2 = n_subjettiness(cons, _exclusive_kt_axes(cons, ak, fastjet, KT_AXES_RADIUS, (1, 2)), beta=1.0)
+    tau1, tau2 = n_subjettiness(cons, exclusive_kt_axes(cons, KT_AXES_RADIUS, (1, 2)), beta=1.0)
     return np.divide(tau2, tau1, out=np.zeros_like(tau1), where=tau1 > 0)
 
 
@@ -148,7 +149,7 @@ def generate_dijet_chunk(kind: str, seed: int, n_events: int, settings: DijetSet
                 found.append(pair)
     found = found[:n_events]
     jets = np.stack([np.stack([a, b]) for a, b, *_ in found])  # (n, 2, 4), pT-ordered
-    tau21 = np.stack([_tau21([p[2 + j] for p in found], ak, fastjet) for j in (0, 1)], axis=1)
+    tau21 = np.stack([_tau21([p[2 + j] for p in found]) for j in (0, 1)], axis=1)
     mass = invariant_mass(jets) / 1000.0
     lighter = np.argmin(mass, axis=1)
     order = np.stack([lighter, 1 - lighter], axis=1)

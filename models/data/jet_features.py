@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layout import J, JET_FEATURES, N_SLOTS, PARTICLE_FEATURES
+from l1forge.reference.substructure import kinematics, n_subjettiness, wrap_phi
 
-R0 = 0.8
+from .layout import J, JET_FEATURES, N_SLOTS, PARTICLE_FEATURES
 
 COMPUTED_JET_FEATURES = (
     "j_ptfrac", "j_pt", "j_eta", "j_mass", "j_tau1_b1", "j_tau2_b1", "j_tau3_b1", "j_tau1_b2",
@@ -24,20 +24,6 @@ COMPUTED_JET_FEATURES = (
     "j_c1_b2", "j_c2_b1", "j_c2_b2", "j_d2_b1", "j_d2_b2", "j_mass_mmdt", "j_multiplicity",
     "j_g", "j_q", "j_w", "j_z", "j_t", "j_undef",
 )
-
-
-def kinematics(p4: np.ndarray) -> dict[str, np.ndarray]:
-    """pt, eta, phi, |p| of (..., 4) arrays of (px, py, pz, E); zero vectors give zeros, not NaN."""
-    px, py, pz = p4[..., 0], p4[..., 1], p4[..., 2]
-    pt = np.hypot(px, py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.where(pt > 0, np.arcsinh(np.divide(pz, pt, where=pt > 0, out=np.zeros_like(pt))), 0.0)
-    return {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "p": np.sqrt(px**2 + py**2 + pz**2)}
-
-
-def wrap_phi(dphi: np.ndarray) -> np.ndarray:
-    """Wrap an angle difference into (-pi, pi]."""
-    return np.pi - np.mod(np.pi - dphi, 2 * np.pi)
 
 
 def invariant_mass(p4: np.ndarray) -> np.ndarray:
@@ -103,19 +89,6 @@ def _rotate_to_principal_axis(deta, dphi, w):
     x, y = cos * deta + sin * dphi, -sin * deta + cos * dphi
     sign = np.where((w * x).sum(1, keepdims=True) >= 0, 1.0, -1.0)  # more pT on +x
     return sign * x, sign * y
-
-
-def n_subjettiness(cons: np.ndarray, axes: list[np.ndarray], beta: float) -> list[np.ndarray]:
-    """tau_N^beta for each axes[N-1] of shape (n, N, 4); normalised by sum pT * R0^beta."""
-    c = kinematics(cons)
-    norm = c["pt"].sum(1) * R0**beta
-    taus = []
-    for ax in axes:
-        a = kinematics(ax)
-        dr = np.hypot(c["eta"][:, :, None] - a["eta"][:, None, :],
-                      wrap_phi(c["phi"][:, :, None] - a["phi"][:, None, :]))
-        taus.append((c["pt"] * dr.min(axis=2) ** beta).sum(1) / norm)
-    return taus
 
 
 def energy_correlations(cons: np.ndarray, betas: tuple[float, ...]) -> dict[float, tuple[np.ndarray, np.ndarray]]:

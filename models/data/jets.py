@@ -24,8 +24,6 @@ import hashlib
 import itertools
 import tempfile
 import time
-import warnings
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -34,8 +32,9 @@ import numpy as np
 
 from l1forge.compiler.atomic import atomic_path
 from l1forge.compiler.errors import L1ForgeError
+from l1forge.reference.substructure import R0, as_awkward, exclusive_kt_axes, no_exclusive_warning
 
-from .jet_features import (COMPUTED_JET_FEATURES, R0, cone_constituents, constituent_features, jet_features, kinematics,
+from .jet_features import (COMPUTED_JET_FEATURES, cone_constituents, constituent_features, jet_features, kinematics,
                            pad_constituents, wrap_phi)
 from .layout import CLASSES, CONSTITUENTS_KEY, JET_FEATURES, JET_NAMES_KEY, JETS_KEY, PARTICLE_FEATURE_NAMES, PARTICLE_NAMES_KEY
 from .detector import DETECTORS, reconstruct
@@ -336,7 +335,7 @@ def generate_chunk(cls: str, seed: int, n_jets: int, settings: JetSettings = Jet
         part = found[lo:lo + 100]
         cons = pad_constituents([c for c, _, _ in part])
         jet4 = np.stack([j for _, j, _ in part])
-        axes = _exclusive_kt_axes(cons, ak, fastjet)
+        axes = exclusive_kt_axes(cons)
         mmdt = _soft_drop_mass(cons, ak, fastjet)
         if settings.cone > 0:
             listed = [cone_constituents(c, j, settings.cone) for c, j, _ in part]
@@ -349,36 +348,10 @@ def generate_chunk(cls: str, seed: int, n_jets: int, settings: JetSettings = Jet
                  events, time.perf_counter() - start)
 
 
-@contextmanager
-def _no_exclusive_warning():
-    """fastjet 3.5.2 compares a JetDefinition with an algorithm enum, so it warns about every
-    exclusive clustering, kt and C/A included; the warning does not apply to ours."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="dcut and exclusive jets", category=UserWarning)
-        yield
-
-
-def _as_awkward(cons: np.ndarray, ak):
-    real = cons[..., 3] > 0
-    rows = [dict(px=c[m, 0], py=c[m, 1], pz=c[m, 2], E=c[m, 3]) for c, m in zip(cons, real)]
-    return ak.zip({k: ak.Array([r[k] for r in rows]) for k in ("px", "py", "pz", "E")})
-
-
-def _exclusive_kt_axes(cons, ak, fastjet, radius: float = R0, counts: tuple[int, ...] = (1, 2, 3)) -> list[np.ndarray]:
-    """For each N of counts, the N exclusive-kT subjets of each padded constituent list: (n, N, 4)."""
-    cluster = fastjet.ClusterSequence(_as_awkward(cons, ak), fastjet.JetDefinition(fastjet.kt_algorithm, radius))
-    axes = []
-    for n in counts:
-        with _no_exclusive_warning():
-            sub = cluster.exclusive_jets(n_jets=n)
-        axes.append(np.stack([ak.to_numpy(sub[f]) for f in ("px", "py", "pz", "E")], axis=-1))
-    return axes
-
-
 def _soft_drop_mass(cons, ak, fastjet) -> np.ndarray:
     """Modified mass-drop (soft drop, beta = 0, z_cut = 0.1) groomed mass on a C/A reclustering."""
-    cluster = fastjet.ClusterSequence(_as_awkward(cons, ak), fastjet.JetDefinition(fastjet.cambridge_algorithm, R0))
-    with _no_exclusive_warning():
+    cluster = fastjet.ClusterSequence(as_awkward(cons), fastjet.JetDefinition(fastjet.cambridge_algorithm, R0))
+    with no_exclusive_warning():
         return ak.to_numpy(cluster.exclusive_jets_softdrop_grooming(1, 0, 0.1, R0=R0).msoftdrop)
 
 

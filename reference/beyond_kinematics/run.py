@@ -6,7 +6,8 @@ instead), post-processed as the authors (identity by argmax, charge rounded, pT_
 
 Scored per class as the authors' evaluation (scripts/eval_ckpt.py): KL divergences of every
 particle feature (on the real sample's quantile bins; the charge and the identity as categories),
-of the d0 and dz significances (value over error) of charged particles and of the jet mass; and
+of the d0 and dz significances (value over error) of charged particles and of the jet mass, tau21
+and tau32 (jets of at least 3 particles, as the authors); and
 over all classes a classifier two-sample AUC (real vs generated, the authors use ParT; here a small
 network on the leading 16 particles and the mass). The same metrics between the training and test
 jets are the "truth" row: what they read for two samples of one distribution. Also the share of
@@ -22,6 +23,7 @@ from ..epic_jedi_fm.data import Clouds, Scaler
 from ..epic_jedi_fm.run import EPiCConfig, generate, train_model
 from ..files import DataError, json_text, output_folder
 from ..jetnet_metrics import quantiled_kl, relative_mass
+from ..substructure import tau_ratios
 from ..two_sample import classifier_auc
 from .data import (CHARGE, D0, DZ, FEATURES, PID, LabelledClouds, discretize, from_flow_space, read_particle_jets,
                    to_flow_space)
@@ -90,6 +92,10 @@ def particle_kls(real: Clouds, generated: Clouds, jet_pt_real: np.ndarray, jet_p
         out[name] = quantiled_kl(a, b[np.isfinite(b)])
     out["mass"] = quantiled_kl(relative_mass(real.particles, real.mask) * jet_pt_real,
                                relative_mass(generated.particles, generated.mask) * jet_pt_generated)
+    taus = [tau_ratios(c.particles, c.mask) for c in (real, generated)]
+    for key in ("tau21", "tau32"):
+        a, b = taus[0][key], taus[1][key]
+        out[key] = quantiled_kl(a[np.isfinite(a)], b[np.isfinite(b)])
     return out
 
 

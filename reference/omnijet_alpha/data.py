@@ -3,8 +3,8 @@ leading `n` constituents of each jet as (log(pT / GeV) - 1.8, 3 eta_rel, 3 phi_r
 preprocessing (pT = pT_rel x the jet's pT), with a mask of the real ones; top jets (label 1) against
 QCD jets (quark and gluon, label 0), as the paper's TTBar against ZJetsToNuNu.
 
-Jet observables of constituents (generated or not): pT and mass of the massless constituents' sum
-and their number; the paper's KL divergences on histograms between the quantiles of the reference
+Jet observables of constituents (generated or not): pT and mass of the massless constituents' sum,
+their number, and tau21, tau32 (beta 1, exclusive-kT axes); the paper's KL divergences on histograms between the quantiles of the reference
 (jetnet_metrics.quantiled_kl)."""
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import numpy as np
 from ..files import DataError
 from ..jet_data import CLASSES, read_jets
 from ..jetnet_metrics import quantiled_kl
+from ..substructure import massless_p4, tau_ratios
 
 LOG_PT_SHIFT, ANGLE_SCALE = 1.8, 3.0
 TOP, QCD = ("t",), ("q", "g")
-OBSERVABLES = ("pt", "mass", "multiplicity")
+OBSERVABLES = ("pt", "mass", "multiplicity", "tau21", "tau32")
 
 
 @dataclass
@@ -55,18 +56,19 @@ def read_token_jets(path: str | Path, n: int, limit: int | None = None) -> Token
 
 
 def observables(x: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Jet pT, mass (GeV) and multiplicity of preprocessed constituents (massless four-vectors;
-    eta and phi relative to the jet axis, so the sum's pT and mass are those of the jet)."""
-    pt = np.where(mask, np.exp(x[..., 0].astype(np.float64) + LOG_PT_SHIFT), 0.0)
-    eta, phi = x[..., 1] / ANGLE_SCALE, x[..., 2] / ANGLE_SCALE
-    e, pz = (pt * np.cosh(eta)).sum(1), (pt * np.sinh(eta)).sum(1)
-    px, py = (pt * np.cos(phi)).sum(1), (pt * np.sin(phi)).sum(1)
-    return {"pt": np.hypot(px, py), "mass": np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0)),
-            "multiplicity": mask.sum(1).astype(np.float64)}
+    """Jet pT, mass (GeV), multiplicity, tau21 and tau32 of preprocessed constituents (massless
+    four-vectors; eta and phi relative to the jet axis, so the sum's pT and mass are those of the
+    jet; the tau ratios NaN below 3 constituents)."""
+    clouds = np.stack([x[..., 1] / ANGLE_SCALE, x[..., 2] / ANGLE_SCALE,
+                       np.exp(x[..., 0].astype(np.float64) + LOG_PT_SHIFT)], -1)
+    p = massless_p4(clouds, mask).sum(1)
+    return {"pt": np.hypot(p[:, 0], p[:, 1]), "mass": np.sqrt(np.maximum(p[:, 3]**2 - (p[:, :3]**2).sum(1), 0.0)),
+            "multiplicity": mask.sum(1).astype(np.float64), **tau_ratios(clouds, mask)}
 
 
 def kl_divergences(real: dict[str, np.ndarray], generated: dict[str, np.ndarray], bins: int = 30) -> dict:
     """KL(real || generated) per observable on `bins` quantile bins of the real jets (the authors'
     gabbro/metrics/utils.py: 30 quantiles from 0.1 to 99.9 %; they compare bin densities, here bin
     probabilities)."""
-    return {key: quantiled_kl(real[key], generated[key], bins) for key in real}
+    finite = {key: (real[key][np.isfinite(real[key])], generated[key][np.isfinite(generated[key])]) for key in real}
+    return {key: quantiled_kl(a, b, bins) for key, (a, b) in finite.items()}

@@ -14,7 +14,7 @@ import torch
 from l1forge.reference.epic_jedi_fm import Diffusion, EPiCNetwork, FlowMatching, Scaler, read_clouds
 from l1forge.reference.epic_jedi_fm.__main__ import main
 from l1forge.reference.epic_jedi_fm.generative import SIGMA_MIN, _theta
-from l1forge.reference.epic_jedi_fm.run import SMALL, evaluate, generate, train_model
+from l1forge.reference.epic_jedi_fm.run import CONFIGS, SMALL, evaluate, generate, train_model
 
 
 def test_network_is_permutation_equivariant_and_ignores_padding():
@@ -94,6 +94,13 @@ def test_short_training_learns(jets_10k):
                   for m in (model, untrained)]
         assert scores[0]["W1M"]["mean"] < 0.5 * scores[1]["W1M"]["mean"]
         assert scores[0]["W1P"]["mean"] < 0.5 * scores[1]["W1P"]["mean"]
+
+
+@pytest.mark.tools
+def test_paper150_reads_jetnet150_like_clouds(jet_sample):
+    clouds = read_clouds(jet_sample, "t", CONFIGS["paper150"].n_particles)
+    assert clouds.particles.shape[1:] == (150, 3) and clouds.mask[:, 30:].any()
+    assert np.all(clouds.particles[~clouds.mask] == 0)
 
 
 def test_entry_point_errors_are_one_line(tmp_path, capsys, ds2_showers):
