@@ -146,7 +146,7 @@ def jetclass_command(
 ) -> None:
     """Generate JetClass-like jets (QCD, H -> bb/cc/gg, t -> bqq, W/Z -> qq) with particle identity,
     charge and track impact parameters, with Pythia 8 + FastJet."""
-    from .data.jetclass import CLASSES, JetClassSettings, generate_jetclass, summarize_jetclass
+    from .data.jetclass import CLASSES, JetClassSettings, generate_jetclass
     from .data.jets import _window
 
     settings = JetClassSettings(pt_hat=_window(pt_hat, "--pt-hat"), jet_pt=_window(jet_pt, "--jet-pt"), mpi=mpi)
@@ -154,14 +154,25 @@ def jetclass_command(
     stats = generate_jetclass(n_per_class, seed, out, chosen, workers=workers or None, settings=settings)
     origin = "from cache " + stats["cache"] if stats["cached"] else "generated"
     console.print(f"wrote {out} ({origin})")
-    table = Table(title=f"{out}: per class (displaced: tracks with |d0| / sigma > 3)")
+    print_jetclass_summary(out)
+
+
+def print_jetclass_summary(file: Path, as_json: bool = False) -> dict:
+    from .data.jetclass import summarize_jetclass
+
+    summary = summarize_jetclass(file)
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return summary
+    table = Table(title=f"{file}: per class (displaced: tracks with |d0| / sigma > 3)")
     columns = ("jets", "mean_particles", "median_mass", "median_pt", "charged_share", "displaced_share",
                "leptons_per_jet")
     for col in ("class", *columns):
         table.add_column(col.replace("_", " "), justify="right")
-    for cls, row in summarize_jetclass(out).items():
+    for cls, row in summary.items():
         table.add_row(cls, *(f"{row[c]:.3g}" for c in columns))
     console.print(table)
+    return summary
 
 
 @data_app.command("summary")
@@ -171,7 +182,8 @@ def summary_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     max_showers: int = typer.Option(20000, "--max-showers", help="Showers read from a shower file (0: all)."),
 ) -> None:
-    """Jets: per-class counts, multiplicity, mass peaks. Showers: the physics table per energy."""
+    """Jets: per-class counts, multiplicity, mass peaks (JetClass-like jets: also identity and
+    displaced tracks). Showers: the physics table per energy."""
     print_summary(file, plot, as_json, max_showers or None)
 
 
@@ -184,11 +196,13 @@ def _setting_text(value) -> str:
 
 
 def _file_kind(file: Path) -> str:
-    """'jets' or 'showers' from the datasets a file holds; one line naming the layouts otherwise."""
+    """'jets', 'jetclass' or 'showers' from the datasets a file holds; one line naming the layouts
+    otherwise."""
     import h5py
 
     from l1forge.compiler.errors import L1ForgeError
 
+    from .data.jetclass import PARTICLES_KEY
     from .data.layout import CONSTITUENTS_KEY
     from .data.showers.formats import shower_kind
 
@@ -197,21 +211,28 @@ def _file_kind(file: Path) -> str:
     try:
         with h5py.File(file, "r") as f:
             has_jets = CONSTITUENTS_KEY in f
+            has_jetclass = PARTICLES_KEY in f and "particle_features" in f.attrs
     except OSError:
         raise L1ForgeError(f"{file}: not an HDF5 file (expected a jet file or a shower file)") from None
     if has_jets:
         return "jets"
+    if has_jetclass:
+        return "jetclass"
     if shower_kind(file) is not None:
         return "showers"
-    raise L1ForgeError(f"{file}: neither a jet file ('{CONSTITUENTS_KEY}', 'jets': the hls4ml LHC jet layout) nor "
-                       "a shower file ('incident_energies', 'showers': CaloChallenge; 'events', 'energy': CaloClouds)")
+    raise L1ForgeError(f"{file}: neither a jet file ('{CONSTITUENTS_KEY}', 'jets': the hls4ml LHC jet layout; "
+                       f"'{PARTICLES_KEY}', 'jets': JetClass-like) nor a shower file ('incident_energies', 'showers': "
+                       "CaloChallenge; 'events', 'energy': CaloClouds)")
 
 
 def print_summary(file: Path, plot: bool = True, as_json: bool = False, max_showers: int | None = 20000) -> dict:
     from .data.summary import plot_jet_mass, summarize_jets
 
-    if _file_kind(Path(file)) == "showers":
+    kind = _file_kind(Path(file))
+    if kind == "showers":
         return print_shower_summary(file, plot, as_json, max_showers)
+    if kind == "jetclass":
+        return print_jetclass_summary(file, as_json)
 
     summary = summarize_jets(file)
     if plot:

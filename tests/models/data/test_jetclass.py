@@ -1,6 +1,7 @@
 """`l1forge data jetclass`: the physics of the JetClass-like jets (resonance masses, the jet window,
 particle identity and charge, track impact parameters and their smearing), determinism and the
 command's errors."""
+import json
 import subprocess
 import sys
 
@@ -109,6 +110,15 @@ def test_same_seed_same_jets(tmp_path, monkeypatch):
         generate_jetclass(3, seed=9, out=outs[-1], classes=("Hcc", "QCD"), workers=1 + k, progress=False)
     with h5py.File(outs[0], "r") as a, h5py.File(outs[1], "r") as b:
         assert np.array_equal(a["particles"][:], b["particles"][:]) and np.array_equal(a["jets"][:], b["jets"][:])
+
+
+def test_summary_command_reads_the_file(jetclass_sample):
+    run = subprocess.run([sys.executable, "-m", "l1forge.compiler.cli", "data", "summary", str(jetclass_sample),
+                          "--json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary == summarize_jetclass(jetclass_sample)  # JSON keeps Python floats exactly
+    assert list(summary) == list(CLASSES) and summary["Hbb"]["jets"] == 60
 
 
 def test_bad_requests_are_refused(tmp_path):

@@ -183,6 +183,6 @@ def test_summary_of_a_file_of_neither_kind_names_both_layouts(tmp_path):
     res = subprocess.run([sys.executable, "-m", "l1forge", "data", "summary", str(path)], capture_output=True, text=True)
     assert res.returncode == 1
     assert res.stderr.strip() == (f"error: {path}: neither a jet file ('jetConstituentList', 'jets': the hls4ml LHC "
-                                  "jet layout) nor a shower file ('incident_energies', 'showers': CaloChallenge; "
-                                  "'events', 'energy': CaloClouds)")
+                                  "jet layout; 'particles', 'jets': JetClass-like) nor a shower file "
+                                  "('incident_energies', 'showers': CaloChallenge; 'events', 'energy': CaloClouds)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.h5"]
