@@ -24,16 +24,15 @@ from scipy.optimize import curve_fit
 from scipy.stats import entropy, wasserstein_distance
 
 from .efp import connected_multigraphs, efp_values
+from .substructure import massless_p4
 
 FEATURES = ("eta_rel", "phi_rel", "pT_rel")
 
 
 def relative_mass(jets: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """m / pT_jet of each cloud: the mass of the sum of its massless particles."""
-    eta, phi, pt = (np.where(mask, jets[..., k], 0.0).astype(np.float64) for k in range(3))
-    e = (pt * np.cosh(eta)).sum(1)
-    px, py, pz = (pt * np.cos(phi)).sum(1), (pt * np.sin(phi)).sum(1), (pt * np.sinh(eta)).sum(1)
-    return np.sqrt(np.maximum(e ** 2 - px ** 2 - py ** 2 - pz ** 2, 0.0))
+    p = massless_p4(jets, mask).sum(1)
+    return np.sqrt(np.maximum(p[:, 3] ** 2 - (p[:, :3] ** 2).sum(1), 0.0))
 
 
 def _efp_input(jets: np.ndarray) -> np.ndarray:

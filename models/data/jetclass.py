@@ -32,7 +32,7 @@ import numpy as np
 from l1forge.compiler.atomic import atomic_path
 from l1forge.compiler.errors import L1ForgeError
 
-from .jet_features import kinematics, wrap_phi
+from .jet_features import invariant_mass, kinematics, wrap_phi
 from .jets import EVENTS_PER_BATCH, _common_lines, _flat, _new_pythia, _seed_lines, chunk_seed
 from .parallel import from_cache, iter_chunks
 
@@ -232,8 +232,7 @@ def generate_jetclass_chunk(cls: str, seed: int, n_jets: int, settings: JetClass
             rows = particle_rows(cols["p4"][index], cols["id"][index], cols["vertex"][index], jet, charge_of, rng)
             particles[n, :len(rows)] = rows
             j = kinematics(jet)
-            mass = np.sqrt(max(jet[3] ** 2 - j["p"] ** 2, 0.0))
-            jets[n] = (j["pt"], j["eta"], j["phi"], jet[3], mass, len(rows), CLASSES.index(cls))
+            jets[n] = (j["pt"], j["eta"], j["phi"], jet[3], invariant_mass(jet), len(rows), CLASSES.index(cls))
             n += 1
     return particles, jets
 

@@ -197,8 +197,8 @@ def plot(real: LabelledClouds, generated: LabelledClouds, path: Path) -> None:
     ax = axes.flat[5]
     pt_col = len(real.classes)
     for k, name in enumerate(real.classes):
-        for clouds, style in ((real.clouds, "-"), (generated.clouds, "--")):
-            rows = (real.label if clouds is real.clouds else generated.label) == k
+        for jets, style in ((real, "-"), (generated, "--")):
+            clouds, rows = jets.clouds, jets.label == k
             if rows.any():
                 mass = relative_mass(clouds.particles[rows], clouds.mask[rows]) * clouds.jet[rows, pt_col]
                 ax.hist(mass, np.linspace(0, 300, 31), histtype="step", linestyle=style, density=True,

@@ -4,8 +4,8 @@ preprocessing (pT = pT_rel x the jet's pT), with a mask of the real ones; top je
 QCD jets (quark and gluon, label 0), as the paper's TTBar against ZJetsToNuNu.
 
 Jet observables of constituents (generated or not): pT and mass of the massless constituents' sum,
-their number, and tau21, tau32 (beta 1, exclusive-kT axes); the paper's KL divergences on histograms between the quantiles of the reference
-(jetnet_metrics.quantiled_kl)."""
+their number, and tau21, tau32 (beta 1, exclusive-kT axes); the authors' KL divergences on
+histograms between the quantiles of the reference (jetnet_metrics.quantiled_kl)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
