@@ -16,6 +16,8 @@ from ..tools import run_tool
 
 # Rows whose every layer output is kept when a mismatch asks for the first divergent layer.
 TRACE_ROWS = 64
+# Rows (frames) streamed through the build's RTL layers in Verilator on every verification.
+RTL_ROWS = 64
 
 
 def run_worker(python: Path, worker: Path, command: str, request: dict, what: str,
@@ -41,32 +43,40 @@ def run_worker(python: Path, worker: Path, command: str, request: dict, what: st
 
 class FinnPythonSimulator:
     """FINN's own python execution of the HW layers: float inputs -> input codes (the input
-    Quant, as the host does) -> FINN -> output codes * 2**-output_frac."""
+    Quant, as the host does) -> FINN -> output codes * 2**-output_frac. Each prediction also
+    streams its first RTL_ROWS frames through the stitched build's RTL layers in Verilator
+    (finn_rtl.py); `rtl_layers` then lists them."""
 
     def __init__(self, project, model, python: Path, worker: Path, time_limit_s: float | None = None):
         self.project, self.model, self.time_limit_s = project, model, time_limit_s
         self.python, self.worker = python, worker
         self.quant = model.find_consumer(model.graph.input[0].name)
         self.traces_layers = True
+        self.rtl_layers: list[dict] | None = None
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         codes = quant_float_input(x, check_quant(self.model, self.quant), self.quant)
         return codes.reshape([len(x)] + self.project.interface["input_shape"]).astype(np.float64)
 
-    def _execute(self, x: np.ndarray, layer_rows: int = 0) -> tuple[np.ndarray, dict]:
+    def _execute(self, x: np.ndarray, layer_rows: int = 0, rtl_rows: int = 0) -> tuple[np.ndarray, dict]:
         with tempfile.TemporaryDirectory(prefix="l1forge-finn-exec-") as tmp:
             t = Path(tmp)
             np.save(t / "codes.npy", self.codes(x))
             request = {"graph": str(self.project.hw_graph), "codes": str(t / "codes.npy"),
-                       "outputs": str(t / "out.npy"), "layer_rows": layer_rows, "layer_outputs": str(t / "layers.npz")}
+                       "outputs": str(t / "out.npy"), "layer_rows": layer_rows, "layer_outputs": str(t / "layers.npz"),
+                       "rtl_rows": rtl_rows, "folded": str(self.project.path / "folded.onnx")}
             answer = run_worker(self.python, self.worker, "execute", request,
                                 f"FINN python execution of {len(x)} inputs", self.time_limit_s)
             out = np.load(t / "out.npy") * 2.0 ** -self.project.interface["output_frac"]
             layers = dict(np.load(t / "layers.npz")) if layer_rows else {}
-        return out, {"nodes": answer["nodes"], "layers": layers}
+        return out, {"nodes": answer["nodes"], "layers": layers, "rtl_layers": answer.get("rtl_layers", [])}
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._execute(x)[0]
+        from .finn_rtl import simulate_rtl_layers
+
+        out, answer = self._execute(x, rtl_rows=min(len(x), RTL_ROWS))
+        self.rtl_layers = simulate_rtl_layers(answer["rtl_layers"], self.project.path / "rtl_sim", self.time_limit_s)
+        return out
 
     def layer_outputs(self, x: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
         """(FINN layer, op, canonical node, values) in graph order, for the layers whose output is

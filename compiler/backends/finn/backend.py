@@ -75,7 +75,7 @@ class FinnBackend(Backend):
                       f"(value * 2**{graph.input_frac}, shape {graph.input_shape}) and returns output codes "
                       f"(value = code * 2**-{graph.output_frac})",
                       "finn: latency sums FINN's expected cycles per layer (no FIFO or stitching overhead); "
-                      "synthesis and RTL simulation need Vivado"],
+                      "synthesis, IP stitching and the HLS layers' simulation need Vivado/Vitis HLS"],
         }
         log(f"FINN: {', '.join(layer['op'] for layer in layers)}; {sum(cycles)} cycles expected, "
             f"{total['LUT']} LUT, {total['DSP']} DSP ({ESTIMATE})")
@@ -84,6 +84,18 @@ class FinnBackend(Backend):
     def simulator(self, project, model, timings: dict, log, time_limit_s=None):
         log("verifying with FINN's python execution of the HW layers ...")
         return FinnPythonSimulator(project, model, finn_python(), WORKER, time_limit_s)
+
+    def measure(self, project, simulator, report: dict, options: CompileOptions, timings: dict, log) -> None:
+        if simulator is None or simulator.rtl_layers is None:
+            return
+        rtl = simulator.rtl_layers
+        report["verification"]["rtl_layers"] = rtl
+        hls = [layer["name"] for layer in report["layers"] if layer["class"].endswith("_hls")]
+        simulated = (f"{', '.join(row['name'] for row in rtl)} bit-exact in Verilator on "
+                     f"{rtl[0]['frames']} frames' AXI streams" if rtl else "no RTL layer in this build")
+        report["notes"].append(f"finn: RTL layers: {simulated}; HLS layers not simulated at RTL "
+                               f"(need Vitis HLS): {', '.join(hls) or 'none'}")
+        log(f"FINN RTL layers in Verilator: {simulated}")
 
     def reopen(self, folder: Path):
         return open_finn_project(Path(folder) / "finn_prj")

@@ -121,6 +121,12 @@ def test_finn_python_execution_bit_exact_and_gates_the_compile(case, tmp_path):
     assert schema_errors(report) == []
     ops = [layer["class"] for layer in report["layers"]]
     assert all(op.endswith(("_hls", "_rtl")) for op in ops), ops  # every node a specialised FINN HW layer
+    assert "MVAU_rtl" not in ops  # it cannot hold embedded weights (the pinned FINN defect below)
+    # every RTL layer of the stitched build (data-width converters, ...) streamed through Verilator
+    rtl = v["rtl_layers"]
+    assert [row["name"] for row in rtl] == [layer["name"] for layer in report["layers"]
+                                            if layer["class"].endswith("_rtl")] != []
+    assert all(row["status"] == "bit-exact" and row["frames"] == 64 and row["beats"] >= 64 for row in rtl)
     assert report["latency"]["cycles"] == sum(layer["latency"]["cycles"] for layer in report["layers"])
     assert report["latency"]["source"].startswith("estimate:finn-plus") and report["resources"]["LUT"] > 0
     assert all(layer["implements"] for layer in report["layers"])  # each names the canonical nodes it computes
@@ -158,6 +164,21 @@ def test_a_tampered_threshold_is_caught_and_its_layer_named(tmp_path):
     tampered = subprocess.run([str(finn_python()), "-c", script], capture_output=True, text=True, check=True)
     with pytest.raises(L1ForgeError, match=tampered.stdout.strip()):
         cosim_build(tmp_path / "fw", x[:500], log=lambda m: None)
+
+
+@pytest.mark.tools
+def test_a_tampered_rtl_threshold_memory_is_caught_in_verilator(tmp_path):
+    """The RTL thresholding layer's memory images, edited after the build: FINN's python execution
+    still agrees with the emulator, only the Verilator run of the RTL layer can tell, and names it."""
+    path, x = trained_tagger(SMALL_TAGGERS["deepset mean 4 bit"], tmp_path)
+    report = compile_model(path, tmp_path / "fw", backend="finn", n_random=200, log=lambda m: None)
+    layer = next(row["name"] for row in report["verification"]["rtl_layers"] if row["class"] == "Thresholding_rtl")
+    images = sorted((tmp_path / "fw" / "finn_prj" / "code" / layer).glob("*.dat"))
+    assert images
+    for image in images:  # every threshold at 0: each channel's output at its top level
+        image.write_text("".join("0\n" for _ in image.read_text().splitlines()))
+    with pytest.raises(L1ForgeError, match=f"FINN layer {layer} \\(Thresholding_rtl\\) in Verilator differs"):
+        cosim_build(tmp_path / "fw", x[:300], log=lambda m: None)
 
 
 def _in_finn(script: str) -> dict:
@@ -234,6 +255,50 @@ def test_finn_defect_mvau_thresholds_a_set_along_the_wrong_axis():
     assert got["ops"] == ["MVAU"]
     assert got["qonnx"] == [[1.0, 1.0, 0.0, 0.0]] * 4  # thresholds per channel (last axis)
     assert got["finn"] == [[1.0] * 4, [1.0] * 4, [0.0] * 4, [0.0] * 4]  # per row: along N
+
+
+@pytest.mark.tools
+def test_finn_defect_rtl_mvau_with_embedded_weights_has_no_weight_source():
+    """finn-plus 1.6.1's SpecializeLayers picks the RTL MVU for a layer without thresholds even
+    with mem_mode internal_embedded, which the RTL MVU cannot hold: its IP integrator commands
+    then instantiate no weight memory for it (internal_decoupled does), leaving the weight stream
+    unconnected. The backend asks for the HLS MVU (preferred_impl_style) wherever weights are
+    embedded. If this fails, FINN has fixed it."""
+    got = _in_finn("""
+        import json, tempfile, numpy as np
+        from onnx import TensorProto, helper
+        from qonnx.core.datatype import DataType
+        from qonnx.core.modelwrapper import ModelWrapper
+        from qonnx.custom_op.registry import getCustomOp
+        from qonnx.util.basic import qonnx_make_model
+        from qonnx.transformation.infer_shapes import InferShapes
+        from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+            InferQuantizedMatrixVectorActivation)
+        from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+        from finn.util.settings import initialize_dummy_settings
+        initialize_dummy_settings()
+        w = np.arange(-8, 8, dtype=np.float32).reshape(4, 4)
+        g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              initializer=[helper.make_tensor("w", TensorProto.FLOAT, [4, 4], w.ravel().tolist())])
+        m = ModelWrapper(qonnx_make_model(g)).transform(InferShapes())
+        for name, dt in (("x", "INT8"), ("w", "INT8"), ("y", "INT32")):
+            m.set_tensor_datatype(name, DataType[dt])
+        hw = m.transform(InferQuantizedMatrixVectorActivation())
+        cmds = {}
+        for mode in ("internal_embedded", "internal_decoupled"):
+            getCustomOp(hw.graph.node[0]).set_nodeattr("mem_mode", mode)
+            special = hw.transform(SpecializeLayers("xcvu13p-flga2577-2-e"))
+            node = special.graph.node[0]
+            inst = getCustomOp(node)
+            inst.set_nodeattr("code_gen_dir_ipgen", tempfile.mkdtemp())
+            inst.code_generation_ipgen(special, "xcvu13p-flga2577-2-e", 5.0)
+            cmds[mode] = (node.op_type, any("memstream" in c for c in inst.code_generation_ipi()))
+        print(json.dumps(cmds))
+    """)
+    assert got["internal_decoupled"] == ["MVAU_rtl", True]  # weights from a memory next to the MVU
+    assert got["internal_embedded"] == ["MVAU_rtl", False]  # the RTL MVU, and nothing feeds its weights
 
 
 @pytest.mark.tools
