@@ -32,7 +32,10 @@ TARGETS = (None, 64)  # cycles per frame: the default (latency budget / clock / 
 
 
 def row(report: dict, wall: float) -> dict:
-    return {"verification": {k: report["verification"][k] for k in ("status", "samples", "mismatches")},
+    verification = {k: report["verification"][k] for k in ("status", "samples", "mismatches")}
+    if "rtl_layers" in report["verification"]:  # finn: the RTL layers run in Verilator
+        verification["rtl_layers"] = [f"{r['name']} ({r['frames']} frames)" for r in report["verification"]["rtl_layers"]]
+    return {"verification": verification,
             "latency": report["latency"], "resources": report["resources"], "wall_s": round(wall, 1),
             "layers": [{k: layer[k] for k in ("name", "class", "implements")} | {"cycles": layer["latency"]["cycles"],
                                                                                 "LUT": layer["resources"]["LUT"]}

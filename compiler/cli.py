@@ -34,8 +34,9 @@ def compile_command(
     n_random: int = typer.Option(2000, "--n-random", help="Random inputs on the input grid (extremes included)."),
     skip_verify: bool = typer.Option(False, "--skip-verify", help="Do not co-simulate (report says unverified)."),
     skip_synth: bool = typer.Option(False, "--skip-synth", help="rtl: no yosys synthesis (da4ml's LUT estimate only)."),
-    synth: bool = typer.Option(False, "--synth", help="hls4ml: run Vitis/Vivado HLS and Vivado synthesis (must be "
-                               "on the PATH) and report their figures instead of the estimator's."),
+    synth: bool = typer.Option(False, "--synth", help="hls4ml: run Vitis/Vivado HLS and Vivado synthesis; finn: "
+                               "Vitis HLS, FINN's stitched IP and Vivado's out-of-context place and route (the tools "
+                               "must be on the PATH); report their figures instead of the estimates."),
     input_type: str = typer.Option("ap_fixed<12,4,AP_RND,AP_SAT>", "--input-type",
                                    help="Keras models: the input quantizer (Keras has none)."),
     final_layer: str = typer.Option("quantize", "--final-layer", help="Keras models: a float last Dense is "

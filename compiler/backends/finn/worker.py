@@ -4,6 +4,7 @@ pins clash with l1forge's), never imported by l1forge. It imports only FINN, qon
     python worker.py build REQUEST.json     # lowered graph -> HW layers, folding, estimates, HLS/RTL
     python worker.py execute REQUEST.json   # FINN's python execution of the HW graph on codes (and the
                                             # streams of the stitched graph's RTL layers)
+    python worker.py synth REQUEST.json     # Vivado: HLS synthesis, stitched IP, out-of-context P&R
 
 Each command writes a JSON answer to the request's "answer" path: {"ok": true, ...} or
 {"ok": false, "error": one line naming the node}. FINN's own messages go to the log file.
@@ -217,7 +218,33 @@ def _rtl_streams(stitched, contexts: list[dict]) -> list[dict]:
     return jobs
 
 
-COMMANDS = {"build": build, "execute": execute}
+def synth(req: dict) -> dict:
+    """Vivado through FINN's own transformations: Vitis HLS for every HLS layer, the layers
+    stitched into one IP, then out-of-context synthesis, placement and routing of it."""
+    import ast
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from finn.transformation.fpgadataflow.create_stitched_ip import CreateStitchedIP
+    from finn.transformation.fpgadataflow.hlssynth_ip import HLSSynthIP
+    from finn.transformation.fpgadataflow.synth_ooc import SynthOutOfContext
+    from finn.util.settings import get_settings
+
+    hlslib = get_settings().finn_deps / "finn-hlslib"
+    if not hlslib.is_dir():
+        raise Refused(f"FINN's HLS layers need finn-hlslib at {hlslib} (github.com/Xilinx/finn-hlslib; the finn-plus "
+                      "wheel does not ship it)")
+    t = time.perf_counter()
+    model = ModelWrapper(req["folded"]).transform(HLSSynthIP(fpgapart=req["part"]))
+    model = model.transform(CreateStitchedIP(req["part"], req["clock_ns"]))
+    model = model.transform(SynthOutOfContext(part=req["part"], clk_period_ns=req["clock_ns"]))
+    model.save(req["folded"])
+    results = ast.literal_eval(model.get_metadata_prop("res_total_ooc_synth"))
+    return {"report_dir": results["vivado_proj_folder"], "stitched_project": model.get_metadata_prop("vivado_stitch_proj"),
+            "seconds": time.perf_counter() - t}
+
+
+COMMANDS = {"build": build, "execute": execute, "synth": synth}
 
 
 def main(argv: list[str]) -> int:

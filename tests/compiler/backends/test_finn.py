@@ -316,3 +316,46 @@ def test_paper_deep_set_n32_through_finn(tmp_path):
     assert ops.count("GlobalAccPool_hls") == 1 and all(op.endswith(("_hls", "_rtl")) for op in ops)
     # one constituent per cycle: every set layer folded to 32 cycles, FINN's dataflow bound
     assert [layer["cycles"] for layer in report["folding"]["layers"][:3]] == [32, 32, 32]
+
+
+def test_synth_without_the_vivado_tools_is_refused_before_building(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("XILINX_VIVADO", raising=False)
+    with pytest.raises(L1ForgeError, match=r"--synth for the finn backend needs vitis_hls, vivado on the PATH and "
+                                           r"\$XILINX_VIVADO set; missing: vitis_hls, vivado, \$XILINX_VIVADO"):
+        compile_model(per_particle_dense(), tmp_path / "fw", backend="finn", vendor_synth=True)
+    assert not (tmp_path / "fw").exists()
+
+
+def _ooc_reports(tmp_path):
+    """A folder laid out as FINN's out-of-context run leaves it, holding a real Vivado
+    utilization report of the xcvu13p (4 SLRs): the seed paper's 4-bit N=8 deep set."""
+    from tests.samples import anchors_dir
+
+    folder = tmp_path / "ooc"
+    folder.mkdir()
+    report = anchors_dir() / "deepsets_4bit_8const_vu13p_5ns_hls2020.1" / "vivado_synth.rpt"
+    (folder / "ooc_utilization.rpt").write_text(report.read_text())
+    return folder
+
+
+def test_synth_figures_read_vivados_own_report(tmp_path):
+    from l1forge.compiler.backends.finn.backend import vivado_figures
+
+    resources, timing = vivado_figures(_ooc_reports(tmp_path), 5.0)
+    assert (resources["LUT"], resources["FF"], resources["DSP"], resources["BRAM"]) == (235359, 90190, 101, 2)
+    assert resources["source"] == "vivado" and timing is None  # no timing report in this folder
+
+
+@pytest.mark.tools
+def test_finn_defect_ooc_report_parser_reads_a_per_slr_row(tmp_path):
+    """finn-plus 1.6.1's parse_ooc_synth_results misses the summary row when Vivado marks it
+    "CLB LUTs*" (it does with a footnote) and takes the first per-SLR row of a multi-SLR device
+    instead: 0 here, where Vivado counted 235,359. So --synth reads the reports with l1forge's
+    parser. If this fails, FINN has fixed it."""
+    got = _in_finn(f"""
+        import json
+        from finn.util.vivado import parse_ooc_synth_results
+        print(json.dumps(parse_ooc_synth_results("{_ooc_reports(tmp_path)}")))
+    """)
+    assert got["LUT"] == 0 and got["FF"] == 90190 and got["DSP"] == 101
