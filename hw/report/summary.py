@@ -15,7 +15,8 @@
     layers        [{name, class, source_layers? (the user's own layer names), precision?, latency {cycles, source}?, resources {LUT, FF, DSP, BRAM, source}?}]
     estimate      the estimator's {latency, resources} when measured figures replaced it (kept to compare)
     verification  {status: "bit-exact" | "unverified", samples, data_samples, random_samples, mismatches {...},
-                  rtl_layers? (finn: [{name, class, frames, beats, status, source}], the RTL layers run in Verilator)}
+                  rtl_layers? (finn: [{name, class, frames, beats, status, source}], the RTL layers run in Verilator),
+                  rtl_layers_not_simulated? (finn: [{name, class, reason}], RTL layers Verilator cannot build)}
     accuracy      {samples, accuracy, source} when labels were given
     final_layer_quantization   Keras models whose float last layer the frontend quantized:
                   {layer, type, samples, argmax_agreement, max_abs_logit_change, source,
@@ -80,7 +81,9 @@ def summary_lines(report: dict) -> list[str]:
              + (f"; accuracy {report['accuracy']['accuracy']:.4f}" if "accuracy" in report else "")]
     if v.get("rtl_layers"):
         lines.append(f"RTL layers bit-exact in Verilator on {v['rtl_layers'][0]['frames']} frames: "
-                     + ", ".join(row["name"] for row in v["rtl_layers"]))
+                     + ", ".join(row["name"] for row in v["rtl_layers"])
+                     + (f" ({len(v['rtl_layers_not_simulated'])} not buildable in Verilator: see the notes)"
+                        if v.get("rtl_layers_not_simulated") else ""))
     if report.get("final_layer_quantization"):
         lines.append(final_layer_line(report["final_layer_quantization"]))
     lat = report.get("latency")

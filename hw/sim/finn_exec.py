@@ -45,7 +45,7 @@ class FinnPythonSimulator:
     """FINN's own python execution of the HW layers: float inputs -> input codes (the input
     Quant, as the host does) -> FINN -> output codes * 2**-output_frac. Each prediction also
     streams its first RTL_ROWS frames through the stitched build's RTL layers in Verilator
-    (finn_rtl.py); `rtl_layers` then lists them."""
+    (finn_rtl.py); `rtl_layers` then lists them, `rtl_not_simulated` those Verilator cannot build."""
 
     def __init__(self, project, model, python: Path, worker: Path, time_limit_s: float | None = None):
         self.project, self.model, self.time_limit_s = project, model, time_limit_s
@@ -53,6 +53,7 @@ class FinnPythonSimulator:
         self.quant = model.find_consumer(model.graph.input[0].name)
         self.traces_layers = True
         self.rtl_layers: list[dict] | None = None
+        self.rtl_not_simulated: list[dict] = []
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         codes = quant_float_input(x, check_quant(self.model, self.quant), self.quant)
@@ -75,7 +76,8 @@ class FinnPythonSimulator:
         from .finn_rtl import simulate_rtl_layers
 
         out, answer = self._execute(x, rtl_rows=min(len(x), RTL_ROWS))
-        self.rtl_layers = simulate_rtl_layers(answer["rtl_layers"], self.project.path / "rtl_sim", self.time_limit_s)
+        self.rtl_layers, self.rtl_not_simulated = simulate_rtl_layers(answer["rtl_layers"],
+                                                                      self.project.path / "rtl_sim", self.time_limit_s)
         return out
 
     def layer_outputs(self, x: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:

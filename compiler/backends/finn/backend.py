@@ -111,14 +111,18 @@ class FinnBackend(Backend):
                                    f"stitched IP ({answer['stitched_project']}); latency stays FINN's estimate")
         if simulator is None or simulator.rtl_layers is None:
             return
-        rtl = simulator.rtl_layers
+        rtl, skipped = simulator.rtl_layers, simulator.rtl_not_simulated
         report["verification"]["rtl_layers"] = rtl
         hls = [layer["name"] for layer in report["layers"] if layer["class"].endswith("_hls")]
         simulated = (f"{', '.join(row['name'] for row in rtl)} bit-exact in Verilator on "
-                     f"{rtl[0]['frames']} frames' AXI streams" if rtl else "no RTL layer in this build")
+                     f"{rtl[0]['frames']} frames' AXI streams" if rtl else "none simulated")
         report["notes"].append(f"finn: RTL layers: {simulated}; HLS layers not simulated at RTL "
                                f"(need Vitis HLS): {', '.join(hls) or 'none'}")
-        log(f"FINN RTL layers in Verilator: {simulated}")
+        if skipped:
+            report["verification"]["rtl_layers_not_simulated"] = skipped
+            report["notes"].append(f"finn: RTL layers not simulated: {', '.join(row['name'] for row in skipped)} "
+                                   f"({'; '.join(sorted({row['reason'] for row in skipped}))})")
+        log(f"FINN RTL layers in Verilator: {simulated}" + (f"; {len(skipped)} not buildable" if skipped else ""))
 
     def reopen(self, folder: Path):
         return open_finn_project(Path(folder) / "finn_prj")

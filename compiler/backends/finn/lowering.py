@@ -16,12 +16,19 @@ over the streamed set (FINN maps no ReduceSum, and its GlobalAveragePool convers
 Mul by 1/N behind); a mean over 2**k is the same sum codes read k fraction bits lower. Max
 pooling is an N x 1 MaxPoolNHWC, which FINN turns into its sliding-window generator and Pool.
 The output layer's bias is an integer Add; the host reads the output codes and scales them by
-2**-output_frac. Reshapes of the input come before the first layer and are done by the host
+2**-output_frac.
+
+The interaction network's gathers of constituent pairs, and its sums of each constituent's
+incoming edges (a Gather of a 2-D index table under a ReduceSum), are constant 0/1 or count
+matrices along the set axis: the set is transposed into the channels (FINN's shuffles), multiplied
+by the matrix (an MVAU, exact integer sums) and transposed back. A concatenation of channels is
+FINN's StreamingConcat, after a diagonal power-of-two MatMul brings a part on a coarser grid to the
+finest one; a tensor read twice is split by FINN's DuplicateStreams. Reshapes of the input come before the first layer and are done by the host
 (the firmware's input is the quantized input's codes in the shape the first layer takes).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import onnx
@@ -72,6 +79,7 @@ class _Builder:
         self.input_shape: list[int] | None = None  # fixed when the first layer consumes the input
         self.canonical: dict[str, tuple[str, int]] = {}
         self.value_info: list = []
+        self.transposed: dict[str, str] = {}  # tensor -> its set transposed into the channels
 
     def name(self, base: str) -> str:
         self.count += 1
@@ -159,14 +167,20 @@ def lower_for_finn(model: ModelWrapper) -> FinnGraph:
         raise _refuse(first, "has per-channel scales; the finn backend takes one input grid")
     lo, hi = quant_bounds(p)
     shape = list(model.get_tensor_shape(first.output[0])[1:])
-    acc = _Acc("global_in", p["frac"], lo, hi, shape)
+    accs = {first.output[0]: _Acc("global_in", p["frac"], lo, hi, shape)}  # canonical tensor -> FINN tensor
     b.datatypes["global_in"] = _int_datatype(lo, hi)
-    input_frac, computed = p["frac"], False
+    input_frac, computed, fused = p["frac"], False, set()
     order = list(model.graph.node)
     for node in order[order.index(first) + 1:]:
+        if node.name in fused:
+            continue
         op = node.op_type
+        if op == "Concat":
+            accs[node.output[0]] = _concat(b, node, [_read(accs, node, t) for t in node.input])
+            continue
+        acc = _read(accs, node, node.input[0])
         if op == "Reshape" and not computed:
-            acc.shape = list(model.get_tensor_shape(node.output[0])[1:])  # done by the host
+            acc = replace(acc, shape=list(model.get_tensor_shape(node.output[0])[1:]))  # done by the host
         elif op == "Quant":
             acc = _requantize(b, model, node, acc)
         elif op in _CHAIN_OPS:
@@ -175,9 +189,15 @@ def lower_for_finn(model: ModelWrapper) -> FinnGraph:
             acc, computed = _matmul(b, model, node, acc), True
         elif op in ("ReduceMean", "ReduceSum", "ReduceMax"):
             acc, computed = _pool(b, model, node, acc), True
+        elif op == "Gather":
+            acc, node = _gather(b, model, node, acc)
+            fused.add(node.name)
+            computed = True
         else:
             raise _refuse(node, "has no FINN lowering yet (the finn backend maps MatMul with constants, bias, "
-                                "Relu, Quant, sum, mean and max pooling)")
+                                "Relu, Quant, sum, mean and max pooling, and gathers and concatenations of sets)")
+        accs[node.output[0]] = acc
+    acc = _read(accs, order[-1], model.graph.output[0].name)
     out = _output(b, model, acc)
     graph = helper.make_graph(b.nodes, model.graph.name or "l1forge",
                               [helper.make_tensor_value_info("global_in", TensorProto.DOUBLE, [1] + b.input_shape)],
@@ -273,7 +293,7 @@ def _pool(b: _Builder, model, node, acc: _Acc) -> _Acc:
 
 def _absorb(model, node, acc: _Acc) -> _Acc:
     if node.op_type == "Relu":
-        acc.chain.append(("relu",))
+        step = ("relu",)
     else:
         bias = const(model, node.input[1])
         if bias is None:
@@ -281,10 +301,84 @@ def _absorb(model, node, acc: _Acc) -> _Acc:
         values = np.broadcast_to(bias, [1] + acc.shape).reshape(-1, acc.shape[-1])
         if np.any(values != values[:1]):
             raise _refuse(node, "adds a bias that varies along an axis other than the channels")
-        m, fb = const_mantissa(values[0], node, "the bias")
-        acc.chain.append(("add", m, fb))
-    acc.implements.append(node.name)
-    return acc
+        step = ("add", *const_mantissa(values[0], node, "the bias"))
+    return replace(acc, chain=acc.chain + [step], implements=acc.implements + [node.name])
+
+
+def _read(accs: dict, node, tensor: str) -> _Acc:
+    if tensor not in accs:
+        raise _refuse(node, f"reads {tensor}, which the finn lowering did not produce (a constant or an unlowered "
+                            "branch)")
+    return accs[tensor]
+
+
+def _set_map(b: _Builder, acc: _Acc, m: np.ndarray, implements: list[str]) -> _Acc:
+    """A constant 0/1/count matrix m [N, R] applied along the set axis of [N, C] codes: out[r, c] =
+    sum_n m[n, r] x[n, c]. FINN's MVAU multiplies along channels, so the set is transposed into the
+    channels, multiplied (exact integer sums) and transposed back (FINN's Shuffle layers)."""
+    n, c = acc.shape
+    r = m.shape[1]
+    counts = m.sum(axis=0)  # each output sums counts[r] inputs of [acc.lo, acc.hi]
+    lo, hi = int((acc.lo * counts).min()), int((acc.hi * counts).max())
+    dtype = b.datatypes[acc.tensor]
+    across = b.transposed.get(acc.tensor)
+    if across is None:  # one transposed copy serves every map of this tensor
+        across = b.emit("Transpose", [acc.tensor], [c, 1, n], dtype, implements, perm=[0, 3, 2, 1])
+        b.transposed[acc.tensor] = across
+    # a signed type: FINN's MVAU takes 1-bit weights only as bipolar (+-1), and these are 0/1 or counts
+    wt = b.initializer("set_map", m, _int_datatype(-1, int(m.max(initial=0))))
+    mapped = b.emit("MatMul", [across, wt], [c, 1, r], _int_datatype(lo, hi), implements)
+    out = b.emit("Transpose", [mapped], [r, 1, c], _int_datatype(lo, hi), implements, perm=[0, 3, 2, 1])
+    return _Acc(out, acc.frac, lo, hi, [r, c], [], list(implements))
+
+
+def _gather(b: _Builder, model, node, acc: _Acc):
+    """Gather of constituents with constant indices (the interaction network's pairs) on [N, C]
+    codes: as a 0/1 matrix along the set axis. With 2-D indices [R, K] it must feed a ReduceSum
+    over its K axis (the sum of each node's incoming edges), fused here into a count matrix.
+    Returns (acc, the canonical node whose output it is)."""
+    idx = const(model, node.input[1])
+    if acc.chain or len(acc.shape) != 2 or attr(node, "axis", 0) != 1 or idx is None:
+        raise _refuse(node, "is not a gather of quantized [N, C] codes along N with constant indices")
+    _first_compute(b, acc)
+    n = acc.shape[0]
+    idx = np.where(idx < 0, idx + n, idx).astype(np.int64)
+    if idx.ndim == 1:
+        m = np.zeros((n, len(idx)), dtype=np.int64)
+        m[idx, np.arange(len(idx))] = 1
+        return _set_map(b, acc, m, [node.name]), node
+    consumers = model.find_consumers(node.output[0])
+    total = consumers[0] if len(consumers) == 1 else None
+    if (idx.ndim != 2 or total is None or total.op_type != "ReduceSum"
+            or reduce_axes(model, total, 4) != [2] or attr(total, "keepdims", 1)):
+        raise _refuse(node, "gathers a 2-D index table that no ReduceSum over its second axis consumes")
+    m = np.zeros((n, idx.shape[0]), dtype=np.int64)
+    np.add.at(m, (idx, np.repeat(np.arange(idx.shape[0])[:, None], idx.shape[1], axis=1)), 1)
+    return _set_map(b, acc, m, [node.name, total.name]), total
+
+
+def _concat(b: _Builder, node, parts: list[_Acc]) -> _Acc:
+    """Channels of sets (or vectors) side by side: FINN's StreamingConcat. Parts on coarser grids
+    are first brought to the finest one by a diagonal power-of-two MatMul (exact)."""
+    rank = len(parts[0].shape)
+    if (attr(node, "axis") not in (-1, rank) or any(p.chain for p in parts)
+            or any(p.shape[:-1] != parts[0].shape[:-1] for p in parts)):
+        raise _refuse(node, "is not a concatenation of quantized codes along the channels")
+    frac = max(p.frac for p in parts)
+    aligned = []
+    for p in parts:
+        if p.frac < frac:
+            scale = 1 << (frac - p.frac)
+            wt = b.initializer("align", np.eye(p.shape[-1], dtype=np.int64) * scale, _int_datatype(0, scale))
+            lo, hi = p.lo * scale, p.hi * scale
+            out = b.emit("MatMul", [p.tensor, wt], p.finn, _int_datatype(lo, hi), [node.name])
+            p = _Acc(out, frac, lo, hi, p.shape, [], [], p.stream)
+        aligned.append(p)
+    lo, hi = min(p.lo for p in aligned), max(p.hi for p in aligned)
+    shape = parts[0].shape[:-1] + [sum(p.shape[-1] for p in parts)]
+    out = b.emit("Concat", [p.tensor for p in aligned], finn_shape(shape), _int_datatype(lo, hi), [node.name],
+                 axis=-1)
+    return _Acc(out, frac, lo, hi, shape, [], [node.name])
 
 
 def _requantize(b: _Builder, model, node, acc: _Acc) -> _Acc:

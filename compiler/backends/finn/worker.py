@@ -29,22 +29,33 @@ class Refused(Exception):
 def _convert_to_hw(model):
     """FINN's own conversions to HW layers: MatMul (+ MultiThreshold) -> MVAU, standalone
     MultiThreshold -> Thresholding, Add of a constant -> ElementwiseAdd, MaxPoolNHWC -> sliding
-    window generator + Pool (sum pooling arrives as FINN's GlobalAccPool already)."""
+    window generator + Pool (sum pooling arrives as FINN's GlobalAccPool already), Transpose ->
+    inner and outer shuffles, Concat -> StreamingConcat, a tensor read twice -> DuplicateStreams."""
     from qonnx.transformation.general import GiveUniqueNodeNames
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
+    from finn.transformation.fpgadataflow.convert_to_hw.concat import InferConcatLayer
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
     from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
         InferElementwiseBinaryOperation)
     from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
     from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
         InferQuantizedMatrixVectorActivation)
+    from finn.transformation.fpgadataflow.convert_to_hw.shuffle import InferShuffle
     from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+    from finn.transformation.fpgadataflow.transpose_decomposition import (InferInnerOuterShuffles,
+                                                                          ShuffleDecomposition)
 
     model = model.transform(InferShapes())
-    for transformation in (InferPool(), InferConvInpGen(), InferQuantizedMatrixVectorActivation(),
-                           InferThresholdingLayer(), InferElementwiseBinaryOperation(), GiveUniqueNodeNames()):
+    # every Transpose is a set turned into channels (InferShuffle skips a graph's first node by default)
+    for transformation in (InferShuffle(lambda m, n: True), InferPool(), InferConvInpGen(),
+                           InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+                           InferElementwiseBinaryOperation(), InferConcatLayer(), InferDuplicateStreamsLayer(),
+                           # shuffles split into the inner/outer ones FINN implements, before the graph is saved
+                           # for python execution, so that every tensor of the stitched graph has a value
+                           ShuffleDecomposition(), InferInnerOuterShuffles(), GiveUniqueNodeNames()):
         model = model.transform(transformation)
     model = model.transform(InferDataTypes())
     unmapped = [n for n in model.graph.node if n.domain != HW_DOMAIN]
