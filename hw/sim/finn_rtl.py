@@ -18,7 +18,7 @@ import numpy as np
 from l1forge.compiler.errors import L1ForgeError
 from l1forge.hw.tools import run_tool
 
-from .verilator import verilator_env
+from .verilator import verilator_build
 
 TESTBENCH = Path(__file__).with_name("finn_rtl_tb.cpp")
 # finn-rtllib sources Verilator refuses (each pinned in tests/compiler/backends/test_finn.py): the
@@ -97,9 +97,9 @@ def simulate_rtl_layers(jobs: list[dict], folder: Path, time_limit_s: float | No
     """Build and run the RTL layers in Verilator: (one row per simulated layer: name, class, frames,
     beats, status "bit-exact"; one row per layer Verilator cannot build: name, class, reason). A
     layer whose beats differ raises, naming it and the first beat."""
-    skipped = [{"name": job["name"], "class": job["op"], "reason": why} for job in jobs
-               if (why := refused_source(job))]
-    jobs = [job for job in jobs if not refused_source(job)]
+    reasons = [refused_source(job) for job in jobs]
+    skipped = [{"name": job["name"], "class": job["op"], "reason": why} for job, why in zip(jobs, reasons) if why]
+    jobs = [job for job, why in zip(jobs, reasons) if not why]
     if not jobs:
         return [], skipped
     folder = Path(folder)
@@ -109,11 +109,9 @@ def simulate_rtl_layers(jobs: list[dict], folder: Path, time_limit_s: float | No
     (folder / "top.sv").write_text(top_module(jobs))
     (folder / "layers.inc").write_text(layer_table(jobs))
     start = time.perf_counter()
-    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-           "--top-module", "top", "--prefix", "Vtop", "-CFLAGS", "-O1", "-CFLAGS", f"-I{folder}",
-           "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",  # PyPI's build leaves this empty: split builds fail
-           "--Mdir", str(folder / "obj"), "-o", "tb", str(TESTBENCH), *_sources(jobs), str(folder / "top.sv")]
-    res = run_tool(cmd, "the Verilator build of the FINN RTL layers", time_limit_s, env=verilator_env())
+    res = verilator_build("top", TESTBENCH, [*_sources(jobs), str(folder / "top.sv")], folder / "obj",
+                          ["-Wno-lint", "-Wno-style", "-CFLAGS", f"-I{folder}"],
+                          "the Verilator build of the FINN RTL layers", time_limit_s)
     if res.returncode != 0:
         lines = (res.stderr + res.stdout).strip().splitlines()
         first = next((line for line in lines if line.startswith("%Error")), lines[-1] if lines else "no output")
@@ -143,7 +141,6 @@ def simulate_rtl_layers(jobs: list[dict], folder: Path, time_limit_s: float | No
             raise L1ForgeError(f"{where} differs from FINN's python execution on {len(differ)} of {len(want)} "
                                f"output beats; first: beat {b} of frame {b * job['frames'] // len(want)}")
         rows.append({"name": job["name"], "class": job["op"], "frames": job["frames"], "beats": len(want),
-                     "status": "bit-exact"})
-    for row in rows:
-        row["source"] = f"verilator (finn-rtllib sources, random TVALID/TREADY gaps; build {build_s:.0f} s)"
+                     "status": "bit-exact",
+                     "source": f"verilator (finn-rtllib sources, random TVALID/TREADY gaps; build {build_s:.0f} s)"})
     return rows, skipped

@@ -36,6 +36,17 @@ def verilator_env() -> dict[str, str]:
     return env
 
 
+def verilator_build(top: str, testbench: Path, sources: list[str], mdir: Path, flags: list[str], what: str,
+                    time_limit_s: float | None = None):
+    """`verilator --cc --exe --build` of `sources` with `top` as Vtop and `testbench` linked in, into
+    `mdir/tb`; the finished process (the caller reports a failure)."""
+    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "--top-module", top, "--prefix", "Vtop",
+           *flags, "-CFLAGS", "-O1",
+           "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",  # PyPI's build leaves this empty: split builds fail
+           "--Mdir", str(mdir), "-o", "tb", str(testbench), *sources]
+    return run_tool(cmd, what, time_limit_s, env=verilator_env())
+
+
 def _widths(kifs) -> np.ndarray:
     return np.array([int(k) + int(i) + int(f) for k, i, f in kifs], dtype=np.int64)
 
@@ -84,11 +95,8 @@ class VerilatorSimulator:
         self.out_kifs = [minimal_kif(q) for q in comb.out_qint]
         files = [str(p) for p in self.project.verilog_files if "static" not in p.parts]
         src = self.project.path / "src"
-        cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "--top-module", self.project.top,
-               "--prefix", "Vtop", f"-I{src}", f"-I{src / 'static'}", "-CFLAGS", "-O1",
-               "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",  # PyPI's build leaves this empty: split builds fail
-               "--Mdir", str(self._binary.parent), "-o", "tb", str(TESTBENCH), *files]
-        res = run_tool(cmd, "the Verilator build", self.time_limit_s, env=verilator_env())
+        res = verilator_build(self.project.top, TESTBENCH, files, self._binary.parent,
+                              [f"-I{src}", f"-I{src / 'static'}"], "the Verilator build", self.time_limit_s)
         if res.returncode != 0:
             tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
             raise L1ForgeError(f"Verilator build failed in {self._binary.parent}: {' | '.join(tail)}")

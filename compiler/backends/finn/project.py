@@ -2,8 +2,10 @@
 
     finn_prj/lowered.onnx     the integer graph l1forge hands FINN (lowering.py)
     finn_prj/hw_layers.onnx   FINN's HW layers (MVAU, Thresholding, ElementwiseAdd), python-executable
-    finn_prj/folded.onnx      specialised (HLS/RTL variants) and folded (PE, SIMD) for the target
+    finn_prj/folded.onnx      specialised (HLS/RTL variants), folded (PE, SIMD) for the target and
+                              stitch-ready (data-width converters between layers)
     finn_prj/code/<layer>/    each layer's generated HLS C++ or Verilog and its synthesis script
+    finn_prj/rtl_sim/         the RTL layers' Verilator testbench build (hw/sim/finn_rtl.py)
     finn_prj/project.json     the host interface: input shape and grids, FINN's per-layer figures
 """
 from __future__ import annotations
