@@ -46,7 +46,7 @@ class FinnBackend(Backend):
     def build(self, model, folder: Path, options: CompileOptions, timings: dict, log) -> tuple[object, dict]:
         t = time.perf_counter()
         graph = lower_for_finn(model)
-        path = folder / "finn_prj"
+        path = (folder / "finn_prj").resolve()  # the worker runs elsewhere: it is given absolute paths
         path.mkdir(parents=True)
         graph.model.save(str(path / "lowered.onnx"))
         timings["finn_lowering_s"] = time.perf_counter() - t

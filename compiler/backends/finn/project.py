@@ -70,4 +70,4 @@ def open_finn_project(path: Path) -> FinnProject:
     interface = Path(path) / "project.json"
     if not interface.is_file() or not (Path(path) / "hw_layers.onnx").is_file():
         raise L1ForgeError(f"{path} is not a FINN build of l1forge (project.json or hw_layers.onnx missing)")
-    return FinnProject(Path(path), json.loads(interface.read_text()))
+    return FinnProject(Path(path).resolve(), json.loads(interface.read_text()))  # absolute: the worker runs elsewhere

@@ -169,6 +169,17 @@ def test_finn_python_execution_bit_exact_and_gates_the_compile(case, tmp_path):
 
 
 @pytest.mark.tools
+def test_a_relative_output_folder_builds_and_reopens(tmp_path, monkeypatch):
+    """The README's `--out build/...`: the FINN worker runs in its own folder, so it must be given
+    absolute paths (a relative one was not found by FINN)."""
+    path, x = trained_tagger(SMALL_TAGGERS["mlp 6 bit"], tmp_path)
+    monkeypatch.chdir(tmp_path)
+    report = compile_model(path, Path("build") / "fw", backend="finn", n_random=200, log=lambda m: None)
+    assert report["verification"]["status"] == "bit-exact" and report["verification"]["rtl_layers"]
+    assert cosim_build(Path("build") / "fw", x[:100], log=lambda m: None)[1]["bit_exact"]
+
+
+@pytest.mark.tools
 def test_a_tampered_threshold_is_caught_and_its_layer_named(tmp_path):
     path, x = trained_tagger(SMALL_TAGGERS["mlp 6 bit"], tmp_path)
     compile_model(path, tmp_path / "fw", backend="finn", n_random=200, log=lambda m: None)
