@@ -12,7 +12,6 @@ anchors/jedi-linear and the seed paper are drawn as such: their data differ).
 Usage: .venv/bin/python benchmarks/pareto.py --data JETS.h5 [--n 8 16 32] [--betas 1e-6 1e-5]
        [--bits 4 6 8] [--families deepsets per-particle mlp intnet uniform] [--epochs 30]
        [--measure full|estimate] [--synth flat|by-stage] [--warm-start]
-       [--fixed-grid-epochs K]
 Points already in --out with the same data label, epochs and cost are kept (the run resumes); a
 point measured `full` is never replaced by an estimate.
 """
@@ -39,8 +38,7 @@ def _train(args, data, family: str, n: int, knob: float, run: Path, with_float: 
     else:
         cfg = TaggerConfig(model=MODEL.get(family, family), n_constituents=n, hgq=True, beta=knob,
                            hgq_cost=args.cost, hgq_per_particle=family == "per-particle")
-    settings = TrainSettings(epochs=args.epochs, warm_start=args.warm_start,
-                             fixed_grid_epochs=0 if family == "uniform" else args.fixed_grid_epochs)
+    settings = TrainSettings(epochs=args.epochs, warm_start=args.warm_start)
     done = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
     if done.get("config") == json.loads(json.dumps(cfg.to_dict())) and done.get("settings") == settings.__dict__:
         res = done  # trained by an interrupted run
@@ -152,8 +150,6 @@ def main() -> None:
     ap.add_argument("--warm-start", action="store_true",
                     help="every quantized model starts from its float twin's trained weights (the twin is "
                          "trained for each point)")
-    ap.add_argument("--fixed-grid-epochs", type=int, default=0,
-                    help="learnable-bit points: then epochs at frozen grids and pruning (beta 0, lr / 10)")
     ap.add_argument("--clock-ns", type=float, default=5.0)
     ap.add_argument("--fast-clock-ns", type=float, default=2.5)
     ap.add_argument("--measure", default="full", choices=["full", "estimate"])
@@ -162,10 +158,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "pareto.json")
     args = ap.parse_args()
     results = {"data": args.label or str(args.data), "epochs": args.epochs, "cost": args.cost,
-               "warm_start": args.warm_start, "fixed_grid_epochs": args.fixed_grid_epochs, "points": {}, "published": _published()}
+               "warm_start": args.warm_start, "points": {}, "published": _published()}
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
-    if all(previous.get(k, False) == results[k] for k in ("data", "epochs", "cost", "warm_start",
-                                                                 "fixed_grid_epochs")):
+    if all(previous.get(k, False) == results[k] for k in ("data", "epochs", "cost", "warm_start")):
         results["points"] = previous.get("points", {})
     for n in args.n:
         data = load_jets(args.data, n_constituents=n, features="3", seed=0)

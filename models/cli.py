@@ -340,9 +340,6 @@ def train(
                                                "(smaller firmware, not permutation invariant)."),
     beta_warmup: int = typer.Option(0, "--beta-warmup", help="With --hgq: epochs over which beta ramps up "
                                                               "linearly from 0."),
-    fixed_grid_epochs: int = typer.Option(0, "--fixed-grid-epochs", help="With --hgq: then this many epochs with "
-                                          "the grids and pruning frozen (beta 0, lr / 10): the live weights recover "
-                                          "accuracy at the same firmware size."),
     warm_start: bool = typer.Option(False, "--warm-start", help="Train the float twin first and start the "
                                                                 "quantized model from its weights."),
     epochs: int = typer.Option(20, "--epochs"),
@@ -368,8 +365,6 @@ def train(
 
     if beta_warmup < 0:
         raise L1ForgeError(f"--beta-warmup must be >= 0 epochs, got {beta_warmup}")
-    if fixed_grid_epochs < 0 or (fixed_grid_epochs and not hgq):
-        raise L1ForgeError(f"--fixed-grid-epochs must be >= 0 and needs --hgq, got {fixed_grid_epochs}")
     n_features = {"3": 3, "3rel": 3, "16": 16}.get(features)
     if n_features is None:
         raise L1ForgeError(f"--features must be 3, 3rel or 16, got {features!r}")
@@ -383,8 +378,7 @@ def train(
     except ValueError as exc:
         raise L1ForgeError(str(exc)) from None
     jets = load_jets(data, n_constituents=n_constituents, features=features, seed=seed)
-    res = train_and_export(cfg, jets, TrainSettings(epochs, batch_size, lr, seed, beta_warmup, warm_start,
-                                                            fixed_grid_epochs), out, log=console.print)
+    res = train_and_export(cfg, jets, TrainSettings(epochs, batch_size, lr, seed, beta_warmup, warm_start), out, log=console.print)
     bits = f"learnable bits, beta {beta:g}" if hgq else f"{w_bits}/{a_bits} bits"
     table = Table(title=f"{model} N={n_constituents} {features} features, {bits}: test split "
                         f"({res['splits']['test']} jets)")

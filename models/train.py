@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,6 @@ class TrainSettings:
     seed: int = 0
     beta_warmup: int = 0  # epochs over which the resource term's weight ramps up linearly from 0
     warm_start: bool = False  # the quantized model starts from its float twin's trained weights
-    fixed_grid_epochs: int = 0  # learnable-bit models: then epochs at frozen grids and pruning, beta 0, lr / 10
 
 
 def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress: bool = True,
@@ -146,13 +145,6 @@ def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, 
             copy_dense_weights(models["float"][0], model)
         t = time.perf_counter()
         history = fit(model, data, settings, f"{label} {cfg.model}", progress, cfg.beta if label == "quantized" else 0.0)
-        if label == "quantized" and settings.fixed_grid_epochs and hasattr(model, "resource_cost"):
-            from .taggers.hgq import freeze_grids
-
-            freeze_grids(model)
-            after = replace(settings, epochs=settings.fixed_grid_epochs, lr=settings.lr / 10, beta_warmup=0)
-            history += [{**h, "phase": "fixed grids"} for h in fit(model, data, after, f"{label} {cfg.model} at fixed "
-                                                                  "grids", progress)]
         logits = predict(model, data.test.x)
         results[label] = {**classification_metrics(logits, data.test.y, data.classes),
                           "train_seconds": round(time.perf_counter() - t, 1), "history": history}

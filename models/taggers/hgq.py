@@ -391,21 +391,6 @@ def export_hgq(model: _HGQTagger, path: str | Path) -> Path:
     return Path(path)
 
 
-def freeze_grids(model: nn.Module) -> None:
-    """Fix every grid (the fractional bits stop learning) and every pruned weight and bias (set to
-    exactly zero, its gradient masked), so further training moves only the live weights: the
-    firmware's structure stays what the resource term made it."""
-    for q in model.modules():
-        if isinstance(q, FixedQuantizer):
-            q.frac.requires_grad_(False)
-    with torch.no_grad():
-        for layer in (m for m in model.modules() if isinstance(m, HGQDense)):
-            for param, quantizer in ((layer.weight, layer.wq), (layer.bias, layer.bq)):
-                live = (quantizer(param) != 0).to(param.dtype)
-                param.mul_(live)
-                param.register_hook(lambda grad, live=live: grad * live)
-
-
 def bit_summary(model: nn.Module) -> dict:
     """How many weights are pruned (round to zero) and the mean bits of weights and activations."""
     weights = [m for m in model.modules() if isinstance(m, HGQDense)]

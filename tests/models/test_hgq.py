@@ -148,28 +148,6 @@ def test_beta_warms_up_and_the_kept_epoch_is_the_best_validation_objective():
     assert float(model.resource_cost().detach()) == pytest.approx(best["resource_cost"])  # that epoch's weights
 
 
-def test_frozen_grids_keep_every_grid_and_every_pruned_weight_while_the_live_weights_train():
-    from l1forge.models.taggers.hgq import HGQDense, freeze_grids
-
-    model, x, y = _train(_small(3e-4), steps=100)
-    freeze_grids(model)
-    dense = [m for m in model.modules() if isinstance(m, HGQDense)]
-    fracs = [q.frac.clone() for q in model.modules() if isinstance(q, FixedQuantizer)]
-    pruned = [(d.wq(d.weight) == 0).clone() for d in dense]
-    weights = [d.weight.detach().clone() for d in dense]
-    assert sum(int(p.sum()) for p in pruned) > 0
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(20):
-        model.train()
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    assert all(torch.equal(a, q.frac) for a, q in zip(fracs, (q for q in model.modules() if isinstance(q, FixedQuantizer))))
-    for d, p, w in zip(dense, pruned, weights):
-        assert bool((d.weight[p] == 0).all())  # exactly zero, not merely below half a step
-        assert not torch.equal(d.weight[~p], w[~p])  # the live ones moved
-
-
 @pytest.mark.parametrize("family", ["deepsets", "mlp", "intnet"])
 def test_a_warm_start_takes_every_dense_layer_of_the_float_twin(family):
     from l1forge.models.taggers import float_twin
