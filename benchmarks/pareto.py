@@ -11,7 +11,7 @@ anchors/jedi-linear and the seed paper are drawn as such: their data differ).
 
 Usage: .venv/bin/python benchmarks/pareto.py --data JETS.h5 [--n 8 16 32] [--betas 1e-6 1e-5]
        [--bits 4 6 8] [--families deepsets per-particle mlp intnet uniform] [--epochs 30]
-       [--measure full|estimate] [--synth flat|by-stage] [--warm-start]
+       [--measure full|estimate] [--synth flat|by-stage]
 Points already in --out with the same data label, epochs and cost are kept (the run resumes); a
 point measured `full` is never replaced by an estimate.
 """
@@ -38,7 +38,7 @@ def _train(args, data, family: str, n: int, knob: float, run: Path, with_float: 
     else:
         cfg = TaggerConfig(model=MODEL.get(family, family), n_constituents=n, hgq=True, beta=knob,
                            hgq_cost=args.cost, hgq_per_particle=family == "per-particle")
-    settings = TrainSettings(epochs=args.epochs, warm_start=args.warm_start)
+    settings = TrainSettings(epochs=args.epochs)
     done = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
     if done.get("config") == json.loads(json.dumps(cfg.to_dict())) and done.get("settings") == settings.__dict__:
         res = done  # trained by an interrupted run
@@ -147,9 +147,6 @@ def main() -> None:
     ap.add_argument("--betas", type=float, nargs="+", default=[1e-7, 1e-6, 3e-6, 1e-5])
     ap.add_argument("--bits", type=int, nargs="+", default=[4, 6, 8])
     ap.add_argument("--cost", default="adders", choices=["adders", "ebops"])
-    ap.add_argument("--warm-start", action="store_true",
-                    help="every quantized model starts from its float twin's trained weights (the twin is "
-                         "trained for each point)")
     ap.add_argument("--clock-ns", type=float, default=5.0)
     ap.add_argument("--fast-clock-ns", type=float, default=2.5)
     ap.add_argument("--measure", default="full", choices=["full", "estimate"])
@@ -157,10 +154,10 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("bench_runs/pareto"))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "pareto.json")
     args = ap.parse_args()
-    results = {"data": args.label or str(args.data), "epochs": args.epochs, "cost": args.cost,
-               "warm_start": args.warm_start, "points": {}, "published": _published()}
+    results = {"data": args.label or str(args.data), "epochs": args.epochs, "cost": args.cost, "points": {},
+               "published": _published()}
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
-    if all(previous.get(k, False) == results[k] for k in ("data", "epochs", "cost", "warm_start")):
+    if all(previous.get(k) == results[k] for k in ("data", "epochs", "cost")):
         results["points"] = previous.get("points", {})
     for n in args.n:
         data = load_jets(args.data, n_constituents=n, features="3", seed=0)
@@ -174,7 +171,7 @@ def main() -> None:
                 if row and (row["measured"] == "full" or args.measure == "estimate"):
                     continue
                 if not row or not (run / "model.onnx").is_file():
-                    row = _train(args, data, family, n, knob, run, with_float=not floats or args.warm_start)
+                    row = _train(args, data, family, n, knob, run, with_float=not floats)
                     floats = floats or [row["float_accuracy"]]
                     row["float_accuracy"] = row["float_accuracy"] or floats[0]
                 results["points"][key] = row = _measure(args, data, run, row)

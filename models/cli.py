@@ -340,8 +340,6 @@ def train(
                                                "(smaller firmware, not permutation invariant)."),
     beta_warmup: int = typer.Option(0, "--beta-warmup", help="With --hgq: epochs over which beta ramps up "
                                                               "linearly from 0."),
-    warm_start: bool = typer.Option(False, "--warm-start", help="Train the float twin first and start the "
-                                                                "quantized model from its weights."),
     epochs: int = typer.Option(20, "--epochs"),
     batch_size: int = typer.Option(None, "--batch-size", help="Default 256; generators 1024 rows."),
     lr: float = typer.Option(None, "--lr", help="Default 2e-3; generators 1e-3."),
@@ -378,7 +376,7 @@ def train(
     except ValueError as exc:
         raise L1ForgeError(str(exc)) from None
     jets = load_jets(data, n_constituents=n_constituents, features=features, seed=seed)
-    res = train_and_export(cfg, jets, TrainSettings(epochs, batch_size, lr, seed, beta_warmup, warm_start), out, log=console.print)
+    res = train_and_export(cfg, jets, TrainSettings(epochs, batch_size, lr, seed, beta_warmup), out, log=console.print)
     bits = f"learnable bits, beta {beta:g}" if hgq else f"{w_bits}/{a_bits} bits"
     table = Table(title=f"{model} N={n_constituents} {features} features, {bits}: test split "
                         f"({res['splits']['test']} jets)")

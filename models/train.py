@@ -25,7 +25,6 @@ class TrainSettings:
     lr: float = 2e-3
     seed: int = 0
     beta_warmup: int = 0  # epochs over which the resource term's weight ramps up linearly from 0
-    warm_start: bool = False  # the quantized model starts from its float twin's trained weights
 
 
 def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress: bool = True,
@@ -80,27 +79,6 @@ def fit(model: nn.Module, data: JetData, s: TrainSettings, label: str, progress:
 
 
 @torch.no_grad()
-def copy_dense_weights(source: nn.Module, target: nn.Module) -> None:
-    """Every dense layer of `target` takes the weights and bias of the same layer of `source` (its
-    float twin: the same layers in the same order), for a warm start of quantization-aware training."""
-    from .taggers.hgq import HGQDense
-
-    def dense(m: nn.Module) -> list[nn.Module]:
-        return [d for d in m.modules() if isinstance(d, (nn.Linear, HGQDense))]
-
-    src, dst = dense(source), dense(target)
-    if len(src) != len(dst):
-        raise L1ForgeError(f"warm start: the float twin has {len(src)} dense layers, the model {len(dst)}")
-    for i, (a, b) in enumerate(zip(src, dst)):
-        w = a.weight if isinstance(b, nn.Linear) == isinstance(a, nn.Linear) else a.weight.T
-        if w.shape != b.weight.shape or a.bias.shape != b.bias.shape:
-            raise L1ForgeError(f"warm start: dense layer {i} has weights {tuple(a.weight.shape)} in the float twin, "
-                               f"{tuple(b.weight.shape)} in the model")
-        b.weight.copy_(w)
-        b.bias.copy_(a.bias)
-
-
-@torch.no_grad()
 def predict(model: nn.Module, x: np.ndarray, batch: int = 8192) -> np.ndarray:
     model.eval()
     return np.concatenate([model(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)])
@@ -134,15 +112,11 @@ def train_and_export(cfg: TaggerConfig, data: JetData, settings: TrainSettings, 
     out.mkdir(parents=True, exist_ok=True)
     results = {"config": cfg.to_dict(), "settings": settings.__dict__,
                "splits": {k: int(len(getattr(data, k).y)) for k in ("train", "val", "test")}}
-    if settings.warm_start and not with_float:
-        raise L1ForgeError("a warm start needs the float twin (with_float)")
     models = {}
     twins = (("quantized", build_tagger), ("float", float_twin)) if with_float else (("quantized", build_tagger),)
-    for label, build in (twins[::-1] if settings.warm_start else twins):
+    for label, build in twins:
         torch.manual_seed(settings.seed)  # the same initial draw for every run of a seed
         model = build(cfg)
-        if label == "quantized" and settings.warm_start:
-            copy_dense_weights(models["float"][0], model)
         t = time.perf_counter()
         history = fit(model, data, settings, f"{label} {cfg.model}", progress, cfg.beta if label == "quantized" else 0.0)
         logits = predict(model, data.test.x)

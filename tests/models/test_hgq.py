@@ -148,47 +148,6 @@ def test_beta_warms_up_and_the_kept_epoch_is_the_best_validation_objective():
     assert float(model.resource_cost().detach()) == pytest.approx(best["resource_cost"])  # that epoch's weights
 
 
-@pytest.mark.parametrize("family", ["deepsets", "mlp", "intnet"])
-def test_a_warm_start_takes_every_dense_layer_of_the_float_twin(family):
-    from l1forge.models.taggers import float_twin
-    from l1forge.models.train import copy_dense_weights
-
-    cfg = _small(model=family)
-    torch.manual_seed(1)
-    twin = float_twin(cfg)
-    x = torch.randn(256, 8, 3, generator=torch.Generator().manual_seed(2))
-
-    def distance(warm: bool) -> float:
-        model = build_tagger(cfg)
-        with torch.no_grad():
-            for q in model.modules():  # fine grids, so the quantized model is the float one to ~2**-12
-                if isinstance(q, FixedQuantizer):
-                    q.frac.fill_(12.0)
-            if warm:
-                copy_dense_weights(twin, model)
-            model.train()
-            model(x)  # the activations see their ranges
-            model.eval()
-            return float((model(x) - twin(x)).abs().max())
-
-    before, after = distance(False), distance(True)
-    assert before > 0.05 and after < 0.02
-    # and into a Brevitas model (nn.Linear layout)
-    brevitas = build_tagger(TaggerConfig(**{**cfg.to_dict(), "hgq": False, "beta": 0.0, "hgq_per_particle": False}))
-    copy_dense_weights(twin, brevitas)
-    lin = [m for m in brevitas.modules() if isinstance(m, torch.nn.Linear)]
-    assert torch.equal(lin[0].weight, [m for m in twin.modules() if isinstance(m, torch.nn.Linear)][0].weight)
-
-
-def test_a_warm_start_from_another_architecture_is_refused_naming_the_layer():
-    from l1forge.compiler.errors import L1ForgeError
-    from l1forge.models.taggers import float_twin
-    from l1forge.models.train import copy_dense_weights
-
-    with pytest.raises(L1ForgeError, match="dense layer 1 has weights"):
-        copy_dense_weights(float_twin(_small()), build_tagger(TaggerConfig(**{**_small().to_dict(), "phi": (8, 6)})))
-
-
 @pytest.mark.parametrize("granularity,pool,per_particle,family",
                          [("element", "mean", False, "deepsets"), ("channel", "max", False, "deepsets"),
                           ("element", "sum", True, "deepsets"), ("element", "mean", False, "mlp"),
