@@ -111,6 +111,44 @@ def cosim_command(
         typer.echo(f"written {out} (x: inputs, y: firmware outputs {list(y.shape)})")
 
 
+@app.command("noise")
+def noise_command(
+    model: Path = typer.Argument(..., help="QONNX model whose input row holds Gaussian noise columns (e.g. the "
+                                           "caloclouds-student's model.onnx: columns 0-3)."),
+    columns: str = typer.Option(..., "--columns", help="The noise columns of the input row: '0-3' or '0,1,2,3'."),
+    out: Path = typer.Option(..., "--out", help="The model with an on-chip noise source (.onnx)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the LFSRs (one 64-bit seed per lane, derived from it)."),
+    address_bits: int = typer.Option(10, "--address-bits", help="Uniform bits per draw: the Gaussian table has "
+                                     "2**bits equiprobable cells (tails cut at the outermost cell's centre)."),
+) -> None:
+    """Draw a model's noise inputs on chip: attach an LFSR Gaussian source (compile it with --backend rtl)."""
+    from .atomic import write_atomic
+    from .ir import load_model
+    from .ir.noise import attach_noise_source, node_spec
+
+    if out.suffix != ".onnx":
+        raise L1ForgeError(f"--out {out}: the model is written as .onnx")
+    noisy = attach_noise_source(load_model(model), _column_list(columns), seed=seed, address_bits=address_bits)
+    write_atomic(out, noisy.model.SerializeToString())
+    spec = node_spec(next(n for n in noisy.graph.node if n.op_type == "NoiseSource"))
+    q, n_cond = spec.quality(), noisy.get_tensor_shape(noisy.graph.input[0].name)[1]
+    typer.echo(f"written {out}: its input is now the {n_cond} condition columns; columns {list(spec.columns)} are "
+               f"drawn on chip from {q['entries']:,}-cell Gaussian tables (std {q['std']:.4f}, tails cut at "
+               f"{q['tail_cut_sigma']:.3g} sigma, Kolmogorov-Smirnov distance {q['ks_distance']:.4f})")
+
+
+def _column_list(text: str) -> list[int]:
+    """'0-3' or '0,1,5' -> column indices; a one-line error otherwise."""
+    try:
+        out = []
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+        return out
+    except ValueError:
+        raise L1ForgeError(f"--columns {text!r}: give column indices like '0-3' or '0,1,2,3'") from None
+
+
 @app.command("keras-check")
 def keras_check_command(
     model: Path = typer.Argument(..., help="QKeras / Keras model (.h5)."),

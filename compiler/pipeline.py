@@ -19,6 +19,7 @@ from .backends.base import BACKEND_NAMES, Backend, CompileOptions
 from .errors import L1ForgeError
 from .ir import load_model, verify
 from .ir.custom_ops import table_attributes
+from .ir.noise import split_noise_source, with_noise_source
 from .ir.types import infer_fixed_point_types
 from .passes.canonicalize import canonicalize
 
@@ -51,24 +52,31 @@ def compile_model(source, out: str | Path, options: CompileOptions | None = None
     t0 = time.perf_counter()
     model, notes, from_keras = _frontend(source, options.keras)
     frontend_model = model
+    noise, model = split_noise_source(model)
+    if noise is not None and not backend.supports_noise_source:
+        raise L1ForgeError(f"the {backend.name} backend has no on-chip noise source (NoiseSource); compile with "
+                           "--backend rtl or hls4ml, or give the noise as an input stream (the model before `l1forge noise`)")
     model = canonicalize(model)
     verify(model)
     types = infer_fixed_point_types(model)
+    firmware_model = model if noise is None else with_noise_source(model, noise)
     timings["frontend_and_passes_s"] = time.perf_counter() - t0
-    check_data_shape(model, data)
+    check_data_shape(firmware_model, data)
     with atomic_folder(out, replaceable=lambda folder: (folder / "report.json").is_file()) as staging:
-        model.save(str(staging / "canonical.onnx"))
-        project, fields = backend.build(model, staging, options, timings, log)
+        firmware_model.save(str(staging / "canonical.onnx"))
+        project, fields = backend.build(model, staging, options, timings, log, noise=noise)
         report = {"model": model.graph.name or "model", "part": options.part, "clock_ns": options.clock_ns, **fields}
-        simulator = (backend.simulator(project, model, timings, log, options.tool_time_limit_s)
+        if noise is not None:
+            report["noise_source"] = {"columns": list(noise.columns), **noise.quality()}
+        simulator = (backend.simulator(project, firmware_model, timings, log, options.tool_time_limit_s)
                      if options.verify_firmware else None)
-        report["verification"] = _verify(model, simulator, data, options.n_random, options.seed, timings, log)
+        report["verification"] = _verify(firmware_model, simulator, data, options.n_random, options.seed, timings, log)
         backend.measure(project, simulator, report, options, timings, log)
         report["tensor_types"] = {k: str(v) for k, v in types.items()}
         if tables := table_summary(model, types):
             report["tables"] = tables
         report["notes"] = notes + report["notes"]
-        _add_accuracy(report, model, data, labels)
+        _add_accuracy(report, firmware_model, data, labels)
         if from_keras:
             from .tools.keras_check import final_layer_change
 
@@ -175,8 +183,9 @@ def cosim_build(folder: str | Path, data: np.ndarray, log=print) -> tuple[np.nda
 
 def _add_accuracy(report: dict, model, data, labels) -> None:
     if labels is not None and data is not None:
-        from .ir.emulator import emulate
-        pred = emulate(model, np.asarray(data, dtype=np.float32)).reshape(len(data), -1).argmax(axis=1)
+        from l1forge.hw.sim.cosim import emulate_stream
+
+        pred = emulate_stream(model, np.asarray(data, dtype=np.float32)).reshape(len(data), -1).argmax(axis=1)
         report["accuracy"] = {"samples": int(len(labels)), "accuracy": float((pred == np.asarray(labels)).mean()),
                               "source": "emulator (bit-exact with the firmware)"}
 

@@ -82,9 +82,14 @@ class Backend(ABC):
     def check_options(self, options: CompileOptions) -> None:
         """Refuse options this backend cannot honour (one line, naming the option)."""
 
+    supports_noise_source = False  # whether build takes an on-chip noise source
+
     @abstractmethod
-    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log: Log) -> tuple[object, dict]:
-        """Write the project for the canonical `model` under `folder`: (project, report fields)."""
+    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log: Log,
+              noise=None) -> tuple[object, dict]:
+        """Write the project for the canonical `model` under `folder`: (project, report fields).
+        `noise` (a compiler.ir.noise.NoiseSpec, only where supports_noise_source) draws the noise
+        columns of the model's input on chip: the firmware's input is then the other columns."""
 
     @abstractmethod
     def simulator(self, project, model, timings: dict, log: Log, time_limit_s: float | None = None):

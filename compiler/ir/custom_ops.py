@@ -13,6 +13,10 @@ DivQuant: y = Quant(x / divisor), a qonnx Quant (same inputs: x, scale, zero poi
 same attributes: signed, narrow, rounding_mode) of its input divided by a constant integer first.
 It is the exact meaning of a mean over a count that is not a power of two, followed by a
 quantizer: the rounding of sum / N on the quantizer's grid, ties as its rounding mode says.
+
+NoiseSource: Gaussian noise drawn on chip by LFSRs (compiler.ir.noise defines it exactly). Its
+input is the firmware's input stream, read only for its length: row k of one execution is clock
+cycle k after power-up, so an execution is one stream from reset.
 """
 from __future__ import annotations
 
@@ -108,4 +112,33 @@ class DivQuant(_ElementwiseOp):
         context[node.output[0]] = np.asarray(y).astype(context[node.input[0]].dtype)
 
 
-custom_op = {"Table": Table, "DivQuant": DivQuant}
+class NoiseSource(CustomOp):
+    """qonnx's executable reference of the NoiseSource op (see the module docstring)."""
+
+    def get_nodeattr_types(self):
+        return {"columns": ("ints", True, []), "seeds": ("strings", True, []), "address_bits": ("i", True, 0),
+                "frac": ("i", True, 0), "bits": ("i", True, 0), "values": ("ints", True, []),
+                "function": ("s", False, ""), "lfsr": ("s", False, "")}
+
+    def make_shape_compatible_op(self, model):
+        batch = model.get_tensor_shape(self.onnx_node.input[0])[0]
+        return helper.make_node("RandomNormal", [], [self.onnx_node.output[0]],
+                                shape=[batch, len(self.get_nodeattr("columns"))])
+
+    def infer_node_datatype(self, model):
+        from qonnx.core.datatype import DataType
+
+        model.set_tensor_datatype(self.onnx_node.output[0], DataType["FLOAT32"])
+
+    def verify_node(self):
+        return []
+
+    def execute_node(self, context, graph):
+        from .noise import node_spec
+
+        spec = node_spec(self.onnx_node)
+        inp = context[self.onnx_node.input[0]]
+        context[self.onnx_node.output[0]] = (spec.draws(len(inp)) * 2.0 ** -spec.frac).astype(inp.dtype)
+
+
+custom_op = {"Table": Table, "DivQuant": DivQuant, "NoiseSource": NoiseSource}

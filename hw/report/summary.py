@@ -158,5 +158,10 @@ def render_markdown(report: dict) -> str:
                   "", "| node | function | entries | input | output | max error |", "|---|---|---|---|---|---|"]
         lines += [f"| {t['node']} | {t['function']} | {t['entries']:,} | {t['input_type']} | {t['output_type']} | "
                   f"{t['max_error']:.3g} |" for t in tables]
+    if noise := report.get("noise_source"):
+        lines += ["", f"On-chip noise source (columns {noise['columns']}): {noise['lfsr']}; a table of "
+                      f"{noise['entries']:,} equiprobable Gaussian cells, std {noise['std']:.4f}, tails cut at "
+                      f"{noise['tail_cut_sigma']:.3g} sigma, Kolmogorov-Smirnov distance to N(0, 1) "
+                      f"{noise['ks_distance']:.4f} (the table's own distribution, exact)."]
     lines += ["", *[f"- {n}" for n in report.get("notes", [])], ""]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from l1forge.compiler.errors import L1ForgeError
 from l1forge.compiler.ir.emulator import emulate
 from l1forge.compiler.ir.integer import check_quant, element_frac, quant_bounds
 from l1forge.compiler.ir.model import with_batch_size
+from l1forge.compiler.ir.noise import split_noise_source
 
 
 @dataclass
@@ -34,7 +35,12 @@ class CosimResult:
 
 def grid_inputs(model: ModelWrapper, n: int, seed: int = 0) -> np.ndarray:
     """n random inputs on the input quantizer's grid, starting with the extremes (all minimum,
-    all maximum, zero, alternating) so saturation and the widest accumulators are exercised."""
+    all maximum, zero, alternating) so saturation and the widest accumulators are exercised.
+    With an on-chip noise source: the condition columns of such rows."""
+    noise, model = split_noise_source(model)
+    if noise is not None:
+        rows = grid_inputs(model, n, seed)
+        return rows[:, noise.condition_columns(rows.shape[1])]
     quant = model.find_consumer(model.graph.input[0].name)
     p = check_quant(model, quant)
     lo, hi = quant_bounds(p)
@@ -70,16 +76,26 @@ def qonnx_reference_precision(model: ModelWrapper) -> str:
     integer-exact), else float64 (the same graph executed in double, exact to 53 bits)."""
     from l1forge.compiler.ir.types import infer_fixed_point_types
 
-    widest = max(t.width for t in infer_fixed_point_types(model).values())
+    widest = max(t.width for t in infer_fixed_point_types(split_noise_source(model)[1]).values())
     return "float32" if widest <= FLOAT32_EXACT_BITS else "float64"
 
 
+def emulate_stream(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
+    """The emulator's outputs for the input rows x, one stream: with an on-chip noise source, row k
+    meets draw k (compiler.ir.noise)."""
+    noise, core = split_noise_source(model)
+    return emulate(core, x if noise is None else noise.fill(x))
+
+
 def qonnx_execute(model: ModelWrapper, x: np.ndarray, batch: int = 4096, precision: str = "float32") -> np.ndarray:
-    """The IR's meaning: qonnx's execute_onnx, batched; precision float64 runs a double copy."""
+    """The IR's meaning: qonnx's execute_onnx, batched; precision float64 runs a double copy. A model
+    with a noise source runs as one batch (an execution is one stream from power-up)."""
     from qonnx.core.onnx_exec import execute_onnx
 
     from l1forge.compiler.ir.model import as_float64
 
+    if any(n.op_type == "NoiseSource" for n in model.graph.node):
+        batch = max(1, len(x))
     dtype = np.float32 if precision == "float32" else np.float64
     outs = []
     for lo in range(0, len(x), batch):
@@ -101,7 +117,7 @@ def cosimulate(model: ModelWrapper, simulator, data: np.ndarray | None = None, n
     """Run data + random grid inputs through the simulator, the emulator and QONNX; compare.
     keep_outputs keeps the firmware's outputs (one row per input) in the result."""
     x = verification_inputs(model, data, n_random, seed)
-    emu = emulate(model, x).reshape(len(x), -1)
+    emu = emulate_stream(model, x).reshape(len(x), -1)
     firmware = simulator.predict(x)
     mismatches = {"firmware_vs_emulator": int(_rows_differ(firmware, emu).sum())}
     precision = qonnx_reference_precision(model)
@@ -111,14 +127,25 @@ def cosimulate(model: ModelWrapper, simulator, data: np.ndarray | None = None, n
                          all(v == 0 for v in mismatches.values()), mismatches, qonnx_precision=precision,
                          outputs=firmware if keep_outputs else None)
     if mismatches["firmware_vs_emulator"] and getattr(simulator, "traces_layers", False):
-        bad = np.flatnonzero(_rows_differ(firmware, emu))[:64]
-        result.first_divergent_layer, result.detail = first_divergent_layer(model, simulator, x[bad])
+        bad = np.flatnonzero(_rows_differ(firmware, emu))
+        noise, core = split_noise_source(model)
+        if noise is None:
+            result.first_divergent_layer, result.detail = first_divergent_layer(core, simulator, x[bad[:64]])
+        else:  # a stream: the rows up to the first wrong one, from power-up
+            prefix = x[:bad[0] + 1]
+            result.first_divergent_layer, result.detail = first_divergent_layer(
+                core, simulator, prefix, noise.fill(prefix).astype(np.float32))
+            if result.first_divergent_layer is None:
+                result.detail += " (the network agrees on the noise the model draws: look at the on-chip noise source)"
     return result
 
 
-def first_divergent_layer(model: ModelWrapper, simulator, x: np.ndarray) -> tuple[str | None, str]:
-    """The first firmware layer (in order) whose output differs from the emulator's."""
-    env = emulate(model, x, all_tensors=True)
+def first_divergent_layer(model: ModelWrapper, simulator, x: np.ndarray,
+                          rows: np.ndarray | None = None) -> tuple[str | None, str]:
+    """The first firmware layer (in order) whose output differs from the emulator's, on the
+    firmware's inputs x; rows are the network's inputs where they differ (an on-chip noise source
+    fills some columns)."""
+    env = emulate(model, x if rows is None else rows, all_tensors=True)
     outputs = {n.name: n.output[0] for n in model.graph.node}
     for name, what, node, got in simulator.layer_outputs(x):
         ref = env[outputs[node]].lo.astype(np.float64) * 2.0 ** -env[outputs[node]].frac

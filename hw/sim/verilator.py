@@ -77,10 +77,15 @@ def _unpack(words: np.ndarray, kifs) -> np.ndarray:
 
 
 class VerilatorSimulator:
-    """Build the project's Verilog with Verilator once; run input streams through it."""
+    """Build the project's Verilog with Verilator once; run input streams through it. A model with
+    an on-chip noise source (compiler.ir.noise) runs as one stream per call from power-up: its
+    input rows are the condition columns, and row k meets the noise source's draw k."""
 
     def __init__(self, project, model, time_limit_s: float | None = None):
-        self.project, self.model, self.time_limit_s = project, model, time_limit_s
+        from l1forge.compiler.ir.noise import split_noise_source
+
+        self.noise, self.model = split_noise_source(model)
+        self.project, self.time_limit_s = project, time_limit_s
         self.build_seconds: float | None = None
         self.latency_cycles: int | None = None
         self.initiation_interval: int | None = None
@@ -92,10 +97,12 @@ class VerilatorSimulator:
         start = time.perf_counter()
         comb = self.project.comb
         self.in_kifs = [minimal_kif(q) for q in comb.inp_qint]
+        if self.noise is not None:
+            self.in_kifs = [self.in_kifs[c] for c in self.noise.condition_columns(len(self.in_kifs))]
         self.out_kifs = [minimal_kif(q) for q in comb.out_qint]
         files = [str(p) for p in self.project.verilog_files if "static" not in p.parts]
         src = self.project.path / "src"
-        res = verilator_build(self.project.top, TESTBENCH, files, self._binary.parent,
+        res = verilator_build(self.project.firmware_top, TESTBENCH, files, self._binary.parent,
                               [f"-I{src}", f"-I{src / 'static'}"], "the Verilator build", self.time_limit_s)
         if res.returncode != 0:
             tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
@@ -142,7 +149,8 @@ class VerilatorSimulator:
         return stream[depth:depth + n]
 
     def port_values(self, x: np.ndarray) -> np.ndarray:
-        """Float inputs -> the input port's values (the input quantizer applied), one row each."""
+        """Float inputs -> the input port's values (the input quantizer applied), one row each (with
+        a noise source: condition rows or whole rows alike, its quantizer being per tensor)."""
         from l1forge.compiler.ir.integer import check_quant, quant_float_input
 
         quant = self.model.find_consumer(self.model.graph.input[0].name)
@@ -154,12 +162,15 @@ class VerilatorSimulator:
         aligned to their inputs; measures latency_cycles and initiation_interval."""
         from l1forge.compiler.ir.emulator import emulate
 
-        return self.simulate(self.port_values(x), emulate(self.model, x).reshape(len(x), -1))
+        q = self.port_values(x)
+        rows = x if self.noise is None else self.noise.fill(q)
+        return self.simulate(q, emulate(self.model, rows).reshape(len(x), -1))
 
     traces_layers = True
 
     def layer_outputs(self, x: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
         """Per-layer outputs of the traced program the Verilog was generated from (not of the
         Verilog: when they all agree and the outputs do not, the code generation or simulation
-        is at fault)."""
-        return self.project.layer_outputs(self.model, self.port_values(x))
+        is at fault), for the firmware's input rows x (one stream from power-up with a noise source)."""
+        q = self.port_values(x)
+        return self.project.layer_outputs(self.model, q if self.noise is None else self.noise.fill(q))

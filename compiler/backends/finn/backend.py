@@ -43,7 +43,7 @@ class FinnBackend(Backend):
         if options.finn_target_cycles is not None and options.finn_target_cycles < 1:
             raise L1ForgeError(f"--finn-target-cycles must be >= 1, got {options.finn_target_cycles}")
 
-    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log) -> tuple[object, dict]:
+    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log, noise=None) -> tuple[object, dict]:
         t = time.perf_counter()
         graph = lower_for_finn(model)
         path = (folder / "finn_prj").resolve()  # the worker runs elsewhere: it is given absolute paths

@@ -18,6 +18,7 @@ from ..base import Backend, CompileOptions
 from .emit import HlsProject, build_hls_model
 from .lowering import HlsLayer
 from .division import DIVIDE
+from .noise import NOISE
 from .routing import ROUTE
 from .tables import TABLE
 
@@ -31,10 +32,12 @@ class Hls4mlBackend(Backend):
 
             require_vendor_tool(options.hls_tool)
 
-    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log) -> tuple[object, dict]:
+    supports_noise_source = True
+
+    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log, noise=None) -> tuple[object, dict]:
         t = time.perf_counter()
         project = build_hls_model(model, folder / "hls4ml_prj", part=options.part, clock_ns=options.clock_ns,
-                                  backend=options.hls_tool, reuse_factor=options.reuse_factor)
+                                  backend=options.hls_tool, reuse_factor=options.reuse_factor, noise=noise)
         project.write()
         timings["hls_project_s"] = time.perf_counter() - t
         log(f"hls4ml project written ({len(project.layers)} layers, {options.hls_tool}, {options.part}, "
@@ -146,6 +149,11 @@ def layer_shapes(layers: list[HlsLayer], reuse_factor: int) -> list[LayerShape]:
             shapes.append(LayerShape(name, "table", n_in=spec["n_in"], n_out=spec["n_in"], in_bits=in_bits,
                                      out_bits=out_bits, entries=len(spec["values"])))
             elems = spec["n_in"]
+        elif cls == NOISE.class_name:  # the lanes' table ROMs (the LFSRs' 64 FF per lane are not modelled)
+            lanes = spec["n_out"] - spec["n_in"]
+            shapes.append(LayerShape(name, "table", n_in=lanes, n_out=lanes, in_bits=spec["address_bits"],
+                                     out_bits=out_bits, entries=len(spec["values"])))
+            elems = spec["n_out"]
         elif cls == DIVIDE.class_name:
             shapes.append(LayerShape(name, "divide", n_in=spec["n_in"], n_out=spec["n_in"], in_bits=in_bits,
                                      out_bits=out_bits, acc_bits=spec["prod_bits"],

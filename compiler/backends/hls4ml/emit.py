@@ -12,6 +12,7 @@ from ...quiet import silenced_stderr
 from .lowering import HlsLayer, hls_layer_list
 from .division import DIVIDE
 from .extension import register
+from .noise import NOISE
 from .routing import ROUTE
 from .tables import TABLE
 
@@ -59,13 +60,14 @@ def hls_config(layers: list[HlsLayer], output_dir: Path, part: str, clock_ns: fl
 
 
 def build_hls_model(model: ModelWrapper, output_dir: Path, part: str = "xcvu13p-flga2577-2-e",
-                    clock_ns: float = 5.0, backend: str = "Vitis", reuse_factor: int = 1) -> HlsProject:
-    """An hls4ml ModelGraph (io_parallel, Latency) for the canonical model, written to output_dir."""
+                    clock_ns: float = 5.0, backend: str = "Vitis", reuse_factor: int = 1, noise=None) -> HlsProject:
+    """An hls4ml ModelGraph (io_parallel, Latency) for the canonical model, written to output_dir;
+    with `noise` (a NoiseSpec) its noise columns are drawn on chip."""
     from hls4ml.model.graph import ModelGraph
 
-    for kind in (ROUTE, TABLE, DIVIDE):
+    for kind in (ROUTE, TABLE, DIVIDE, NOISE):
         register(kind)
-    layers = hls_layer_list(model)
+    layers = hls_layer_list(model, noise)
     config = hls_config(layers, output_dir, part, clock_ns, backend, reuse_factor)
     project = HlsProject(ModelGraph.from_layer_list(config, [l.spec for l in layers]), layers, Path(output_dir))
     project.check_types()

@@ -20,6 +20,7 @@ from ...ir.model import attr, axis_attr, consumers, gather_indices, reduce_axes
 from ...ir.types import infer_fixed_point_types
 from ...ir.custom_ops import table_attributes
 from .division import DIVIDE, ROUNDING
+from .noise import noise_layer
 from .routing import ROUTE
 from .tables import TABLE
 
@@ -290,8 +291,10 @@ LOWERING = {
 }
 
 
-def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
-    """The hls4ml layers computing the canonical model exactly (NotExact names what cannot be)."""
+def hls_layer_list(model: ModelWrapper, noise=None) -> list[HlsLayer]:
+    """The hls4ml layers computing the canonical model exactly (NotExact names what cannot be);
+    with `noise` (a NoiseSpec) the input layer holds the condition columns and a noise layer makes
+    the model's input rows."""
     ctx = _Lowering(model, infer_fixed_point_types(model))
     nodes = list(model.graph.node)
     inp, first = model.graph.input[0].name, nodes[0]
@@ -300,10 +303,17 @@ def hls_layer_list(model: ModelWrapper) -> list[HlsLayer]:
     p = check_quant(model, first)  # the firmware is fed the quantized input: the type, any rounding
     precision = str(quant_spec(first, p)) if _has_cast(ctx, first) else quant_type(p).hls()
     _widen_cast_sources(ctx)  # after the input's check: refusals come in graph order
-    layers = [HlsLayer({"class_name": "InputLayer", "name": "x_in", "input_shape": list(model.get_tensor_shape(inp)[1:])},
-                       {"result": precision}, [first.name])]
+    shape = list(model.get_tensor_shape(inp)[1:])
+    if noise is None:
+        layers = [HlsLayer({"class_name": "InputLayer", "name": "x_in", "input_shape": shape},
+                           {"result": precision}, [first.name])]
+    else:
+        conditions = [shape[0] - noise.lanes]
+        layers = [HlsLayer({"class_name": "InputLayer", "name": "x_in", "input_shape": conditions},
+                           {"result": precision}, [first.name]),
+                  HlsLayer(noise_layer(noise, "noise_source", "x_in", shape[0]), {"result": precision}, [first.name])]
     ctx.done.add(first.name)
-    ctx.current[first.output[0]] = "x_in"
+    ctx.current[first.output[0]] = layers[-1].spec["name"]
     for node in nodes:
         if node.name in ctx.done:
             continue

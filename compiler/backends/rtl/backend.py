@@ -21,7 +21,9 @@ class RtlBackend(Backend):
             raise L1ForgeError("--synth runs the vendor tools for the hls4ml backend; the rtl backend synthesizes "
                                "with yosys unless --skip-synth")
 
-    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log) -> tuple[object, dict]:
+    supports_noise_source = True
+
+    def build(self, model, folder: Path, options: CompileOptions, timings: dict, log, noise=None) -> tuple[object, dict]:
         t = time.perf_counter()
         project = build_rtl_project(model, folder / "rtl_prj", clock_ns=options.clock_ns, part=options.part)
         timings["rtl_trace_and_write_s"] = time.perf_counter() - t
@@ -36,6 +38,8 @@ class RtlBackend(Backend):
                           "estimated_LUT": round(project.estimated_luts)},
             "notes": [],
         }
+        if noise is not None:
+            _add_noise_source(project, noise, report, log)
         return project, report
 
     def simulator(self, project, model, timings: dict, log, time_limit_s=None):
@@ -71,13 +75,13 @@ class RtlBackend(Backend):
             log(f"synthesizing {len(project.stage_modules)} pipeline stages with yosys (synth_xilinx, UltraScale+, "
                 f"{plan.jobs} at once) ...")
             resources, timings["yosys_s"] = synthesize_by_module(
-                project.verilog_files, project.top, project.stage_modules, workdir, jobs=plan.jobs,
+                project.verilog_files, project.firmware_top, project.stage_modules, workdir, jobs=plan.jobs,
                 progress=lambda done, total: log(f"yosys: {done}/{total} modules"), data_files=project.memory_files,
                 time_limit_s=options.tool_time_limit_s)
             how = "per pipeline stage, summed"
         else:
             log("synthesizing with yosys (synth_xilinx, UltraScale+) ...")
-            resources, timings["yosys_s"] = synthesize(project.verilog_files, project.top, workdir,
+            resources, timings["yosys_s"] = synthesize(project.verilog_files, project.firmware_top, workdir,
                                                        data_files=project.memory_files,
                                                        time_limit_s=options.tool_time_limit_s)
             how = "flat"
@@ -85,6 +89,20 @@ class RtlBackend(Backend):
         report["resources"] = {**resources.to_dict(), "estimated_LUT": round(project.estimated_luts),
                                "source": f"yosys synth_xilinx -family xcup, {how} (not Vivado)"}
         log(f"yosys: {resources.LUT} LUT, {resources.FF} FF, {resources.DSP} DSP, {resources.CARRY} CARRY")
+
+
+def _add_noise_source(project, noise, report: dict, log) -> None:
+    from da4ml.types import minimal_kif
+
+    from .noise import write_noise_source
+
+    out_width = sum(int(k) + int(i) + int(f) for k, i, f in (minimal_kif(q) for q in project.comb.out_qint))
+    write_noise_source(project.path / "src", project.top, noise, [minimal_kif(q) for q in project.comb.inp_qint],
+                       max(out_width, 1))
+    log(f"on-chip noise source: {noise.lanes} LFSR lanes into columns {list(noise.columns)} ({project.firmware_top})")
+    report["notes"].append(f"noise source on chip ({project.firmware_top}): {noise.lanes} lanes of {noise.address_bits}-bit "
+                           "LFSR-addressed Gaussian tables; the LUT/FF estimate covers the network only, yosys counts "
+                           "both")
 
 
 BACKEND = RtlBackend()

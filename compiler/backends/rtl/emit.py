@@ -36,9 +36,20 @@ class RtlProject:
     estimated_luts: float  # da4ml's own cost model
 
     @property
+    def noise_source(self) -> bool:
+        """Whether the project has an on-chip noise source (backends/rtl/noise.py) around the network."""
+        return (self.path / "src" / f"{self.top}_noisy.v").is_file()
+
+    @property
+    def firmware_top(self) -> str:
+        """The module the firmware is: the network, or the noise source wrapped around it."""
+        return f"{self.top}_noisy" if self.noise_source else self.top
+
+    @property
     def stage_modules(self) -> list[str]:
-        """The combinational stage modules between the pipeline registers."""
-        return [f.stem for f in sorted((self.path / "src").glob(f"{self.top}_stage*.v"))]
+        """The combinational stage modules between the pipeline registers (and the noise source)."""
+        stages = [f.stem for f in sorted((self.path / "src").glob(f"{self.top}_stage*.v"))]
+        return stages + ([f"{self.top}_noise"] if self.noise_source else [])
 
     @property
     def memory_files(self) -> list[Path]:
@@ -49,7 +60,9 @@ class RtlProject:
     @property
     def verilog_files(self) -> list[Path]:
         src = self.path / "src"
-        return sorted((src / "static").glob("*.v")) + sorted(src.glob(f"{self.top}_stage*.v")) + [src / f"{self.top}.v"]
+        noise = [src / f"{self.top}_noise.v", src / f"{self.top}_noisy.v"] if self.noise_source else []
+        return (sorted((src / "static").glob("*.v")) + sorted(src.glob(f"{self.top}_stage*.v")) + [src / f"{self.top}.v"]
+                + noise)
 
     def layer_outputs(self, model, quantized: np.ndarray) -> list[tuple[str, str, str, np.ndarray]]:
         """(node name, its op, node name, values) per node of the canonical model, computed by
