@@ -12,10 +12,12 @@ from .backends.base import CompileOptions
 from .errors import L1ForgeError
 from .frontends.brevitas import export_brevitas
 from .ir import load_model, verify
-from .ir.emulator import emulate
+from .ir.emulator import emulate, emulate_stream
+from .ir.noise import NoiseStream, attach_noise_source, split_noise_source
 from .passes.canonicalize import canonicalize
 from .pipeline import compile_model
 
 
-__all__ = ["CompileOptions", "L1ForgeError", "canonicalize", "compare_builds", "compile_model", "emulate",
-           "export_brevitas", "load_model", "pareto_front", "summary_lines", "verify"]
+__all__ = ["CompileOptions", "L1ForgeError", "NoiseStream", "attach_noise_source", "canonicalize", "compare_builds",
+           "compile_model", "emulate", "emulate_stream", "export_brevitas", "load_model", "pareto_front",
+           "split_noise_source", "summary_lines", "verify"]

@@ -183,7 +183,7 @@ def cosim_build(folder: str | Path, data: np.ndarray, log=print) -> tuple[np.nda
 
 def _add_accuracy(report: dict, model, data, labels) -> None:
     if labels is not None and data is not None:
-        from l1forge.hw.sim.cosim import emulate_stream
+        from .ir.emulator import emulate_stream
 
         pred = emulate_stream(model, np.asarray(data, dtype=np.float32)).reshape(len(data), -1).argmax(axis=1)
         report["accuracy"] = {"samples": int(len(labels)), "accuracy": float((pred == np.asarray(labels)).mean()),

@@ -26,3 +26,13 @@ def emulate(model: ModelWrapper, x: np.ndarray, all_tensors: bool = False) -> di
         return env
     out = env[model.graph.output[0].name]
     return out.lo.astype(np.float64) * 2.0 ** -out.frac
+
+
+def emulate_stream(model: ModelWrapper, x: np.ndarray, stream=None) -> np.ndarray:
+    """The output values for the firmware's input rows x, one stream: with an on-chip noise source
+    (compiler.ir.noise) row k meets draw k from power-up, or the next draws of `stream` (a
+    NoiseStream of the model's source, continued across calls)."""
+    from .noise import split_noise_source
+
+    noise, core = split_noise_source(model)
+    return emulate(core, x if noise is None else noise.fill(x, stream))

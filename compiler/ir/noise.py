@@ -75,21 +75,20 @@ class NoiseSpec:
 
     def draws(self, n: int) -> np.ndarray:
         """(n, lanes) mantissas: draw k of every lane (row k = clock cycle k after power-up)."""
-        return np.asarray(self.values, dtype=np.int64)[self.addresses(n)]
+        return NoiseStream(self).draws(n)
 
     def addresses(self, n: int) -> np.ndarray:
         """(n, lanes) table addresses: the low address_bits bits of each lane's state at cycle k."""
-        m = self.address_bits
-        return np.stack([_addresses(seed, n, m) for seed in self.seeds], axis=1) if n else \
-            np.zeros((0, self.lanes), np.int64)
+        return NoiseStream(self).addresses(n)
 
-    def fill(self, conditions: np.ndarray) -> np.ndarray:
+    def fill(self, conditions: np.ndarray, stream: "NoiseStream | None" = None) -> np.ndarray:
         """The network's input rows for a stream of condition rows: draws k in the noise columns
-        of row k, the conditions in the others, in order (values, float64)."""
+        of row k, the conditions in the others, in order (values, float64). With `stream` the
+        draws continue it, else they start at power-up."""
         conditions = np.asarray(conditions, dtype=np.float64).reshape(len(conditions), -1)
         width = conditions.shape[1] + self.lanes
         rows = np.zeros((len(conditions), width))
-        rows[:, list(self.columns)] = self.draws(len(conditions)) * 2.0 ** -self.frac
+        rows[:, list(self.columns)] = (stream or NoiseStream(self)).draws(len(conditions)) * 2.0 ** -self.frac
         rows[:, self.condition_columns(width)] = conditions
         return rows
 
@@ -110,18 +109,40 @@ class NoiseSpec:
                         f"{self.address_bits} steps per cycle, one per lane"}
 
 
-def _addresses(seed: int, n: int, m: int) -> np.ndarray:
-    """The LFSR's bit sequence b_t (b_0..b_63 the seed from bit 63 down to bit 0, then
-    b_t = b_{t-64} ^ b_{t-63} ^ b_{t-61} ^ b_{t-60}); cycle k's address has bit i = b_{63 + k m - i}.
-    Every lag is at least 60, so the sequence grows 60 bits at a time."""
+class NoiseStream:
+    """The source running from power-up: each call continues where the last one stopped, as the
+    chip does between the batches a host sends it."""
+
+    def __init__(self, spec: NoiseSpec):
+        self.spec, self.states, self.cycle = spec, list(spec.seeds), 0
+
+    def addresses(self, n: int) -> np.ndarray:
+        """(n, lanes) table addresses of the next n cycles."""
+        out = np.zeros((n, self.spec.lanes), np.int64)
+        for lane, state in enumerate(self.states):
+            out[:, lane], self.states[lane] = _run(state, n, self.spec.address_bits)
+        self.cycle += n
+        return out
+
+    def draws(self, n: int) -> np.ndarray:
+        """(n, lanes) mantissas of the next n cycles."""
+        return np.asarray(self.spec.values, dtype=np.int64)[self.addresses(n)]
+
+
+def _run(state: int, n: int, m: int) -> tuple[np.ndarray, int]:
+    """n cycles of one LFSR from `state`: (addresses, the state after them). As a bit sequence:
+    b_0..b_63 the state from bit 63 down to bit 0, then b_t = b_{t-64} ^ b_{t-63} ^ b_{t-61} ^
+    b_{t-60}; cycle k's address has bit i = b_{63 + k m - i}. Every lag is at least 60, so the
+    sequence grows 60 bits at a time."""
     total = LFSR_BITS + n * m
     b = np.zeros(total + 60, dtype=np.uint8)
-    b[:LFSR_BITS] = [(seed >> (LFSR_BITS - 1 - j)) & 1 for j in range(LFSR_BITS)]
+    b[:LFSR_BITS] = [(state >> (LFSR_BITS - 1 - j)) & 1 for j in range(LFSR_BITS)]
     for t in range(LFSR_BITS, total, 60):
         b[t:t + 60] = np.bitwise_xor.reduce([b[t - lag:t - lag + 60] for lag in TAPS])
     newest = LFSR_BITS - 1 + m * np.arange(n)
     bits = b[newest[:, None] - np.arange(m)[None, :]].astype(np.int64)
-    return bits @ (1 << np.arange(m, dtype=np.int64))
+    after = int("".join(map(str, b[total - LFSR_BITS:total])), 2)  # b_{total-64} is the new bit 63
+    return bits @ (1 << np.arange(m, dtype=np.int64)), after
 
 
 def gaussian_table(address_bits: int, frac: int, lo: int, hi: int) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from l1forge.compiler.errors import L1ForgeError
-from l1forge.compiler.ir.emulator import emulate
+from l1forge.compiler.ir.emulator import emulate, emulate_stream
 from l1forge.compiler.ir.integer import check_quant, element_frac, quant_bounds
 from l1forge.compiler.ir.model import with_batch_size
 from l1forge.compiler.ir.noise import split_noise_source
@@ -78,13 +78,6 @@ def qonnx_reference_precision(model: ModelWrapper) -> str:
 
     widest = max(t.width for t in infer_fixed_point_types(split_noise_source(model)[1]).values())
     return "float32" if widest <= FLOAT32_EXACT_BITS else "float64"
-
-
-def emulate_stream(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
-    """The emulator's outputs for the input rows x, one stream: with an on-chip noise source, row k
-    meets draw k (compiler.ir.noise)."""
-    noise, core = split_noise_source(model)
-    return emulate(core, x if noise is None else noise.fill(x))
 
 
 def qonnx_execute(model: ModelWrapper, x: np.ndarray, batch: int = 4096, precision: str = "float32") -> np.ndarray:

@@ -125,10 +125,15 @@ def check_inputs(data: str | Path, run: str | Path | None, reference_config: str
         raise L1ForgeError(f"{exc} (caloclouds-student trains on ILD-like point clouds: "
                            "`l1forge data showers --geometry ild`)") from None
     if run is not None:
-        missing = [f for f in ("run.json", "showerflow.pt", "teacher.pt", "student.pt") if not (Path(run) / f).is_file()]
-        if missing:
-            raise L1ForgeError(f"{run}: not a CaloClouds II reference run (missing {', '.join(missing)}; train one "
-                               "with `python -m l1forge.reference.caloclouds2 train`)")
+        check_run(run)
+
+
+def check_run(run: str | Path) -> None:
+    """One line naming what a CaloClouds II reference run folder lacks."""
+    missing = [f for f in ("run.json", "showerflow.pt", "teacher.pt", "student.pt") if not (Path(run) / f).is_file()]
+    if missing:
+        raise L1ForgeError(f"{run}: not a CaloClouds II reference run (missing {', '.join(missing)}; train one "
+                           "with `python -m l1forge.reference.caloclouds2 train`)")
 
 
 def train_caloclouds_student(data: str | Path, out: str | Path, settings: GeneratorSettings, *, run: str | Path | None = None,
@@ -201,13 +206,65 @@ class FirmwareStudent:
     """The quantized student in the reference's sampler interface (a Denoiser-like callable with
     `edm`): D(x, sigma_max, context) computed by `fn` on the rows [x / sigma_max, context], where
     fn is the torch module or the compiler's emulator of the exported graph (the firmware's
-    exact meaning)."""
+    exact meaning). With draws_noise the firmware draws z on chip: fn gets the context rows only
+    and the sampler's x is not used."""
 
-    def __init__(self, fn, edm):
-        self.fn, self.edm = fn, edm
+    def __init__(self, fn, edm, draws_noise: bool = False):
+        self.fn, self.edm, self.draws_noise = fn, edm, draws_noise
 
     def __call__(self, x, sigma, context):
         if not math.isclose(float(sigma), self.edm.sigma_max):
             raise ValueError("the firmware student runs at sigma_max only")
-        rows = torch.cat([x / self.edm.sigma_max, context], -1)
+        rows = context if self.draws_noise else torch.cat([x / self.edm.sigma_max, context], -1)
         return torch.as_tensor(np.asarray(self.fn(rows.numpy().astype(np.float32)), dtype=np.float32)).reshape(x.shape)
+
+
+def compiled_student(build: str | Path, edm) -> FirmwareStudent:
+    """The student as a compile folder holds it (its canonical.onnx, which the compile proved equal
+    to the firmware), computed by the integer emulator; an on-chip noise source runs as one
+    stream across calls, as the chip keeps running between the batches the host sends."""
+    from l1forge.compiler.api import NoiseStream, emulate_stream, load_model, split_noise_source
+
+    model_file = Path(build) / "canonical.onnx"
+    if not (Path(build) / "report.json").is_file() or not model_file.is_file():
+        raise L1ForgeError(f"{build}: not an l1forge build (run `l1forge compile` on the student's model.onnx)")
+    model = load_model(model_file)
+    noise, network = split_noise_source(model)
+    width = network.get_tensor_shape(network.graph.input[0].name)[-1]
+    if width != 6 or (noise is not None and noise.columns != (0, 1, 2, 3)):
+        raise L1ForgeError(f"{build}: not a caloclouds-student build (its network reads {width} columns"
+                           f"{'' if noise is None else f', noise in {list(noise.columns)}'}; the student reads 6: "
+                           "z in 0-3, then the context)")
+    stream = None if noise is None else NoiseStream(noise)
+    return FirmwareStudent(lambda rows: emulate_stream(model, rows, stream), edm, draws_noise=noise is not None)
+
+
+def student_run(student_dir: str | Path) -> Path:
+    """The reference run a caloclouds-student folder was made from (as given to train, relative to
+    where it ran; or the folder's own `reference/` when train made one)."""
+    metrics = Path(student_dir) / "metrics.json"
+    try:
+        summary = json.loads(metrics.read_text())
+    except (OSError, ValueError):
+        summary = {}
+    if not isinstance(summary, dict) or summary.get("model") != "caloclouds-student":
+        raise L1ForgeError(f"{student_dir}: not a caloclouds-student folder (`l1forge train --model "
+                           "caloclouds-student` writes one, with metrics.json)")
+    run = Path(summary["reference_run"])
+    if not run.is_dir() and (Path(student_dir) / "reference").is_dir():
+        run = Path(student_dir) / "reference"
+    return run
+
+
+def generate_with_firmware(student_dir: str | Path, build: str | Path, energies: np.ndarray, *, seed: int = 0,
+                           progress=None) -> list[np.ndarray]:
+    """Showers for the incident energies (GeV): ShowerFlow of the student's reference run draws each
+    shower's make-up, the compiled student in `build` draws its points."""
+    from l1forge.reference.caloclouds2.generate import generate_showers
+    from l1forge.reference.caloclouds2.train import load_run
+
+    run = student_run(student_dir)
+    check_run(run)
+    _, scaler, flow, _, student = load_run(run)
+    firmware = compiled_student(build, student.edm)
+    return generate_showers(flow, firmware, scaler, energies, one_step=True, seed=seed, progress=progress)

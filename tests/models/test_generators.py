@@ -106,6 +106,50 @@ def test_student_trains_exports_and_compiles_bit_exact(ild_showers, reference_ru
     assert sum(len(s) for s in by_torch) > 1000
     assert all(np.array_equal(a, b) for a, b in zip(by_torch, by_firmware))
 
+    # `l1forge generate` samples the compiled firmware's meaning: the showers of the emulator.
+    res = l1forge("generate", tmp_path / "rtl", "--student", out, "--n", 6, "--seed", 3, "--out", tmp_path / "g.h5")
+    assert res.returncode == 0 and "wrote" in res.stdout, res.stderr
+    energies = np.random.default_rng(3).uniform(*scaler.energy_range, 6)
+    expected = generate_showers(flow, FirmwareStudent(lambda r: emulate(graph, r), student.edm), scaler, energies,
+                                one_step=True, seed=3)
+    written_energy, written = read_showers(tmp_path / "g.h5")
+    np.testing.assert_allclose(written_energy, energies.astype(np.float32))
+    assert len(written) == 6 and all(np.array_equal(a, b) for a, b in zip(written, expected))
+
+    # With the noise drawn on chip: the firmware's input is the context, the build is bit-exact,
+    # and generate draws z from the LFSRs (the shower make-up, from ShowerFlow, is the same).
+    res = l1forge("noise", out / "model.onnx", "--columns", "0-3", "--out", tmp_path / "lfsr.onnx")
+    assert res.returncode == 0, res.stderr
+    np.savez(tmp_path / "context.npz", x=np.load(out / "test_inputs.npz")["x"][:, 4:])
+    res = l1forge("compile", tmp_path / "lfsr.onnx", "--backend", "rtl", "--data", tmp_path / "context.npz",
+                  "--n-random", 1000, "--skip-synth", "--out", tmp_path / "rtl_lfsr")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "rtl_lfsr" / "report.json").read_text())
+    assert report["verification"]["samples"] == 11000 and report["noise_source"]["columns"] == [0, 1, 2, 3]
+    res = l1forge("generate", tmp_path / "rtl_lfsr", "--student", out, "--n", 6, "--seed", 3,
+                  "--out", tmp_path / "g_lfsr.h5")
+    assert res.returncode == 0, res.stderr
+    lfsr = read_showers(tmp_path / "g_lfsr.h5")[1]
+    assert [len(s) for s in lfsr] == [len(s) for s in written]
+    assert not any(np.array_equal(a, b) for a, b in zip(lfsr, written))
+
+
+def test_generate_refuses_bad_input_in_one_line(tmp_path):
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "metrics.json").write_text(json.dumps({"model": "caloclouds-student",
+                                                                  "reference_run": str(tmp_path / "nowhere")}))
+    cases = [(["BUILD", "--student", tmp_path, "--out", "s.h5"], "not a caloclouds-student folder"),
+             (["BUILD", "--student", "STUDENT", "--out", "s.h5"], "not a CaloClouds II reference run"),
+             (["BUILD", "--student", "STUDENT", "--out", "s.csv"], "showers are written as HDF5"),
+             (["BUILD", "--student", "STUDENT", "--out", "s.h5", "--n", "0"], "--n must be at least 1")]
+    for args, message in cases:
+        args = [{"BUILD": tmp_path / "build", "STUDENT": tmp_path / "student"}.get(a, a) for a in args]
+        args = [tmp_path / a if str(a).startswith("s.") else a for a in args]
+        res = l1forge("generate", *args)
+        lines = [line for line in res.stderr.splitlines() if line.strip()]
+        assert res.returncode == 1 and len(lines) == 1 and message in lines[0], res.stderr
+        assert not (tmp_path / "s.h5").exists()
+
 
 @pytest.mark.parametrize("args,message", [
     (["--table-bits", "13"], "--table-bits must be in 2..12 (tables of 2**bits entries), got 13"),

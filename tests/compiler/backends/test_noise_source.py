@@ -56,7 +56,7 @@ def test_noise_source_compiles_bit_exact_and_a_wrong_seed_is_caught(backend, tmp
 def test_reopened_hls4ml_project_runs_the_stream(tmp_path):
     import hls4ml
 
-    from l1forge.hw.sim.cosim import emulate_stream
+    from l1forge.compiler.ir.emulator import emulate_stream
 
     noisy = attach_noise_source(gated_product(), [0], seed=2)
     compile_model(noisy, tmp_path / "b", backend="hls4ml", n_random=500, log=lambda *a: None)

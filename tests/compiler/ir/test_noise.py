@@ -12,7 +12,7 @@ from onnx import helper
 
 from l1forge.compiler.errors import L1ForgeError
 from l1forge.compiler.ir.emulator import emulate
-from l1forge.compiler.ir.noise import (NoiseSpec, attach_noise_source, gaussian_table, lane_seeds,
+from l1forge.compiler.ir.noise import (NoiseSpec, NoiseStream, attach_noise_source, gaussian_table, lane_seeds,
                                        split_noise_source, with_noise_source)
 from l1forge.compiler.passes.canonicalize import canonicalize
 from l1forge.hw.sim.cosim import grid_inputs, qonnx_execute
@@ -112,3 +112,15 @@ def test_refusals_name_the_problem():
     init.CopyFrom(helper.make_tensor(init.name, init.data_type, [4], [0, 1, 2, 3]))
     with pytest.raises(L1ForgeError, match="column order does not match"):
         split_noise_source(broken)
+
+
+def test_a_stream_continues_across_calls():
+    spec = NoiseSpec((0, 1), lane_seeds(9, 2), 10, 5, 8, gaussian_table(10, 5, -128, 127))
+    stream = NoiseStream(spec)
+    parts = [stream.draws(n) for n in (1, 0, 37, 500, 1000)]
+    assert stream.cycle == 1538
+    np.testing.assert_array_equal(np.concatenate(parts), spec.draws(1538))
+    conditions = np.zeros((20, 1))
+    stream = NoiseStream(spec)
+    rows = np.concatenate([spec.fill(conditions[:7], stream), spec.fill(conditions[7:], stream)])
+    np.testing.assert_array_equal(rows, spec.fill(conditions))
