@@ -5,7 +5,9 @@ trained with two seeds. W1 distances of the paper's observables to held-out simu
 (bootstrap errors) beside the simulator-vs-simulator floor, a classifier two-sample AUC against
 the simulator, showers/s of simulator, teacher, student and emulated firmware measured in this run,
 and seed 0's quantized student compiled with both backends (bit-exact on the benchmark's points,
-latency, II, resources, points/s and showers/s at the clock).
+latency, II, resources, points/s and showers/s at the clock). The quantized student also runs
+with its noise drawn on chip (`l1forge noise`: LFSR-addressed Gaussian tables), generating and
+compiled through the RTL backend, to measure what the approximation of the Gaussian costs.
 
 Usage: .venv/bin/python benchmarks/caloclouds2_reference.py [--train 2000] [--test 1000] [--seeds 0 1]
        [--steps 2000]
@@ -26,9 +28,9 @@ import torch
 
 from l1forge.models.data.showers import generate_showers as simulate, shower_settings
 from l1forge.reference.caloclouds2.data import read_showers
-from l1forge.compiler.api import canonicalize, compile_model, emulate, load_model
+from l1forge.compiler.api import attach_noise_source, canonicalize, compile_model, emulate, load_model
 from l1forge.models.generators import GeneratorSettings, train_caloclouds_student
-from l1forge.models.generators.caloclouds import FirmwareStudent
+from l1forge.models.generators.caloclouds import FirmwareStudent, emulated_student
 from l1forge.reference.caloclouds2.evaluate import classifier_auc, compare, plot
 from l1forge.reference.caloclouds2.generate import generate_showers
 from l1forge.reference.caloclouds2.observables import observables
@@ -89,6 +91,10 @@ def main() -> None:
             made = generate_showers(flow, firmware, scaler, energy, one_step=True, seed=100 + seed)
             speed[f"firmware (emulated) seed {seed}"] = len(made) / (time.perf_counter() - start)
             samples[f"firmware seed {seed}"] = observables(made)
+            noisy = attach_noise_source(load_model(tmp / f"q{seed}" / "model.onnx"), [0, 1, 2, 3], seed=seed)
+            lfsr = generate_showers(flow, emulated_student(canonicalize(noisy), student.edm), scaler, energy,
+                                    one_step=True, seed=100 + seed)
+            samples[f"firmware, on-chip noise seed {seed}"] = observables(lfsr)
             results["runs"][seed] = {"seconds": {**summary["seconds"], **quantized["timings"]},
                                      "final_losses": {k: v[-1] for k, v in summary["curves"].items()},
                                      "quantized_mse_to_float_student": quantized["mse_to_float_student"],
@@ -96,8 +102,11 @@ def main() -> None:
                                      "brevitas_vs_qonnx": quantized["brevitas_vs_qonnx"]}
             if seed == args.seeds[0]:
                 points = np.load(tmp / f"q{seed}" / "test_inputs.npz")["x"]
-                results["firmware"] = _compile(tmp / f"q{seed}" / "model.onnx", points, tmp / "fw",
-                                               float(np.mean([len(s) for s in made])))
+                noisy.save(str(tmp / "lfsr.onnx"))
+                results["firmware"] = _compile({"hls4ml": tmp / f"q{seed}" / "model.onnx",
+                                                "rtl": tmp / f"q{seed}" / "model.onnx",
+                                                "rtl, on-chip noise": tmp / "lfsr.onnx"},
+                                               points, tmp / "fw", float(np.mean([len(s) for s in made])))
         table = compare(ref, samples, n_boot=20)
         results["classifier_auc"] = {name: round(classifier_auc(ref, obs), 4) for name, obs in samples.items()}
         plot(ref, {k: v for k, v in samples.items() if "seed 0" in k or "simulator" in k},
@@ -123,21 +132,25 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
-def _compile(model: Path, points: np.ndarray, out: Path, points_per_shower: float) -> dict:
-    """Both backends on the benchmark's own points plus random grid inputs: what the reports say."""
+def _compile(models: dict[str, Path], points: np.ndarray, out: Path, points_per_shower: float) -> dict:
+    """Each build (name: backend, then how; model) on the benchmark's own points (their context
+    columns where the noise is drawn on chip) plus random grid inputs: what the reports say."""
     firmware = {}
-    for backend in ("hls4ml", "rtl"):
-        report = compile_model(model, out / backend, backend=backend, data=points, n_random=2000, synth=False,
-                               log=lambda msg: None)
+    for name, model in models.items():
+        backend = name.split(",")[0]
+        data = points[:, 4:] if "noise" in name else points
+        report = compile_model(model, out / name.replace(", ", "_").replace(" ", "_"), backend=backend, data=data,
+                               n_random=2000, synth=False, log=lambda msg: None)
         lat, res = report["latency"], report["resources"]
         per_second = 1e9 / (report["clock_ns"] * lat["ii"])
-        firmware[backend] = {
+        firmware[name] = {
             "verification": f"{report['verification']['status']} on {report['verification']['samples']} points",
             "latency": f"{lat['cycles']} cycles = {lat['ns']:g} ns, II {lat['ii']} ({lat['source']})",
             "resources": f"{res['LUT']:,} LUT, {res['FF']:,} FF, {res['DSP']} DSP ({res['source']})",
             "points_per_second_at_clock": per_second,
             "showers_per_second_at_clock": per_second / points_per_shower, "points_per_shower": points_per_shower,
-            "tables": len(report["tables"])}
+            "tables": len(report["tables"]), **({"noise_source": report["noise_source"]} if "noise_source" in report
+                                                 else {})}
     return firmware
 
 

@@ -56,7 +56,7 @@ def compile_model(source, out: str | Path, options: CompileOptions | None = None
     if noise is not None and not backend.supports_noise_source:
         raise L1ForgeError(f"the {backend.name} backend has no on-chip noise source (NoiseSource); compile with "
                            "--backend rtl or hls4ml, or give the noise as an input stream (the model before `l1forge noise`)")
-    model = canonicalize(model)
+    model = canonicalize(model)  # the network alone: what the backends compile
     verify(model)
     types = infer_fixed_point_types(model)
     firmware_model = model if noise is None else with_noise_source(model, noise)

@@ -111,7 +111,12 @@ PASSES = (FoldConstantQuants, TabulateFunctions, SortCommutativeInputsInitialize
 
 def canonicalize(model: ModelWrapper) -> ModelWrapper:
     """The canonical form of an exported model (see the module docstring); the argument is not
-    changed."""
+    changed. An on-chip noise source (compiler.ir.noise) stays in front of the canonical network."""
+    from ..ir.noise import split_noise_source, with_noise_source
+
+    noise, model = split_noise_source(model)
+    if noise is not None:
+        return with_noise_source(canonicalize(model), noise)
     model = copy_model(model)
     for node in model.graph.node:  # checked under the user's node names, before cleanup renames them
         mark_source(node)  # kept through renaming, for error messages and reports

@@ -153,6 +153,13 @@ def register_bits(top_verilog: Path) -> int:
     return sum(abs(int(a) - int(b)) + 1 for a, b in _REG.findall(Path(top_verilog).read_text()))
 
 
+def estimate_noise_source(lanes: int, address_bits: int, out_bits: int) -> dict:
+    """LUT and FF of the on-chip noise source (compiler.ir.noise): per lane a ROM of
+    2**address_bits entries (one LUT6 per output bit per 64 entries; yosys, 4 lanes of 1,024 x 8:
+    542 LUT + 40 SRL against 512) and a 64-bit LFSR."""
+    return {"LUT": lanes * out_bits * -(-2 ** address_bits // 64), "FF": lanes * 64}
+
+
 def estimate_rtl(da4ml_cost: float, top_verilog: Path) -> dict:
     """LUT and FF of a da4ml pipeline, without synthesis."""
     return {"LUT": round(DA4ML_LUT_PER_COST * da4ml_cost),

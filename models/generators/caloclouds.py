@@ -223,16 +223,24 @@ def compiled_student(build: str | Path, edm) -> FirmwareStudent:
     """The student as a compile folder holds it (its canonical.onnx, which the compile proved equal
     to the firmware), computed by the integer emulator; an on-chip noise source runs as one
     stream across calls, as the chip keeps running between the batches the host sends."""
-    from l1forge.compiler.api import NoiseStream, emulate_stream, load_model, split_noise_source
+    from l1forge.compiler.api import load_model
 
     model_file = Path(build) / "canonical.onnx"
     if not (Path(build) / "report.json").is_file() or not model_file.is_file():
         raise L1ForgeError(f"{build}: not an l1forge build (run `l1forge compile` on the student's model.onnx)")
-    model = load_model(model_file)
+    return emulated_student(load_model(model_file), edm, str(build))
+
+
+def emulated_student(model, edm, where: str = "the model") -> FirmwareStudent:
+    """The student whose canonical graph is `model` (with or without an on-chip noise source), computed
+    by the integer emulator; the noise source runs as one stream across calls, as the chip keeps
+    running between the batches the host sends."""
+    from l1forge.compiler.api import NoiseStream, emulate_stream, split_noise_source
+
     noise, network = split_noise_source(model)
     width = network.get_tensor_shape(network.graph.input[0].name)[-1]
     if width != 6 or (noise is not None and noise.columns != (0, 1, 2, 3)):
-        raise L1ForgeError(f"{build}: not a caloclouds-student build (its network reads {width} columns"
+        raise L1ForgeError(f"{where}: not a caloclouds-student build (its network reads {width} columns"
                            f"{'' if noise is None else f', noise in {list(noise.columns)}'}; the student reads 6: "
                            "z in 0-3, then the context)")
     stream = None if noise is None else NoiseStream(noise)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from l1forge.hw.estimate import estimate_rtl
+from l1forge.hw.estimate import estimate_noise_source, estimate_rtl
 
 from ..base import Backend, CompileOptions
 from ...errors import L1ForgeError
@@ -100,9 +100,12 @@ def _add_noise_source(project, noise, report: dict, log) -> None:
     write_noise_source(project.path / "src", project.top, noise, [minimal_kif(q) for q in project.comb.inp_qint],
                        max(out_width, 1))
     log(f"on-chip noise source: {noise.lanes} LFSR lanes into columns {list(noise.columns)} ({project.firmware_top})")
+    extra = estimate_noise_source(noise.lanes, noise.address_bits, noise.bits)
+    for key, value in extra.items():
+        report["resources"][key] += value
     report["notes"].append(f"noise source on chip ({project.firmware_top}): {noise.lanes} lanes of {noise.address_bits}-bit "
-                           "LFSR-addressed Gaussian tables; the LUT/FF estimate covers the network only, yosys counts "
-                           "both")
+                           f"LFSR-addressed Gaussian tables; the estimate adds {extra['LUT']:,} LUT and {extra['FF']:,} "
+                           "FF for them (ROMs and LFSRs), yosys counts them in the design")
 
 
 BACKEND = RtlBackend()
