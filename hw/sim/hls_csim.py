@@ -58,4 +58,4 @@ class HlsCSimulator:
         layer, in order."""
         trace = self.trace(x)
         return [(layer.spec["name"], "+".join(layer.sources), layer.sources[-1], trace[layer.spec["name"]])
-                for layer in self.project.layers if layer.spec["name"] in trace]
+                for layer in self.project.layers if layer.spec["name"] in trace and layer.sources]

@@ -310,7 +310,7 @@ def hls_layer_list(model: ModelWrapper, noise=None) -> list[HlsLayer]:
     else:
         conditions = [shape[0] - noise.lanes]
         layers = [HlsLayer({"class_name": "InputLayer", "name": "x_in", "input_shape": conditions},
-                           {"result": precision}, [first.name]),
+                           {"result": precision}, []),  # the conditions: no tensor of the network
                   HlsLayer(noise_layer(noise, "noise_source", "x_in", shape[0]), {"result": precision}, [first.name])]
     ctx.done.add(first.name)
     ctx.current[first.output[0]] = layers[-1].spec["name"]
