@@ -121,7 +121,7 @@ def noise_command(
     address_bits: int = typer.Option(10, "--address-bits", help="Uniform bits per draw: the Gaussian table has "
                                      "2**bits equiprobable cells (tails cut at the outermost cell's centre)."),
 ) -> None:
-    """Draw a model's noise inputs on chip: attach an LFSR Gaussian source (compile it with --backend rtl)."""
+    """Draw a model's noise inputs on chip: attach an LFSR Gaussian source (compile it with --backend rtl or hls4ml)."""
     from .atomic import write_atomic
     from .ir import load_model
     from .ir.noise import attach_noise_source, node_spec
