@@ -532,14 +532,12 @@ def generate(
     equal to the firmware when it was compiled) draws every point."""
     import time
 
-    import numpy as np
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from l1forge.compiler.errors import L1ForgeError
     from l1forge.reference.caloclouds2.data import write_showers
-    from l1forge.reference.caloclouds2.train import load_run
 
-    from .generators.caloclouds import check_run, generate_with_firmware, student_run
+    from .generators.caloclouds import generate_with_firmware
 
     if n < 1:
         raise L1ForgeError(f"--n must be at least 1, got {n}")
@@ -547,22 +545,19 @@ def generate(
         raise L1ForgeError(f"--out {out}: showers are written as HDF5 (name it e.g. showers.h5)")
     if not out.parent.is_dir():
         raise L1ForgeError(f"--out {out}: folder {out.parent} does not exist")
-    run = student_run(student)
-    check_run(run)
-    lo, hi = load_run(run)[1].energy_range if energy is None else _energy_window(energy)
-    energies = np.random.default_rng(seed).uniform(lo, hi, n)
+    window = None if energy is None else _energy_window(energy)
     bar = Progress(TextColumn("showers"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeRemainingColumn(), console=console, transient=True)
     start = time.perf_counter()
     with bar:
         task = bar.add_task("showers", total=n)
-        showers = generate_with_firmware(student, build, energies, seed=seed,
-                                         progress=lambda done: bar.advance(task, done))
+        energies, showers = generate_with_firmware(student, build, n, energy=window, seed=seed,
+                                                   progress=lambda done: bar.advance(task, done))
     seconds = time.perf_counter() - start
     write_showers(out, energies, showers)
     points = sum(len(s) for s in showers)
-    console.print(f"wrote {out}: {n} showers, {points:,} points, {lo:.3g}-{hi:.3g} GeV, from {build} "
-                  f"({n / seconds:.1f} showers/s through the emulator)", highlight=False, soft_wrap=True)
+    console.print(f"wrote {out}: {n} showers, {points:,} points, {energies.min():.3g}-{energies.max():.3g} GeV, "
+                  f"from {build} ({n / seconds:.1f} showers/s through the emulator)", highlight=False, soft_wrap=True)
 
 
 def _energy_window(text: str) -> tuple[float, float]:

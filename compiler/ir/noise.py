@@ -77,10 +77,6 @@ class NoiseSpec:
         """(n, lanes) mantissas: draw k of every lane (row k = clock cycle k after power-up)."""
         return NoiseStream(self).draws(n)
 
-    def addresses(self, n: int) -> np.ndarray:
-        """(n, lanes) table addresses: the low address_bits bits of each lane's state at cycle k."""
-        return NoiseStream(self).addresses(n)
-
     def fill(self, conditions: np.ndarray, stream: "NoiseStream | None" = None) -> np.ndarray:
         """The network's input rows for a stream of condition rows: draws k in the noise columns
         of row k, the conditions in the others, in order (values, float64). With `stream` the
@@ -94,6 +90,13 @@ class NoiseSpec:
 
     def condition_columns(self, width: int) -> list[int]:
         return [c for c in range(width) if c not in self.columns]
+
+    def column_sources(self, width: int) -> list[tuple[bool, int]]:
+        """Per column of the network's row: (True, lane) for a noise column, else (False, i) for
+        the firmware input's condition column i."""
+        lane_of = {c: lane for lane, c in enumerate(self.columns)}
+        conditions = {c: i for i, c in enumerate(self.condition_columns(width))}
+        return [(True, lane_of[c]) if c in lane_of else (False, conditions[c]) for c in range(width)]
 
     def quality(self) -> dict:
         """How the table's distribution (every entry equally likely) compares with N(0, 1)."""
@@ -239,11 +242,7 @@ def with_noise_source(model: ModelWrapper, spec: NoiseSpec) -> ModelWrapper:
 
 def _permutation(spec: NoiseSpec, width: int) -> list[int] | None:
     """Gather indices taking [noise, conditions] to the network's column order (None: identity)."""
-    perm = [0] * width
-    for lane, c in enumerate(spec.columns):
-        perm[c] = lane
-    for i, c in enumerate(spec.condition_columns(width)):
-        perm[c] = spec.lanes + i
+    perm = [k if noise else spec.lanes + k for noise, k in spec.column_sources(width)]
     return None if perm == list(range(width)) else perm
 
 
@@ -272,12 +271,13 @@ def split_noise_source(model: ModelWrapper) -> tuple[NoiseSpec | None, ModelWrap
     last = concat
     gather = core.find_consumer(concat.output[0])
     width = model.get_tensor_shape(inp)[1] + spec.lanes
+    expected = _permutation(spec, width)
     if gather is not None and gather.op_type == "Gather" and gather.input[0] == concat.output[0]:
         perm = core.get_initializer(gather.input[1])
-        if perm is None or list(perm) != _permutation(spec, width):
+        if perm is None or list(perm) != expected:
             raise L1ForgeError(f"{gather.name}: its column order does not match NoiseSource {node.name}'s columns")
         last = gather
-    elif _permutation(spec, width) is not None:
+    elif expected is not None:
         raise L1ForgeError(f"NoiseSource {node.name}: its columns need the Gather that places them")
     full = last.output[0]
     shape = [model.get_tensor_shape(inp)[0], width]

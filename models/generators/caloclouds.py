@@ -264,10 +264,12 @@ def student_run(student_dir: str | Path) -> Path:
     return run
 
 
-def generate_with_firmware(student_dir: str | Path, build: str | Path, energies: np.ndarray, *, seed: int = 0,
-                           progress=None) -> list[np.ndarray]:
-    """Showers for the incident energies (GeV): ShowerFlow of the student's reference run draws each
-    shower's make-up, the compiled student in `build` draws its points."""
+def generate_with_firmware(student_dir: str | Path, build: str | Path, n: int, *,
+                           energy: tuple[float, float] | None = None, seed: int = 0,
+                           progress=None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(incident energies, showers): n energies drawn uniformly in `energy` (GeV; default the
+    training range), ShowerFlow of the student's reference run draws each shower's make-up, the
+    compiled student in `build` draws its points."""
     from l1forge.reference.caloclouds2.generate import generate_showers
     from l1forge.reference.caloclouds2.train import load_run
 
@@ -275,4 +277,5 @@ def generate_with_firmware(student_dir: str | Path, build: str | Path, energies:
     check_run(run)
     _, scaler, flow, _, student = load_run(run)
     firmware = compiled_student(build, student.edm)
-    return generate_showers(flow, firmware, scaler, energies, one_step=True, seed=seed, progress=progress)
+    energies = np.random.default_rng(seed).uniform(*(energy or scaler.energy_range), n)
+    return energies, generate_showers(flow, firmware, scaler, energies, one_step=True, seed=seed, progress=progress)

@@ -46,9 +46,7 @@ NOISE = LayerKind("L1ForgeNoise", Path(__file__).with_name("l1forge_noise.h"), "
 def noise_layer(spec, name: str, source: str, width: int) -> dict:
     """The layer dict of the noise source `spec` (a NoiseSpec) reading layer `source`, writing rows of
     `width` columns."""
-    lane_of = {c: l for l, c in enumerate(spec.columns)}
-    conditions = iter(range(width))
-    sources = [-(lane_of[c] + 1) if c in lane_of else next(conditions) for c in range(width)]
+    sources = [-(k + 1) if noise else k for noise, k in spec.column_sources(width)]
     return {"class_name": NOISE.class_name, "name": name, "inputs": [source], "n_in": width - spec.lanes,
             "n_out": width, "address_bits": spec.address_bits, "sources": sources,
             "seeds": [str(s) for s in spec.seeds],

@@ -92,13 +92,9 @@ class RtlBackend(Backend):
 
 
 def _add_noise_source(project, noise, report: dict, log) -> None:
-    from da4ml.types import minimal_kif
-
     from .noise import write_noise_source
 
-    out_width = sum(int(k) + int(i) + int(f) for k, i, f in (minimal_kif(q) for q in project.comb.out_qint))
-    write_noise_source(project.path / "src", project.top, noise, [minimal_kif(q) for q in project.comb.inp_qint],
-                       max(out_width, 1))
+    write_noise_source(project.path / "src", project.top, noise, project.comb)
     log(f"on-chip noise source: {noise.lanes} LFSR lanes into columns {list(noise.columns)} ({project.firmware_top})")
     extra = estimate_noise_source(noise.lanes, noise.address_bits, noise.bits)
     for key, value in extra.items():

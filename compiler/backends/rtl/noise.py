@@ -14,10 +14,6 @@ from pathlib import Path
 from l1forge.compiler.ir.noise import LFSR_BITS, TAPS, NoiseSpec
 
 
-def _widths(kifs) -> list[int]:
-    return [int(k) + int(i) + int(f) for k, i, f in kifs]
-
-
 def _signed(value: int, bits: int) -> str:
     return f"{bits}'h{value & ((1 << bits) - 1):0{(bits + 3) // 4}x}"
 
@@ -72,22 +68,17 @@ endmodule
 """
 
 
-def noisy_top(name: str, network: str, source: str, spec: NoiseSpec, in_kifs, out_width: int) -> str:
+def noisy_top(name: str, network: str, source: str, spec: NoiseSpec, widths: list[int], out_width: int) -> str:
     """The top: the condition columns on model_inp (in order, each at the network's port width),
-    the noise lanes in their columns."""
-    widths = _widths(in_kifs)
+    the noise lanes in their columns. A noise column's port holds the input quantizer's range, so
+    its width is at most the table's `bits` and the lane's low bits are its value."""
     b = spec.bits
-    lane_of = {c: l for l, c in enumerate(spec.columns)}
     parts, offset = [], 0
-    for column, w in enumerate(widths):
+    for (noise, k), w in zip(spec.column_sources(len(widths)), widths):
         if w == 0:
             continue
-        if column in lane_of:
-            lo = lane_of[column] * b
-            if w <= b:
-                parts.append(f"noise[{lo + w - 1}:{lo}]")
-            else:
-                parts.append(f"{{{{{w - b}{{noise[{lo + b - 1}]}}}}, noise[{lo + b - 1}:{lo}]}}")
+        if noise:
+            parts.append(f"noise[{k * b + w - 1}:{k * b}]")
         else:
             parts.append(f"model_inp[{offset + w - 1}:{offset}]")
             offset += w
@@ -109,10 +100,15 @@ endmodule
 """
 
 
-def write_noise_source(src: Path, network: str, spec: NoiseSpec, in_kifs, out_width: int) -> tuple[Path, Path]:
-    """Write <network>_noise.v and <network>_noisy.v into src; their paths."""
+def write_noise_source(src: Path, network: str, spec: NoiseSpec, comb) -> None:
+    """Write <network>_noise.v and <network>_noisy.v into src, around the network traced as `comb`
+    (da4ml's program: its port element widths)."""
+    from da4ml.types import minimal_kif
+
+    def widths(qints) -> list[int]:
+        return [sum(int(v) for v in minimal_kif(q)) for q in qints]
+
     source, top = f"{network}_noise", f"{network}_noisy"
-    src = Path(src)
-    (src / f"{source}.v").write_text(noise_module(source, spec))
-    (src / f"{top}.v").write_text(noisy_top(top, network, source, spec, in_kifs, out_width))
-    return src / f"{source}.v", src / f"{top}.v"
+    (Path(src) / f"{source}.v").write_text(noise_module(source, spec))
+    (Path(src) / f"{top}.v").write_text(noisy_top(top, network, source, spec, widths(comb.inp_qint),
+                                                  max(1, sum(widths(comb.out_qint)))))

@@ -36,7 +36,7 @@ def lfsr_addresses(seed: int, m: int, n: int) -> list[int]:
 @pytest.mark.parametrize("seed", [1, 2 ** 64 - 1, 0x9E3779B97F4A7C15])
 def test_stream_is_the_lfsr_stepped_bit_by_bit(seed, m):
     spec = NoiseSpec((0,), (seed,), m, 0, 17, tuple(range(2 ** m)))
-    assert spec.addresses(300)[:, 0].tolist() == lfsr_addresses(seed, m, 300)
+    assert NoiseStream(spec).addresses(300)[:, 0].tolist() == lfsr_addresses(seed, m, 300)
 
 
 def test_gaussian_table_is_the_equiprobable_cells_centres():
